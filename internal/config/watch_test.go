@@ -1,0 +1,190 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// watchEvents runs Watch on path and returns channels of its callbacks.
+func watchEvents(t *testing.T, path string) (changes chan *Config, errs chan error, cancel func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	changes = make(chan *Config, 10)
+	errs = make(chan error, 10)
+	Watch(ctx, path, func(c *Config) { changes <- c }, func(err error) { errs <- err })
+	return changes, errs, cancel
+}
+
+func nextChange(t *testing.T, changes chan *Config, errs chan error) *Config {
+	t.Helper()
+	select {
+	case c := <-changes:
+		return c
+	case err := <-errs:
+		t.Fatalf("onError(%v), want onChange", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no onChange within 5s")
+	}
+	return nil
+}
+
+func nextError(t *testing.T, changes chan *Config, errs chan error) error {
+	t.Helper()
+	select {
+	case c := <-changes:
+		t.Fatalf("onChange(%+v), want onError", c)
+	case err := <-errs:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("no onError within 5s")
+	}
+	return nil
+}
+
+func expectQuiet(t *testing.T, changes chan *Config, errs chan error, d time.Duration) {
+	t.Helper()
+	select {
+	case c := <-changes:
+		t.Fatalf("unexpected onChange(%+v)", c)
+	case err := <-errs:
+		t.Fatalf("unexpected onError(%v)", err)
+	case <-time.After(d):
+	}
+}
+
+func TestWatch(t *testing.T) {
+	writers := []struct {
+		name  string
+		write func(path string, data []byte) error
+	}{
+		{"rename", writeFileAtomic},
+		{"in place", func(path string, data []byte) error { return os.WriteFile(path, data, 0o600) }},
+	}
+	for _, w := range writers {
+		t.Run(w.name, func(t *testing.T) {
+			path := writeConfig(t, `{"mcpServers": []}`, 0o600)
+			changes, errs, _ := watchEvents(t, path)
+
+			if err := w.write(path, []byte(`{"mcpServers": [{"name": "a", "command": "x"}]}`)); err != nil {
+				t.Fatal(err)
+			}
+			if c := nextChange(t, changes, errs); c.Server("a") == nil {
+				t.Errorf("onChange config has no server a: %+v", c.Servers)
+			}
+
+			// An invalid edit is reported and onChange is not called.
+			if err := w.write(path, []byte(`{"mcpServers": [{"name": "a"}]}`)); err != nil {
+				t.Fatal(err)
+			}
+			err := nextError(t, changes, errs)
+			var ve *ValidationError
+			if !errors.As(err, &ve) || ve.File != path || len(ve.Problems) != 1 || ve.Problems[0].Path != "mcpServers[0].command" {
+				t.Errorf("onError(%v), want the validation error for %s", err, path)
+			}
+			expectQuiet(t, changes, errs, 300*time.Millisecond)
+
+			// Fixing it is a change again.
+			if err := w.write(path, []byte(`{"mcpServers": [{"name": "b", "url": "http://h"}]}`)); err != nil {
+				t.Fatal(err)
+			}
+			if c := nextChange(t, changes, errs); c.Server("b") == nil {
+				t.Errorf("onChange config has no server b: %+v", c.Servers)
+			}
+		})
+	}
+}
+
+func TestWatchIgnoresUnchangedContent(t *testing.T) {
+	path := writeConfig(t, arrayFile, 0o600)
+	changes, errs, _ := watchEvents(t, path)
+
+	// Rewriting the same bytes, touching other files and no-op edits fire nothing.
+	if err := writeFileAtomic(path, []byte(arrayFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "other.json"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetDockerIsolationEnabled(path, false); err != nil {
+		t.Fatal(err)
+	}
+	expectQuiet(t, changes, errs, 400*time.Millisecond)
+
+	// Our own edit is seen exactly once.
+	if err := SetDockerIsolationEnabled(path, true); err != nil {
+		t.Fatal(err)
+	}
+	if c := nextChange(t, changes, errs); !c.DockerIsolation.Enabled {
+		t.Error("onChange config has docker isolation off")
+	}
+	expectQuiet(t, changes, errs, 400*time.Millisecond)
+}
+
+func TestWatchStops(t *testing.T) {
+	path := writeConfig(t, `{}`, 0o600)
+	changes, errs, cancel := watchEvents(t, path)
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	if err := writeFileAtomic(path, []byte(`{"listen": "127.0.0.1:1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	expectQuiet(t, changes, errs, 400*time.Millisecond)
+}
+
+func TestWatchFileAppearsLater(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	changes, errs, _ := watchEvents(t, path)
+	if err := writeFileAtomic(path, []byte(`{"listen": "127.0.0.1:1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if c := nextChange(t, changes, errs); c.Listen != "127.0.0.1:1" {
+		t.Errorf("listen = %q", c.Listen)
+	}
+}
+
+func TestWatchSymlinkTarget(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "dotfiles", "mcp.json")
+	if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(target, []byte(`{}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, FileName)
+	if err := os.Symlink(target, link); err != nil {
+		t.Skip("no symlinks:", err)
+	}
+	changes, errs, _ := watchEvents(t, link)
+	if err := os.WriteFile(target, []byte(`{"listen": "127.0.0.1:2"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c := nextChange(t, changes, errs); c.Listen != "127.0.0.1:2" {
+		t.Errorf("listen = %q", c.Listen)
+	}
+}
+
+func TestWatchWithoutInotify(t *testing.T) {
+	path := writeConfig(t, `{}`, 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	changes := make(chan *Config, 10)
+	errs := make(chan error, 10)
+	w := &watcher{path: path, poll: 50 * time.Millisecond, debounce: watchDebounce,
+		onChange: func(c *Config) { changes <- c }, onError: func(err error) { errs <- err }}
+	w.check(ctx) // baseline: the current content is reported once
+	<-changes
+	go w.run(ctx, nil)
+	if err := os.WriteFile(path, []byte(`{"listen": "127.0.0.1:3"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c := nextChange(t, changes, errs); c.Listen != "127.0.0.1:3" {
+		t.Errorf("listen = %q", c.Listen)
+	}
+	expectQuiet(t, changes, errs, 200*time.Millisecond)
+}
