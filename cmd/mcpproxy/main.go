@@ -1,0 +1,187 @@
+// Command mcpproxy aggregates MCP servers behind one Streamable-HTTP
+// endpoint and runs stdio servers in Docker containers.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpproxy/mcpproxy/internal/app"
+	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/logging"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+func getVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func main() {
+	if err := newRoot(os.Stdout, os.Stderr).Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+type globalFlags struct {
+	configPath string
+	dataDir    string
+	logLevel   string
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:           "mcpproxy",
+		Short:         "One MCP endpoint for all your MCP servers, each stdio server isolated in its own container",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default <data-dir>/mcp_config.json)")
+	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (default ~/.mcpproxy)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(newServe(g), newVersion(), newConfigCmd(g), newTelemetryCmd(g))
+	return root
+}
+
+func (g *globalFlags) resolve() (dataDir, configPath string) {
+	dataDir = g.dataDir
+	if dataDir == "" {
+		dataDir = config.DefaultDataDir()
+	}
+	configPath = g.configPath
+	if configPath == "" {
+		configPath = filepath.Join(dataDir, config.FileName)
+	}
+	return dataDir, configPath
+}
+
+func newServe(g *globalFlags) *cobra.Command {
+	var listen string
+	var tray bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the proxy",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			started := time.Now()
+			level, err := logging.ParseLevel(g.logLevel)
+			if err != nil {
+				return err
+			}
+			dataDir, configPath := g.resolve()
+			red := &logging.Redactor{}
+			logger, closer, err := logging.NewWithRedactor(logging.Options{Level: level, Dir: filepath.Join(dataDir, "logs"), Stderr: cmd.ErrOrStderr()}, red)
+			if err != nil {
+				return err
+			}
+			defer closer.Close()
+			if tray {
+				if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+					logger.Info("no tray available (no desktop session); continuing without it")
+				} else {
+					logger.Info("tray icon is not supported in this build; continuing without it")
+				}
+			}
+			a, err := app.New(app.Options{ConfigPath: configPath, DataDir: dataDir, Listen: listen, Version: getVersion(), Logger: logger, Redactor: red, Started: started})
+			if err != nil {
+				logger.Error("cannot start", "error", err)
+				return err
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+			go func() {
+				s := <-sigs
+				logger.Info("signal received; stopping (send again to exit at once)", "signal", s.String())
+				cancel()
+				<-sigs
+				logger.Warn("second signal: exiting now")
+				a.Kill()
+				os.Exit(130)
+			}()
+			return a.Serve(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default 127.0.0.1:8080)")
+	cmd.Flags().BoolVar(&tray, "tray", false, "show a tray icon (needs a desktop session)")
+	return cmd
+}
+
+func newVersion() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintf(cmd.OutOrStdout(), "mcpproxy %s\n", getVersion())
+		},
+	}
+}
+
+func newConfigCmd(g *globalFlags) *cobra.Command {
+	c := &cobra.Command{Use: "config", Short: "Work with the configuration file"}
+	c.AddCommand(&cobra.Command{
+		Use:   "validate [PATH]",
+		Short: "Check a config file and list every problem",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, path := g.resolve()
+			if len(args) == 1 {
+				path = args[0]
+			}
+			cfg, err := config.Load(path)
+			if err != nil {
+				cmd.SilenceErrors = true
+				fmt.Fprintln(cmd.ErrOrStderr(), err)
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d servers)\n", path, len(cfg.Servers))
+			return nil
+		},
+	})
+	return c
+}
+
+func newTelemetryCmd(g *globalFlags) *cobra.Command {
+	c := &cobra.Command{Use: "telemetry", Short: "Anonymous usage report"}
+	c.AddCommand(&cobra.Command{
+		Use:   "show",
+		Short: "Print the exact payload the daily report would send",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dataDir, configPath := g.resolve()
+			p, enabled, err := app.TelemetryPayload(cmd.Context(), dataDir, configPath, getVersion())
+			if err != nil {
+				return err
+			}
+			b, _ := json.MarshalIndent(p, "", "  ")
+			fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			if !enabled {
+				fmt.Fprintln(cmd.ErrOrStderr(), "telemetry is disabled (telemetry.enabled: false): nothing is sent")
+			}
+			return nil
+		},
+	})
+	return c
+}

@@ -1,0 +1,115 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/upstream"
+)
+
+// DockerStatusView is docker_status in upstream_servers list and the API.
+type DockerStatusView struct {
+	Available  bool      `json:"available"`
+	DockerPath string    `json:"docker_path"`
+	Source     string    `json:"source,omitempty"`
+	Version    string    `json:"version,omitempty"`
+	CheckedAt  time.Time `json:"checked_at"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// ServerView is one server in upstream_servers list.
+type ServerView struct {
+	Name            string                  `json:"name"`
+	Transport       string                  `json:"transport"`
+	State           upstream.State          `json:"state"`
+	Enabled         bool                    `json:"enabled"`
+	LastError       string                  `json:"last_error,omitempty"`
+	ToolCount       int                     `json:"tool_count"`
+	Restarts        int                     `json:"restarts"`
+	Since           time.Time               `json:"since"`
+	DockerAvailable bool                    `json:"docker_available"`
+	Isolation       *upstream.IsolationInfo `json:"isolation"`
+}
+
+// ServerList is the upstream_servers list result.
+type ServerList struct {
+	DockerStatus    DockerStatusView `json:"docker_status"`
+	DockerIsolation any              `json:"docker_isolation"`
+	Servers         []ServerView     `json:"servers"`
+}
+
+func (a *App) serverList(ctx context.Context, refresh bool) ServerList {
+	cfg := a.Config()
+	ds := a.iso.DockerStatus(ctx, refresh)
+	out := ServerList{DockerStatus: ds, DockerIsolation: cfg.DockerIsolation, Servers: []ServerView{}}
+	for _, u := range a.mgr.List() {
+		st := u.Status()
+		s := u.Config()
+		v := ServerView{
+			Name: st.Name, Transport: st.Transport, State: st.State, Enabled: st.Enabled,
+			LastError: st.Error, ToolCount: st.ToolCount, Restarts: st.Restarts, Since: st.Since,
+			DockerAvailable: ds.Available,
+		}
+		// What the policy says now, merged with what the running start knows
+		// (container name and ID, pull progress).
+		info := a.iso.Describe(s)
+		if st.Isolation != nil && st.Isolation.Isolated == info.Isolated {
+			run := *st.Isolation
+			run.Reason = info.Reason
+			info = &run
+		}
+		v.Isolation = info
+		out.Servers = append(out.Servers, v)
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// registerAPI adds the small REST API used by scripts and the UI.
+func (a *App) registerAPI(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/servers", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.serverList(r.Context(), r.URL.Query().Get("refresh") != ""))
+	})
+	mux.HandleFunc("GET /api/v1/docker/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, a.iso.DockerStatus(r.Context(), r.URL.Query().Get("refresh") != ""))
+	})
+	mux.HandleFunc("PATCH /api/v1/config/docker-isolation", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Enabled *bool `json:"enabled"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil || body.Enabled == nil {
+			writeErr(w, http.StatusBadRequest, `body must be {"enabled": true|false}`)
+			return
+		}
+		if err := a.SetDockerIsolation(r.Context(), *body.Enabled); err != nil {
+			writeErr(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"enabled": *body.Enabled})
+	})
+	mux.HandleFunc("POST /api/v1/servers/{name}/restart", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.RestartServer(r.Context(), r.PathValue("name")); err != nil {
+			writeErr(w, http.StatusNotFound, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	})
+}

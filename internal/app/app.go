@@ -1,0 +1,324 @@
+// Package app wires mcpproxy together for `mcpproxy serve`: configuration,
+// upstream manager, tool index, MCP endpoints, HTTP listener, config watching
+// and orderly shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/httpapi"
+	"github.com/mcpproxy/mcpproxy/internal/index"
+	"github.com/mcpproxy/mcpproxy/internal/logging"
+	"github.com/mcpproxy/mcpproxy/internal/proxy"
+	"github.com/mcpproxy/mcpproxy/internal/upstream"
+)
+
+// DefaultListen is the default listen address.
+const DefaultListen = "127.0.0.1:8080"
+
+// Options configures App.
+type Options struct {
+	ConfigPath string // "" means <DataDir>/mcp_config.json
+	DataDir    string // "" means ~/.mcpproxy
+	Listen     string // "" means config's listen, else DefaultListen
+	Version    string
+	Logger     *slog.Logger
+	Redactor   *logging.Redactor
+	// Started is the process start time, for the "all upstreams ready" figure.
+	Started time.Time
+	// Ready, if set, receives the bound address once the listener is up.
+	Ready func(addr string)
+}
+
+// App is a running mcpproxy.
+type App struct {
+	opts  Options
+	log   *slog.Logger
+	mgr   *upstream.Manager
+	proxy *proxy.Proxy
+	index *index.Index
+	iso   *Isolation
+
+	mu  sync.Mutex
+	cfg *config.Config
+
+	editMu sync.Mutex
+}
+
+// Run starts mcpproxy and blocks until ctx ends, then shuts down.
+func Run(ctx context.Context, opts Options) error {
+	a, err := New(opts)
+	if err != nil {
+		return err
+	}
+	return a.Serve(ctx)
+}
+
+// New loads (or creates) the configuration and builds the app.
+func New(opts Options) (*App, error) {
+	if opts.DataDir == "" {
+		opts.DataDir = config.DefaultDataDir()
+	}
+	if opts.ConfigPath == "" {
+		opts.ConfigPath = filepath.Join(opts.DataDir, config.FileName)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Started.IsZero() {
+		opts.Started = time.Now()
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	a := &App{opts: opts, log: opts.Logger}
+	iso, err := newIsolation(a)
+	if err != nil {
+		return nil, err
+	}
+	a.iso = iso
+	cfg, created, err := config.LoadOrCreate(opts.ConfigPath, iso.FirstRunProbe)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		a.log.Info("created initial config", "path", opts.ConfigPath, "docker_isolation_enabled", cfg.DockerIsolation.Enabled)
+	}
+	a.cfg = cfg
+	a.updateSecrets(cfg)
+
+	ix, err := index.New()
+	if err != nil {
+		return nil, err
+	}
+	a.index = ix
+	logDir := filepath.Join(opts.DataDir, "logs")
+	var p *proxy.Proxy
+	a.mgr = upstream.NewManager(upstream.Options{
+		Launcher:      iso.Launcher(),
+		Logger:        a.log,
+		ServerLog:     func(name string) (io.WriteCloser, error) { return logging.ServerLog(logDir, name) },
+		ClientName:    "mcpproxy",
+		ClientVersion: opts.Version,
+		OnToolsChanged: func(server string, tools []*mcp.Tool) {
+			if p != nil {
+				p.ToolsChanged(server, tools)
+			}
+		},
+		OnStateChanged: func(server string) {
+			if p != nil {
+				p.StateChanged(server)
+			}
+		},
+	})
+	p = proxy.New(proxy.Options{Manager: a.mgr, Index: ix, Controller: a, Logger: a.log, Version: opts.Version})
+	a.proxy = p
+	return a, nil
+}
+
+// Manager returns the upstream manager.
+func (a *App) Manager() *upstream.Manager { return a.mgr }
+
+// Config returns the configuration in force.
+func (a *App) Config() *config.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cfg
+}
+
+func (a *App) updateSecrets(cfg *config.Config) {
+	if a.opts.Redactor == nil {
+		return
+	}
+	var vals []string
+	for _, s := range cfg.Servers {
+		for _, v := range s.Env {
+			vals = append(vals, v)
+		}
+		for _, v := range s.Headers {
+			vals = append(vals, v)
+		}
+	}
+	a.opts.Redactor.Set(vals)
+}
+
+// apply makes cfg the configuration in force.
+func (a *App) apply(cfg *config.Config) {
+	a.mu.Lock()
+	a.cfg = cfg
+	a.mu.Unlock()
+	a.updateSecrets(cfg)
+	a.iso.ConfigChanged(cfg)
+	a.mgr.Apply(cfg)
+}
+
+// Handler returns the HTTP handler with every route, guarded.
+func (a *App) Handler(listen string) http.Handler {
+	mux := http.NewServeMux()
+	a.proxy.Register(mux)
+	a.registerAPI(mux)
+	var extra []string
+	if h, _, err := net.SplitHostPort(listen); err == nil && h != "" {
+		extra = append(extra, h)
+	}
+	return httpapi.Guard(mux, extra...)
+}
+
+// Serve runs until ctx ends.
+func (a *App) Serve(ctx context.Context) error {
+	listen := a.opts.Listen
+	if listen == "" {
+		listen = a.Config().Listen
+	}
+	if listen == "" {
+		listen = DefaultListen
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (use --listen to pick another address)", listen, err)
+	}
+	if !httpapi.IsLoopbackListen(listen) {
+		a.log.Warn("LISTENING ON A NON-LOOPBACK ADDRESS: any machine that can reach it can use every upstream server through mcpproxy; bind 127.0.0.1 unless you mean it", "listen", ln.Addr().String())
+	}
+	srv := &http.Server{Handler: a.Handler(listen), ReadHeaderTimeout: 10 * time.Second}
+	// Watch first, then re-read: an edit made between New's load and the
+	// watch's start is not missed (apply is a no-op for unchanged servers).
+	config.Watch(ctx, a.opts.ConfigPath, func(cfg *config.Config) {
+		a.log.Info("config file changed; applying", "path", a.opts.ConfigPath)
+		a.apply(cfg)
+	}, func(err error) {
+		a.log.Error("config file changed but is invalid; keeping the running config", "error", err)
+	})
+	if cfg, err := config.Load(a.opts.ConfigPath); err == nil {
+		a.mu.Lock()
+		a.cfg = cfg
+		a.mu.Unlock()
+	}
+	a.apply(a.Config())
+	var bg sync.WaitGroup
+	// Reaping orphans of crashed instances never delays our own servers.
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		a.iso.Start(ctx)
+	}()
+	go func() { _ = srv.Serve(ln) }()
+	a.log.Info("mcpproxy listening", "addr", ln.Addr().String(), "mcp", "http://"+ln.Addr().String()+"/mcp", "config", a.opts.ConfigPath)
+	if a.opts.Ready != nil {
+		a.opts.Ready(ln.Addr().String())
+	}
+
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		a.mgr.WaitSettled(wctx)
+		if ctx.Err() == nil {
+			ready := 0
+			ups := a.mgr.List()
+			for _, u := range ups {
+				if u.Status().State == upstream.StateReady {
+					ready++
+				}
+			}
+			a.log.Info("all upstreams settled", "ready", ready, "total", len(ups), "since_start_ms", time.Since(a.opts.Started).Milliseconds())
+		}
+	}()
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		a.iso.RunTelemetry(ctx)
+	}()
+
+	<-ctx.Done()
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	a.mgr.Shutdown()
+	bg.Wait()
+	a.iso.Close()
+	_ = a.index.Close()
+	a.log.Info("shutdown complete")
+	return nil
+}
+
+// Kill ends every upstream at once (second signal).
+func (a *App) Kill() {
+	a.mgr.Kill()
+	a.iso.KillContainers()
+}
+
+// --- Controller (upstream_servers) ---
+
+func (a *App) reloadAndApply() error {
+	cfg, err := config.Load(a.opts.ConfigPath)
+	if err != nil {
+		return err
+	}
+	a.apply(cfg)
+	return nil
+}
+
+func (a *App) edit(f func(path string) error) error {
+	a.editMu.Lock()
+	defer a.editMu.Unlock()
+	if err := f(a.opts.ConfigPath); err != nil {
+		return err
+	}
+	return a.reloadAndApply()
+}
+
+// AddServer implements proxy.Controller.
+func (a *App) AddServer(ctx context.Context, s *config.Server) error {
+	return a.edit(func(p string) error { return config.AddServer(p, s) })
+}
+
+// UpdateServer implements proxy.Controller.
+func (a *App) UpdateServer(ctx context.Context, s *config.Server) error {
+	return a.edit(func(p string) error { return config.UpdateServer(p, s) })
+}
+
+// RemoveServer implements proxy.Controller.
+func (a *App) RemoveServer(ctx context.Context, name string) error {
+	return a.edit(func(p string) error { return config.RemoveServer(p, name) })
+}
+
+// SetServerEnabled implements proxy.Controller.
+func (a *App) SetServerEnabled(ctx context.Context, name string, enabled bool) error {
+	return a.edit(func(p string) error { return config.SetServerEnabled(p, name, enabled) })
+}
+
+// SetDockerIsolation turns the global isolation flag on or off.
+func (a *App) SetDockerIsolation(ctx context.Context, enabled bool) error {
+	return a.edit(func(p string) error { return config.SetDockerIsolationEnabled(p, enabled) })
+}
+
+// RestartServer implements proxy.Controller.
+func (a *App) RestartServer(ctx context.Context, name string) error {
+	if !a.mgr.Restart(name) {
+		return fmt.Errorf("unknown server %q", name)
+	}
+	return nil
+}
+
+// ListServers implements proxy.Controller.
+func (a *App) ListServers(ctx context.Context) (any, error) {
+	return a.serverList(ctx, false), nil
+}
+
+var errNotFound = errors.New("not found")

@@ -1,0 +1,204 @@
+package app
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/docker"
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
+	"github.com/mcpproxy/mcpproxy/internal/telemetry"
+	"github.com/mcpproxy/mcpproxy/internal/upstream"
+)
+
+// Isolation ties the isolation policy to Docker for the app: resolving and
+// probing the docker CLI, the isolating launcher, the crash reaper, the
+// ignored-opt-in warning and telemetry.
+type Isolation struct {
+	a        *App
+	resolver *docker.Resolver
+	env      docker.Environ
+	prober   *docker.Prober
+	launcher *upstream.IsolatingLauncher
+	instance *docker.Instance
+	lockDir  string
+
+	mu     sync.Mutex
+	warned map[string]bool
+}
+
+func newIsolation(a *App) (*Isolation, error) {
+	res := docker.NewResolver()
+	env := docker.Environ{}
+	if runtime.GOOS == "darwin" {
+		h, err := docker.HydrateFromLoginShell(context.Background(), docker.HydrateOptions{Log: a.log})
+		if err != nil {
+			a.log.Warn("docker isolation: could not load the login shell environment", "error", err)
+		}
+		env.LoginShellLoaded = h.Loaded
+	}
+	lockDir := docker.DefaultLockDir()
+	inst, err := docker.AcquireInstance(lockDir)
+	if err != nil {
+		return nil, err
+	}
+	i := &Isolation{a: a, resolver: res, env: env, instance: inst, lockDir: lockDir, warned: map[string]bool{}}
+	i.prober = &docker.Prober{Resolve: res.Resolve, Environ: env, Log: a.log}
+	i.launcher = &upstream.IsolatingLauncher{
+		Host:     upstream.HostLauncher{},
+		Resolver: res,
+		Prober:   i.prober,
+		Instance: inst.ID,
+		RunDir:   filepath.Join(a.opts.DataDir, "run"),
+		Logger:   a.log,
+		Environ:  env,
+	}
+	return i, nil
+}
+
+// FirstRunProbe decides docker_isolation.enabled for a newly created config:
+// true when the daemon answers `docker info` within the context's deadline.
+func (i *Isolation) FirstRunProbe(ctx context.Context) bool {
+	st := i.prober.Probe(ctx, true)
+	return st.Available
+}
+
+// Launcher returns the launcher that isolates servers per the policy.
+func (i *Isolation) Launcher() upstream.Launcher { return i.launcher }
+
+// Decide is the single decision for server s under the configuration in force.
+func (i *Isolation) Decide(s *config.Server) isolation.Decision {
+	path := i.resolver.Resolve(context.Background()).Path
+	return isolation.Decide(i.a.Config().DockerIsolation, s, path)
+}
+
+// Describe reports the policy's view of s for the API.
+func (i *Isolation) Describe(s *config.Server) *upstream.IsolationInfo {
+	d := i.Decide(s)
+	info := &upstream.IsolationInfo{Isolated: d.Isolated, Reason: d.Reason}
+	if d.Plan != nil {
+		info.Image = d.Plan.Image
+		info.NetworkMode = d.Plan.NetworkMode
+		info.MemoryLimit = d.Plan.MemoryLimit
+		info.CPULimit = d.Plan.CPULimit
+		info.Runtime = d.Plan.Runtime
+	}
+	return info
+}
+
+// ConfigChanged logs the decisions at debug level and, once per process, the
+// warning for per-server opt-ins that the global flag ignores.
+func (i *Isolation) ConfigChanged(cfg *config.Config) {
+	path := i.resolver.Resolve(context.Background()).Path
+	var ignored []string
+	for _, s := range cfg.Servers {
+		d := isolation.Decide(cfg.DockerIsolation, s, path)
+		i.a.log.Debug("docker isolation decision", "server", s.Name, "isolated", d.Isolated, "reason", d.Reason)
+		if d.IgnoredOptIn {
+			ignored = append(ignored, s.Name)
+		}
+	}
+	i.mu.Lock()
+	var fresh []string
+	for _, n := range ignored {
+		if !i.warned[n] {
+			i.warned[n] = true
+			fresh = append(fresh, n)
+		}
+	}
+	i.mu.Unlock()
+	if len(fresh) > 0 {
+		sort.Strings(fresh)
+		i.a.log.Warn("per-server docker isolation opt-in ignored: global docker_isolation.enabled is false",
+			"servers", strings.Join(fresh, ","),
+			"hint", "set docker_isolation.enabled to true in "+i.a.opts.ConfigPath+" to isolate these servers")
+	}
+}
+
+// DockerStatus reports the cached (or refreshed) docker probe.
+func (i *Isolation) DockerStatus(ctx context.Context, refresh bool) DockerStatusView {
+	st := i.prober.Probe(ctx, refresh)
+	res := i.resolver.Resolve(ctx)
+	return DockerStatusView{Available: st.Available, DockerPath: st.DockerPath, Source: res.Source, Version: st.Version, CheckedAt: st.CheckedAt, Error: st.Error}
+}
+
+// Start reaps containers left behind by dead instances (after a crash).
+func (i *Isolation) Start(ctx context.Context) {
+	res := i.resolver.Resolve(ctx)
+	if res.Path == "" {
+		return
+	}
+	st := i.prober.Probe(ctx, false)
+	if !st.Available {
+		return
+	}
+	cli := docker.NewCLI(res, i.env, nil)
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	removed, err := docker.Reap(rctx, cli, i.lockDir, i.instance.ID, i.a.log)
+	if err != nil {
+		i.a.log.Warn("docker isolation: reaping orphaned containers failed", "error", err)
+	} else if len(removed) > 0 {
+		i.a.log.Info("docker isolation: removed containers of a crashed mcpproxy", "containers", strings.Join(removed, ","))
+	}
+}
+
+// KillContainers removes every container this instance started, at once.
+func (i *Isolation) KillContainers() { i.launcher.RemoveAll(2 * time.Second) }
+
+// Close releases the instance lock.
+func (i *Isolation) Close() {
+	i.launcher.RemoveAll(20 * time.Second)
+	i.instance.Release()
+}
+
+// RunTelemetry runs the daily report until ctx ends.
+func (i *Isolation) RunTelemetry(ctx context.Context) {
+	r := telemetry.NewReporter(i.telemetrySources(i.a.opts.DataDir), i.a.log)
+	r.Run(ctx)
+}
+
+func (i *Isolation) telemetrySources(dataDir string) telemetry.Sources {
+	return telemetry.Sources{
+		Config: i.a.Config,
+		DockerAvailable: func(ctx context.Context) bool {
+			return i.prober.Probe(ctx, false).Available
+		},
+		IsIsolated: func(global config.DockerIsolation, s *config.Server) bool {
+			return isolation.Decide(global, s, i.resolver.Resolve(context.Background()).Path).Isolated
+		},
+		Version: i.a.opts.Version,
+		DataDir: dataDir,
+	}
+}
+
+// TelemetryPayload builds the exact report for `mcpproxy telemetry show`
+// without starting the proxy.
+func TelemetryPayload(ctx context.Context, dataDir, configPath, version string) (telemetry.Payload, bool, error) {
+	cfg, err := config.Load(configPath)
+	if os.IsNotExist(err) {
+		cfg, err = config.Default(), nil
+	}
+	if err != nil {
+		return telemetry.Payload{}, false, err
+	}
+	res := docker.NewResolver()
+	prober := &docker.Prober{Resolve: res.Resolve}
+	src := telemetry.Sources{
+		Config:          func() *config.Config { return cfg },
+		DockerAvailable: func(ctx context.Context) bool { return prober.Probe(ctx, false).Available },
+		IsIsolated: func(global config.DockerIsolation, s *config.Server) bool {
+			return isolation.Decide(global, s, res.Resolve(ctx).Path).Isolated
+		},
+		Version: version,
+		DataDir: dataDir,
+	}
+	p, err := telemetry.Build(ctx, src)
+	return p, cfg.Telemetry.Enabled, err
+}

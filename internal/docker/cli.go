@@ -1,0 +1,425 @@
+package docker
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrNotFound is wrapped by errors about a container that does not exist.
+var ErrNotFound = errors.New("no such container")
+
+// CLI runs docker commands. Containers are always addressed by ID (or an
+// exact name); mcpproxy finds its own by label.
+type CLI struct {
+	// Path is the docker binary; "" means "docker" looked up in PATH.
+	Path string
+	// Env is the environment of docker; nil means os.Environ().
+	Env []string
+	// Spawn, when set, decides the argv for each call (see NewCLI); nil
+	// means exec Path directly.
+	Spawn func(args []string) Spawn
+}
+
+// NewCLI returns a CLI that runs docker the same way spawns do: PlanSpawn
+// decides direct exec or the login-shell wrap, and ChildEnv(base, res) is
+// its environment (base nil means os.Environ()).
+func NewCLI(res Resolution, env Environ, base []string) *CLI {
+	if base == nil {
+		base = os.Environ()
+	}
+	return &CLI{
+		Path:  res.Path,
+		Env:   ChildEnv(base, res),
+		Spawn: func(args []string) Spawn { return PlanSpawn(res, args, env) },
+	}
+}
+
+// Error is a failed docker command.
+type Error struct {
+	// Args are docker's arguments (never secrets: mcpproxy passes env
+	// values through the environment only).
+	Args []string
+	// Stderr is what docker printed on stderr, trimmed.
+	Stderr string
+	// Err is the exec error (often an *exec.ExitError).
+	Err error
+}
+
+func (e *Error) Error() string {
+	verb := "docker"
+	if len(e.Args) > 0 {
+		verb += " " + e.Args[0]
+		if len(e.Args) > 1 && !strings.HasPrefix(e.Args[1], "-") {
+			verb += " " + e.Args[1]
+		}
+	}
+	if e.Stderr != "" {
+		return verb + ": " + e.Stderr
+	}
+	return verb + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// PullError is a failed image pull.
+type PullError struct {
+	// Image is the reference that was pulled.
+	Image string
+	// Message is docker's (or the registry's) error message.
+	Message string
+	// Err is the underlying error.
+	Err error
+}
+
+func (e *PullError) Error() string { return fmt.Sprintf("pull image %q: %s", e.Image, e.Message) }
+
+func (e *PullError) Unwrap() error { return e.Err }
+
+// Version returns the daemon's version.
+func (c *CLI) Version(ctx context.Context) (string, error) {
+	out, err := c.output(ctx, "version", "--format", "{{.Server.Version}}")
+	if err != nil {
+		return "", err
+	}
+	v := strings.TrimSpace(string(out))
+	if v == "" {
+		return "", fmt.Errorf("docker version: no server version")
+	}
+	return v, nil
+}
+
+// ImageExists reports whether the image ref is present locally. It never
+// contacts a registry.
+func (c *CLI) ImageExists(ctx context.Context, ref string) (bool, error) {
+	if err := checkRef(ref); err != nil {
+		return false, err
+	}
+	_, err := c.output(ctx, "image", "inspect", "--format", "{{.Id}}", ref)
+	if err == nil {
+		return true, nil
+	}
+	var de *Error
+	if errors.As(err, &de) && strings.Contains(strings.ToLower(de.Stderr), "no such image") {
+		return false, nil
+	}
+	return false, err
+}
+
+// Pull pulls ref. Each line docker prints about the progress is passed to
+// progress (when non-nil) as it arrives. A failure is a *PullError naming the
+// image and carrying docker's message; when ctx ends first the message says
+// so.
+func (c *CLI) Pull(ctx context.Context, ref string, progress func(line string)) error {
+	if err := checkRef(ref); err != nil {
+		return err
+	}
+	cmd := c.command(ctx, "pull", ref)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return &PullError{Image: ref, Message: err.Error(), Err: err}
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
+	if err := cmd.Start(); err != nil {
+		return &PullError{Image: ref, Message: err.Error(), Err: err}
+	}
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); line != "" && progress != nil {
+			progress(line)
+		}
+	}
+	_, _ = io.Copy(io.Discard, stdout)
+	err = cmd.Wait()
+	if err == nil {
+		return nil
+	}
+	msg := strings.TrimSpace(stderr.String())
+	if ctx.Err() != nil {
+		cause := "timed out"
+		if errors.Is(ctx.Err(), context.Canceled) {
+			cause = "canceled"
+		}
+		if msg != "" {
+			msg = cause + ": " + msg
+		} else {
+			msg = cause
+		}
+		return &PullError{Image: ref, Message: msg, Err: ctx.Err()}
+	}
+	if msg == "" {
+		msg = err.Error()
+	}
+	return &PullError{Image: ref, Message: msg, Err: err}
+}
+
+// ContainerState is the run state of a container.
+type ContainerState struct {
+	Status     string // "created", "running", "exited", …
+	Running    bool
+	OOMKilled  bool
+	Dead       bool
+	ExitCode   int
+	Pid        int
+	Error      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// ContainerInfo is what Inspect reports about a container.
+type ContainerInfo struct {
+	ID      string
+	Name    string // without docker's leading "/"
+	Image   string // the image reference it was started from
+	ImageID string
+	Created time.Time
+	Labels  map[string]string
+	State   ContainerState
+	// MemoryBytes is the memory limit (--memory), 0 when unlimited.
+	MemoryBytes int64
+	// NanoCPUs is the CPU limit (--cpus × 1e9), 0 when unlimited.
+	NanoCPUs int64
+	// NetworkMode is "bridge", "none", "host", a network name, ….
+	NetworkMode string
+}
+
+// Inspect returns the container's state and settings. A missing container
+// yields an error wrapping ErrNotFound.
+func (c *CLI) Inspect(ctx context.Context, id string) (*ContainerInfo, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	out, err := c.output(ctx, "container", "inspect", id)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("inspect container %s: %w", id, ErrNotFound)
+		}
+		return nil, err
+	}
+	var raw []struct {
+		ID      string `json:"Id"`
+		Name    string
+		Created time.Time
+		Image   string
+		State   struct {
+			Status     string
+			Running    bool
+			OOMKilled  bool
+			Dead       bool
+			ExitCode   int
+			Pid        int
+			Error      string
+			StartedAt  time.Time
+			FinishedAt time.Time
+		}
+		Config struct {
+			Image  string
+			Labels map[string]string
+		}
+		HostConfig struct {
+			Memory      int64
+			NanoCpus    int64
+			NetworkMode string
+		}
+	}
+	if err := json.Unmarshal(out, &raw); err != nil {
+		return nil, fmt.Errorf("inspect container %s: decode: %w", id, err)
+	}
+	if len(raw) != 1 {
+		return nil, fmt.Errorf("inspect container %s: %w", id, ErrNotFound)
+	}
+	r := raw[0]
+	return &ContainerInfo{
+		ID:          r.ID,
+		Name:        strings.TrimPrefix(r.Name, "/"),
+		Image:       r.Config.Image,
+		ImageID:     r.Image,
+		Created:     r.Created,
+		Labels:      r.Config.Labels,
+		State:       ContainerState(r.State),
+		MemoryBytes: r.HostConfig.Memory,
+		NanoCPUs:    r.HostConfig.NanoCpus,
+		NetworkMode: r.HostConfig.NetworkMode,
+	}, nil
+}
+
+// Container is one mcpproxy-managed container as listed by ListManaged.
+type Container struct {
+	ID     string // full ID
+	Name   string
+	Image  string
+	State  string // "running", "exited", …
+	Status string // docker's human status ("Up 2 minutes")
+	// Instance and Server are the exact values of LabelInstance and
+	// LabelServer ("" when the label is absent).
+	Instance string
+	Server   string
+}
+
+// psFormat makes `docker ps` print one JSON object per container. Label
+// values are read one key at a time, so commas or '=' in a value (a server
+// name) cannot be confused with docker's "k=v,k=v" Labels column.
+var psFormat = `{"id":{{json .ID}},"names":{{json .Names}},"image":{{json .Image}},"state":{{json .State}},"status":{{json .Status}},` +
+	`"managed":{{json (.Label "` + LabelManaged + `")}},"instance":{{json (.Label "` + LabelInstance + `")}},"server":{{json (.Label "` + LabelServer + `")}}}`
+
+// ListManaged lists all containers (running or not) labelled
+// LabelManaged=true, of every instance.
+func (c *CLI) ListManaged(ctx context.Context) ([]Container, error) {
+	out, err := c.output(ctx, "ps", "-a", "--no-trunc", "--filter", "label="+LabelManaged+"=true", "--format", psFormat)
+	if err != nil {
+		return nil, err
+	}
+	var list []Container
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		var r struct {
+			ID, Names, Image, State, Status, Managed, Instance, Server string
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return nil, fmt.Errorf("docker ps: decode %q: %w", line, err)
+		}
+		if r.Managed != "true" {
+			continue
+		}
+		list = append(list, Container{ID: r.ID, Name: r.Names, Image: r.Image, State: r.State, Status: r.Status, Instance: r.Instance, Server: r.Server})
+	}
+	return list, nil
+}
+
+// Stop stops the container, giving it grace before docker kills it. A
+// container that no longer exists counts as stopped.
+func (c *CLI) Stop(ctx context.Context, id string, grace time.Duration) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	secs := int(math.Ceil(grace.Seconds()))
+	if secs < 0 {
+		secs = 0
+	}
+	_, err := c.output(ctx, "stop", "--time", strconv.Itoa(secs), id)
+	if err != nil && (isNotFound(err) || isRemovalInProgress(err)) {
+		return nil
+	}
+	return err
+}
+
+// Remove force-removes the container (killing it if running) and its
+// anonymous volumes. A container that no longer exists, or whose removal is
+// already under way (--rm), counts as removed.
+func (c *CLI) Remove(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	_, err := c.output(ctx, "rm", "--force", "--volumes", id)
+	if err != nil && (isNotFound(err) || isRemovalInProgress(err)) {
+		return nil
+	}
+	return err
+}
+
+func (c *CLI) command(ctx context.Context, args ...string) *exec.Cmd {
+	var argv []string
+	if c.Spawn != nil {
+		argv = c.Spawn(args).Argv
+	} else {
+		bin := c.Path
+		if bin == "" {
+			bin = "docker"
+		}
+		argv = append([]string{bin}, args...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = c.Env
+	cmd.WaitDelay = 2 * time.Second
+	return cmd
+}
+
+func (c *CLI) output(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := c.command(ctx, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
+	if err := cmd.Run(); err != nil {
+		e := &Error{Args: args, Stderr: strings.TrimSpace(stderr.String()), Err: err}
+		if ctx.Err() != nil {
+			e.Err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+			if e.Stderr == "" {
+				e.Stderr = ctx.Err().Error()
+			}
+		}
+		return stdout.Bytes(), e
+	}
+	return stdout.Bytes(), nil
+}
+
+func isNotFound(err error) bool {
+	var de *Error
+	if !errors.As(err, &de) {
+		return false
+	}
+	s := strings.ToLower(de.Stderr)
+	return strings.Contains(s, "no such container") || strings.Contains(s, "no such object")
+}
+
+func isRemovalInProgress(err error) bool {
+	var de *Error
+	return errors.As(err, &de) && strings.Contains(strings.ToLower(de.Stderr), "removal of container") &&
+		strings.Contains(strings.ToLower(de.Stderr), "already in progress")
+}
+
+// checkID rejects values that docker could read as a flag or that are not a
+// container ID or name.
+func checkID(id string) error {
+	if id == "" {
+		return errors.New("docker: empty container ID")
+	}
+	for i, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || i > 0 && (r == '_' || r == '.' || r == '-')
+		if !ok {
+			return fmt.Errorf("docker: invalid container ID %q", id)
+		}
+	}
+	return nil
+}
+
+// checkRef rejects image references that docker could read as a flag.
+func checkRef(ref string) error {
+	if ref == "" || strings.HasPrefix(ref, "-") || strings.ContainsAny(ref, " \t\r\n") {
+		return fmt.Errorf("docker: invalid image reference %q", ref)
+	}
+	return nil
+}
+
+// limitedWriter keeps the first n bytes and discards the rest.
+type limitedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+	n  int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		_, _ = l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
+}

@@ -1,0 +1,315 @@
+package docker
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+const helperEnv = "MCPPROXY_DOCKER_TEST_HELPER"
+
+// TestMain doubles as a helper process: with helperEnv=hold-lock it
+// acquires an instance in $LOCKDIR, prints its ID and holds it until stdin
+// closes or it is killed.
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "hold-lock" {
+		inst, err := AcquireInstance(os.Getenv("LOCKDIR"))
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		fmt.Println(inst.ID)
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}
+	code := m.Run()
+	cleanupEngine()
+	os.Exit(code)
+}
+
+// lockHolder is another process holding an instance lock.
+type lockHolder struct {
+	ID  string
+	cmd *exec.Cmd
+}
+
+func startLockHolder(t *testing.T, lockDir string) *lockHolder {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=hold-lock", "LOCKDIR="+lockDir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || strings.HasPrefix(line, "ERR") {
+		t.Fatalf("helper: %q %v", line, err)
+	}
+	h := &lockHolder{ID: strings.TrimSpace(line), cmd: cmd}
+	t.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return h
+}
+
+// kill9 kills the holder with SIGKILL, as a crash would.
+func (h *lockHolder) kill9(t *testing.T) {
+	t.Helper()
+	if err := h.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = h.cmd.Wait()
+}
+
+func TestAcquireInstance(t *testing.T) {
+	lockDir := filepath.Join(t.TempDir(), "nested", "instances")
+	inst, err := AcquireInstance(lockDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Release()
+	if !ValidInstanceID(inst.ID) {
+		t.Fatalf("ID %q", inst.ID)
+	}
+	if inst.LockPath != filepath.Join(lockDir, inst.ID+".lock") {
+		t.Fatalf("LockPath %q", inst.LockPath)
+	}
+	fi, err := os.Stat(inst.LockPath)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("lock file mode %v, %v", fi.Mode(), err)
+	}
+	di, err := os.Stat(lockDir)
+	if err != nil || di.Mode().Perm() != 0o700 {
+		t.Fatalf("lock dir mode %v, %v", di.Mode(), err)
+	}
+	// Alive, also when checked from this same process (a separate open).
+	if !InstanceAlive(lockDir, inst.ID) {
+		t.Fatal("own instance not alive")
+	}
+	// Checking does not disturb the lock.
+	if !InstanceAlive(lockDir, inst.ID) {
+		t.Fatal("checking released the lock")
+	}
+	other, err := AcquireInstance(lockDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.ID == inst.ID {
+		t.Fatal("IDs collide")
+	}
+	other.Release()
+
+	if err := inst.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := inst.Release(); err != nil {
+		t.Fatalf("second Release: %v", err)
+	}
+	if InstanceAlive(lockDir, inst.ID) {
+		t.Fatal("released instance alive")
+	}
+	if _, err := os.Stat(inst.LockPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("lock file left after Release: %v", err)
+	}
+	// No temporary files are left behind.
+	entries, _ := os.ReadDir(lockDir)
+	if len(entries) != 0 {
+		t.Fatalf("lock dir not empty: %v", entries)
+	}
+}
+
+func TestAcquireInstanceTightensAndRejects(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "instances")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	inst, err := AcquireInstance(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst.Release()
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Fatalf("mode not tightened: %v", fi.Mode())
+	}
+
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AcquireInstance(link); err == nil {
+		t.Fatal("a symlinked lock dir must be refused")
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AcquireInstance(file); err == nil {
+		t.Fatal("a file as lock dir must be refused")
+	}
+}
+
+func TestInstanceAliveAcrossProcesses(t *testing.T) {
+	lockDir := t.TempDir()
+	h := startLockHolder(t, lockDir)
+	if !InstanceAlive(lockDir, h.ID) {
+		t.Fatal("instance held by another process not alive")
+	}
+	h.kill9(t)
+	if InstanceAlive(lockDir, h.ID) {
+		t.Fatal("instance alive after kill -9")
+	}
+	if instanceLiveness(lockDir, h.ID) != livenessDead {
+		t.Fatal("a crashed instance's leftover lock file must read as dead")
+	}
+}
+
+func TestInstanceAliveMissingOrInvalid(t *testing.T) {
+	lockDir := t.TempDir()
+	for _, id := range []string{"0123456789abcdef", "../../etc/passwd", "", "ABCDEF0123456789", "0123456789abcde"} {
+		if InstanceAlive(lockDir, id) {
+			t.Errorf("InstanceAlive(%q) = true", id)
+		}
+		if instanceLiveness(lockDir, id) != livenessUnknown {
+			t.Errorf("liveness(%q) must be unknown", id)
+		}
+	}
+	// A symlinked lock file is not followed.
+	target := filepath.Join(t.TempDir(), "t")
+	os.WriteFile(target, nil, 0o600)
+	os.Symlink(target, filepath.Join(lockDir, "0123456789abcdef.lock"))
+	if instanceLiveness(lockDir, "0123456789abcdef") != livenessUnknown {
+		t.Error("symlinked lock must be unknown")
+	}
+}
+
+func TestDefaultLockDir(t *testing.T) {
+	d := DefaultLockDir()
+	if !strings.HasPrefix(d, os.TempDir()) || !strings.HasSuffix(d, filepath.Join(fmt.Sprintf("mcpproxy-%d", os.Getuid()), "instances")) {
+		t.Fatalf("DefaultLockDir = %q", d)
+	}
+}
+
+// fakeContainers is an in-memory ManagedContainers.
+type fakeContainers struct {
+	list      []Container
+	removed   []string
+	failOn    map[string]bool
+	listError error
+}
+
+func (f *fakeContainers) ListManaged(context.Context) ([]Container, error) {
+	return f.list, f.listError
+}
+
+func (f *fakeContainers) Remove(_ context.Context, id string) error {
+	if f.failOn[id] {
+		return errors.New("daemon said no")
+	}
+	f.removed = append(f.removed, id)
+	return nil
+}
+
+func TestReapDecisions(t *testing.T) {
+	lockDir := t.TempDir()
+	self, err := AcquireInstance(lockDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Release()
+	live := startLockHolder(t, lockDir)
+	dead := startLockHolder(t, lockDir)
+	dead.kill9(t)
+	deadFailing := startLockHolder(t, lockDir)
+	deadFailing.kill9(t)
+	deadNoContainers := startLockHolder(t, lockDir)
+	deadNoContainers.kill9(t)
+
+	f := &fakeContainers{
+		list: []Container{
+			{ID: "c-dead-1", Instance: dead.ID, Server: "a"},
+			{ID: "c-dead-2", Instance: dead.ID, Server: "b"},
+			{ID: "c-live", Instance: live.ID, Server: "a"},
+			{ID: "c-self", Instance: self.ID, Server: "a"},
+			{ID: "c-noinstance", Instance: "", Server: "a"},
+			{ID: "c-foreign", Instance: "fedcba9876543210", Server: "a"}, // no lock file here
+			{ID: "c-bogus", Instance: "../../x", Server: "a"},
+			{ID: "c-dead-failing", Instance: deadFailing.ID, Server: "c"},
+		},
+		failOn: map[string]bool{"c-dead-failing": true},
+	}
+	removed, err := Reap(context.Background(), f, lockDir, self.ID, nil)
+	if err == nil || !strings.Contains(err.Error(), "c-dead-failing") {
+		t.Fatalf("Reap error = %v, want the failed removal reported", err)
+	}
+	sort.Strings(removed)
+	if want := []string{"c-dead-1", "c-dead-2"}; strings.Join(removed, ",") != strings.Join(want, ",") {
+		t.Fatalf("removed %v, want %v", removed, want)
+	}
+	if strings.Join(f.removed, ",") != "c-dead-1,c-dead-2" {
+		t.Fatalf("Remove called for %v", f.removed)
+	}
+	exists := func(id string) bool {
+		_, err := os.Stat(filepath.Join(lockDir, id+".lock"))
+		return err == nil
+	}
+	switch {
+	case exists(dead.ID):
+		t.Error("dead instance's lock file not pruned")
+	case exists(deadNoContainers.ID):
+		t.Error("dead instance without containers: lock file not pruned")
+	case !exists(deadFailing.ID):
+		t.Error("lock file of an instance whose container could not be removed must stay for the next try")
+	case !exists(live.ID) || !exists(self.ID):
+		t.Error("live lock files must stay")
+	}
+	if !InstanceAlive(lockDir, live.ID) || !InstanceAlive(lockDir, self.ID) {
+		t.Error("Reap disturbed a live lock")
+	}
+}
+
+func TestReapListError(t *testing.T) {
+	_, err := Reap(context.Background(), &fakeContainers{listError: errors.New("daemon down")}, t.TempDir(), "", nil)
+	if err == nil || !strings.Contains(err.Error(), "daemon down") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestReapPrunesStaleAcquireFiles(t *testing.T) {
+	lockDir := t.TempDir()
+	stale := filepath.Join(lockDir, acquirePrefix+"123")
+	fresh := filepath.Join(lockDir, acquirePrefix+"456")
+	os.WriteFile(stale, nil, 0o600)
+	os.WriteFile(fresh, nil, 0o600)
+	old := time.Now().Add(-2 * staleAcquireAge)
+	os.Chtimes(stale, old, old)
+	if _, err := Reap(context.Background(), &fakeContainers{}, lockDir, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Error("stale acquire file kept")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("fresh acquire file removed")
+	}
+}

@@ -1,0 +1,67 @@
+//go:build unix
+
+package docker
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// errLocked reports that another open file holds the lock.
+var errLocked = errors.New("lock held")
+
+// lockFile takes an exclusive flock on f without waiting. The lock lasts until f is closed.
+func lockFile(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			return errLocked
+		default:
+			return fmt.Errorf("flock %s: %w", f.Name(), err)
+		}
+	}
+}
+
+// openLock opens an existing lock file without following a symlink.
+func openLock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+}
+
+// ensureLockDir creates dir (0700) and checks it is a real directory owned
+// by us, tightening its mode to 0700.
+func ensureLockDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("%s is owned by uid %d, not %d", dir, st.Uid, os.Getuid())
+	}
+	// The parent must be ours (or root's, like /tmp): a directory someone
+	// else controls could have ours swapped for one they prepared.
+	parent, err := os.Lstat(filepath.Dir(dir))
+	if err != nil {
+		return err
+	}
+	if st, ok := parent.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() && st.Uid != 0 {
+		return fmt.Errorf("%s is owned by uid %d, not by %d or root", filepath.Dir(dir), st.Uid, os.Getuid())
+	}
+	if fi.Mode().Perm() != 0o700 {
+		return os.Chmod(dir, 0o700)
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Probe timing defaults.
+const (
+	DefaultProbeTimeout = 2 * time.Second
+	ProbeSuccessTTL     = 15 * time.Minute
+	ProbeFailureTTL     = 5 * time.Minute
+)
+
+// Status is the docker availability last observed.
+type Status struct {
+	// Available is true only when docker resolved to an absolute path and
+	// `docker info --format {{.ServerVersion}}` succeeded.
+	Available bool
+	// DockerPath is the resolved absolute docker binary, "" when unresolved.
+	DockerPath string
+	// Version is the daemon's version when Available.
+	Version string
+	// CheckedAt is when the probe ran.
+	CheckedAt time.Time
+	// Error says why docker is unavailable ("" when Available).
+	Error string
+}
+
+// Prober answers "is docker available" with a cache: a success is reused for
+// SuccessTTL (15 min), a failure for FailureTTL (5 min, so a late Docker
+// Desktop start is noticed soon). Every field is optional; the zero value
+// probes the real OS. A Prober is safe for concurrent use (concurrent callers
+// share one probe) and must not be copied after first use.
+type Prober struct {
+	// Resolve finds docker; nil means a Resolver of the real OS.
+	Resolve func(ctx context.Context) Resolution
+	// Environ decides direct exec vs the login-shell wrap, as for spawns.
+	Environ Environ
+	// Env is the base environment of the docker child; nil means
+	// os.Environ(). ChildEnv is applied to it.
+	Env []string
+	// Run runs argv with env and returns stdout; nil means exec.
+	Run func(ctx context.Context, argv, env []string) (string, error)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Timeout bounds one `docker info`; 0 means DefaultProbeTimeout.
+	Timeout time.Duration
+	// SuccessTTL and FailureTTL override the cache lifetimes when > 0.
+	SuccessTTL, FailureTTL time.Duration
+	// Log receives a line when availability changes; nil means none.
+	Log *slog.Logger
+
+	mu       sync.Mutex
+	last     Status
+	hasLast  bool
+	resolver *Resolver
+}
+
+// Probe returns the cached status, or probes when the cache expired or
+// refresh is true.
+func (p *Prober) Probe(ctx context.Context, refresh bool) Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	if p.hasLast && !refresh && now.Sub(p.last.CheckedAt) < p.ttl(p.last) {
+		return p.last
+	}
+	st := p.probe(ctx)
+	st.CheckedAt = now
+	if p.Log != nil && (!p.hasLast || p.last.Available != st.Available) {
+		if st.Available {
+			p.Log.Info("docker daemon probe: available", "docker_path", st.DockerPath, "version", st.Version)
+		} else {
+			p.Log.Info("docker daemon probe: unavailable", "docker_path", st.DockerPath, "error", st.Error)
+		}
+	}
+	p.last, p.hasLast = st, true
+	return st
+}
+
+func (p *Prober) probe(ctx context.Context) Status {
+	resolve := p.Resolve
+	if resolve == nil {
+		if p.resolver == nil {
+			p.resolver = NewResolver()
+		}
+		resolve = p.resolver.Resolve
+	}
+	res := resolve(ctx)
+	if !res.Absolute() {
+		msg := errNotAbsolute.Error()
+		if res.Path != "" {
+			msg += fmt.Sprintf(" (the login shell reports %q, a function or alias)", res.Path)
+		}
+		return Status{Error: msg}
+	}
+	st := Status{DockerPath: res.Path}
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = DefaultProbeTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	base := p.Env
+	if base == nil {
+		base = os.Environ()
+	}
+	sp := PlanSpawn(res, []string{"info", "--format", "{{.ServerVersion}}"}, p.Environ)
+	run := p.Run
+	if run == nil {
+		run = runOutput
+	}
+	out, err := run(ctx, sp.Argv, ChildEnv(base, res))
+	if err != nil {
+		if ctx.Err() != nil {
+			st.Error = fmt.Sprintf("docker info did not answer within %s", timeout)
+		} else {
+			st.Error = "docker info: " + err.Error()
+		}
+		return st
+	}
+	st.Version = strings.TrimSpace(out)
+	if st.Version == "" {
+		st.Error = "docker info reported no server version"
+		return st
+	}
+	st.Available = true
+	return st
+}
+
+func (p *Prober) ttl(st Status) time.Duration {
+	if st.Available {
+		if p.SuccessTTL > 0 {
+			return p.SuccessTTL
+		}
+		return ProbeSuccessTTL
+	}
+	if p.FailureTTL > 0 {
+		return p.FailureTTL
+	}
+	return ProbeFailureTTL
+}
+
+func (p *Prober) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// runOutput runs argv with env and returns stdout; a failure carries the
+// last line of stderr.
+func runOutput(ctx context.Context, argv, env []string) (string, error) {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = env
+	cmd.WaitDelay = time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if msg := lastLine(stderr.String()); msg != "" {
+			return stdout.String(), fmt.Errorf("%w: %s", err, msg)
+		}
+		return stdout.String(), err
+	}
+	return stdout.String(), nil
+}

@@ -1,0 +1,139 @@
+// Package isolation is mcpproxy's docker isolation policy: given the global
+// docker_isolation block and one server's configuration it decides whether
+// the server runs in a container and, if so, exactly how (the Plan and the
+// `docker run` argv it produces).
+//
+// The package is pure: no exec, no disk, no environment reads. Everything
+// that asks "is this server isolated?" — spawn, upstream_servers, the API,
+// telemetry and the ignored-opt-in warning — calls Decide, so the answer
+// cannot drift between them.
+package isolation
+
+import (
+	"sort"
+	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
+)
+
+// Reasons a Decision carries. They are stable: the API and logs show them and
+// tests match them.
+const (
+	ReasonNoServer      = "no server configuration"
+	ReasonHTTP          = "HTTP upstream (never wrapped)"
+	ReasonDockerCommand = "command is docker (Docker-in-Docker prevention)"
+	ReasonNoCommand     = "stdio server has no command"
+	ReasonOptedOut      = "server opted out (isolation.enabled: false)"
+	ReasonGlobalOff     = "global docker_isolation.enabled is false"
+	ReasonOptInIgnored  = "global docker_isolation.enabled is false (per-server isolation.enabled: true ignored)"
+	ReasonGlobalOn      = "global docker isolation enabled"
+	ReasonOptedIn       = "server opted in (isolation.enabled: true)"
+)
+
+// DefaultTimeout bounds an isolated server's start when the global timeout
+// is zero.
+const DefaultTimeout = 30 * time.Second
+
+// Decision is the answer to "is this server isolated, and how".
+type Decision struct {
+	// Isolated reports whether the server runs inside a container.
+	Isolated bool
+	// Reason is a stable, human-readable explanation (one of the Reason
+	// constants).
+	Reason string
+	// IgnoredOptIn is true when the server says isolation.enabled: true but
+	// the global flag is off, so it runs on the host. Callers warn about it.
+	IgnoredOptIn bool
+	// Plan says how the container is run; non-nil iff Isolated.
+	Plan *Plan
+}
+
+// Decide is the single isolation decision. global is the docker_isolation
+// block, s the server, and dockerPath the resolved docker binary ("" when
+// unresolved) so that a command equal to it is recognised as docker.
+//
+// The rules, in order: HTTP upstreams are never wrapped; a command that is
+// docker is never wrapped; a stdio server without a command is not wrapped;
+// per-server enabled:false opts out; when the global flag is off nothing is
+// isolated (an explicit per-server enabled:true is reported as IgnoredOptIn);
+// otherwise the server is isolated.
+//
+// An opt-in on an HTTP or docker-command server is not reported as
+// IgnoredOptIn: it is moot for structural reasons, not because of the gate.
+func Decide(global config.DockerIsolation, s *config.Server, dockerPath string) Decision {
+	if s == nil {
+		return Decision{Reason: ReasonNoServer}
+	}
+	var optIn *bool
+	if s.Isolation != nil {
+		optIn = s.Isolation.Enabled
+	}
+	switch {
+	case s.IsHTTP():
+		return Decision{Reason: ReasonHTTP}
+	case IsDockerCommand(s.Command, dockerPath):
+		return Decision{Reason: ReasonDockerCommand}
+	case s.Command == "":
+		return Decision{Reason: ReasonNoCommand}
+	case optIn != nil && !*optIn:
+		return Decision{Reason: ReasonOptedOut}
+	case !global.Enabled:
+		if optIn != nil && *optIn {
+			return Decision{Reason: ReasonOptInIgnored, IgnoredOptIn: true}
+		}
+		return Decision{Reason: ReasonGlobalOff}
+	}
+	reason := ReasonGlobalOn
+	if optIn != nil && *optIn {
+		reason = ReasonOptedIn
+	}
+	return Decision{Isolated: true, Reason: reason, Plan: newPlan(global, s)}
+}
+
+// newPlan builds the Plan for an isolated server. Per-server values override
+// global ones; an empty global limit, network mode or timeout falls back to
+// the spec default rather than silently dropping the flag.
+func newPlan(global config.DockerIsolation, s *config.Server) *Plan {
+	def := config.DefaultDockerIsolation()
+	si := s.Isolation
+	if si == nil {
+		si = &config.ServerIsolation{}
+	}
+
+	runtime := detectRuntime(s.Command, global.DefaultImages)
+	image := firstNonEmpty(si.Image, global.DefaultImages[runtime], global.DefaultImages["binary"], def.DefaultImages[runtime], def.DefaultImages["binary"])
+	registry := firstNonEmpty(global.Registry, def.Registry)
+	image = QualifyImage(image, registry)
+
+	p := &Plan{
+		Server:      s.Name,
+		Runtime:     runtime,
+		Image:       image,
+		NetworkMode: firstNonEmpty(si.NetworkMode, global.NetworkMode, def.NetworkMode),
+		MemoryLimit: firstNonEmpty(si.MemoryLimit, global.MemoryLimit, def.MemoryLimit),
+		CPULimit:    firstNonEmpty(si.CPULimit, global.CPULimit, def.CPULimit),
+		WorkingDir:  si.WorkingDir,
+		Timeout:     global.Timeout.D(),
+	}
+	if p.Timeout <= 0 {
+		p.Timeout = DefaultTimeout
+	}
+	for name := range s.Env {
+		if name != "" {
+			p.EnvNames = append(p.EnvNames, name)
+		}
+	}
+	sort.Strings(p.EnvNames)
+	p.ExtraArgs = append(append([]string(nil), global.ExtraArgs...), si.ExtraArgs...)
+	p.Command, p.Args, p.Setup = containerCommand(runtime, s.Command, s.Args, image)
+	return p
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,186 @@
+package isolation
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func globalOn() config.DockerIsolation {
+	g := config.DefaultDockerIsolation()
+	g.Enabled = true
+	return g
+}
+
+func globalOff() config.DockerIsolation { return config.DefaultDockerIsolation() }
+
+func TestDecideRules(t *testing.T) {
+	stdio := func(cmd string, enabled *bool) *config.Server {
+		s := &config.Server{Name: "s", Command: cmd, Args: []string{"x"}}
+		if enabled != nil {
+			s.Isolation = &config.ServerIsolation{Enabled: enabled}
+		}
+		return s
+	}
+	http := &config.Server{Name: "h", URL: "http://127.0.0.1:9/mcp", Isolation: &config.ServerIsolation{Enabled: ptr(true)}}
+	tests := []struct {
+		name         string
+		global       config.DockerIsolation
+		server       *config.Server
+		dockerPath   string
+		isolated     bool
+		reason       string
+		ignoredOptIn bool
+	}{
+		{"nil server", globalOn(), nil, "", false, ReasonNoServer, false},
+		{"global off, inherit", globalOff(), stdio("uvx", nil), "", false, ReasonGlobalOff, false},
+		{"global off, opt-in ignored", globalOff(), stdio("uvx", ptr(true)), "", false, ReasonOptInIgnored, true},
+		{"global off, opt-out", globalOff(), stdio("uvx", ptr(false)), "", false, ReasonOptedOut, false},
+		{"global on, inherit", globalOn(), stdio("uvx", nil), "", true, ReasonGlobalOn, false},
+		{"global on, empty isolation block", globalOn(), &config.Server{Name: "s", Command: "npx", Isolation: &config.ServerIsolation{}}, "", true, ReasonGlobalOn, false},
+		{"global on, opt-in", globalOn(), stdio("uvx", ptr(true)), "", true, ReasonOptedIn, false},
+		{"global on, opt-out", globalOn(), stdio("uvx", ptr(false)), "", false, ReasonOptedOut, false},
+		{"http never wrapped", globalOn(), http, "", false, ReasonHTTP, false},
+		{"http with opt-in, global off: not an ignored opt-in", globalOff(), http, "", false, ReasonHTTP, false},
+		{"docker basename", globalOn(), stdio("docker", nil), "", false, ReasonDockerCommand, false},
+		{"docker absolute", globalOn(), stdio("/usr/local/bin/docker", ptr(true)), "", false, ReasonDockerCommand, false},
+		{"docker.exe", globalOn(), stdio(`C:\Program Files\Docker\docker.exe`, nil), "", false, ReasonDockerCommand, false},
+		{"resolved docker path under another name", globalOn(), stdio("/opt/tools/dkr", nil), "/opt/tools/dkr", false, ReasonDockerCommand, false},
+		{"my-docker-wrapper is isolated", globalOn(), stdio("my-docker-wrapper", nil), "/usr/bin/docker", true, ReasonGlobalOn, false},
+		{"uvx under a docker-named dir is isolated", globalOn(), stdio("/opt/docker-tools/bin/uvx", nil), "/usr/bin/docker", true, ReasonGlobalOn, false},
+		{"dockerize is isolated", globalOn(), stdio("dockerize", nil), "", true, ReasonGlobalOn, false},
+		{"no command", globalOn(), &config.Server{Name: "s"}, "", false, ReasonNoCommand, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Decide(tt.global, tt.server, tt.dockerPath)
+			if d.Isolated != tt.isolated || d.Reason != tt.reason || d.IgnoredOptIn != tt.ignoredOptIn {
+				t.Fatalf("Decide = {Isolated:%v Reason:%q IgnoredOptIn:%v}, want {%v %q %v}",
+					d.Isolated, d.Reason, d.IgnoredOptIn, tt.isolated, tt.reason, tt.ignoredOptIn)
+			}
+			if (d.Plan != nil) != d.Isolated {
+				t.Fatalf("Plan non-nil = %v, Isolated = %v", d.Plan != nil, d.Isolated)
+			}
+		})
+	}
+}
+
+func TestDecidePlanOverrides(t *testing.T) {
+	g := globalOn()
+	g.MemoryLimit = "256m"
+	g.CPULimit = "0.5"
+	g.NetworkMode = "bridge"
+	g.Timeout = config.Duration(45 * time.Second)
+	g.ExtraArgs = []string{"--cap-drop=ALL"}
+	g.Registry = "registry.example:5000"
+
+	s := &config.Server{
+		Name:    "api",
+		Command: "/usr/bin/python3",
+		Args:    []string{"-m", "srv"},
+		Env:     map[string]string{"ZED": "z-secret", "API_KEY": "k-secret", "DEBUG": "1"},
+		// Host working_dir must not leak into the container.
+		WorkingDir: "/home/me/project",
+		Isolation: &config.ServerIsolation{
+			Image:       "my-custom-python:latest",
+			NetworkMode: "none",
+			WorkingDir:  "/app",
+			ExtraArgs:   []string{"--read-only"},
+			MemoryLimit: "1g",
+			CPULimit:    "2",
+		},
+	}
+	d := Decide(g, s, "")
+	want := &Plan{
+		Server:      "api",
+		Runtime:     "python3",
+		Image:       "registry.example:5000/my-custom-python:latest",
+		NetworkMode: "none",
+		MemoryLimit: "1g",
+		CPULimit:    "2",
+		WorkingDir:  "/app",
+		EnvNames:    []string{"API_KEY", "DEBUG", "ZED"},
+		ExtraArgs:   []string{"--cap-drop=ALL", "--read-only"},
+		Command:     "python3",
+		Args:        []string{"-m", "srv"},
+		Timeout:     45 * time.Second,
+	}
+	if !reflect.DeepEqual(d.Plan, want) {
+		t.Fatalf("plan\n got %#v\nwant %#v", d.Plan, want)
+	}
+
+	// Without per-server overrides the global values apply.
+	s.Isolation = nil
+	d = Decide(g, s, "")
+	p := d.Plan
+	if p.NetworkMode != "bridge" || p.MemoryLimit != "256m" || p.CPULimit != "0.5" || p.WorkingDir != "" ||
+		!reflect.DeepEqual(p.ExtraArgs, []string{"--cap-drop=ALL"}) || p.Image != "registry.example:5000/python:3.11" {
+		t.Fatalf("global values not applied: %#v", p)
+	}
+	// Mutating the plan must not alias the config.
+	p.ExtraArgs[0] = "changed"
+	p.Args[0] = "changed"
+	if g.ExtraArgs[0] != "--cap-drop=ALL" || s.Args[0] != "-m" {
+		t.Fatal("plan aliases config slices")
+	}
+}
+
+func TestDecidePlanEmptyGlobalsFallBackToDefaults(t *testing.T) {
+	// A zero-value global block (only enabled set) still yields every flag:
+	// an empty value never silently drops a limit.
+	d := Decide(config.DockerIsolation{Enabled: true}, &config.Server{Name: "n", Command: "npx", Args: []string{"pkg"}}, "")
+	p := d.Plan
+	if p.MemoryLimit != "512m" || p.CPULimit != "1.0" || p.NetworkMode != "bridge" || p.Timeout != 30*time.Second || p.Image != "node:20" {
+		t.Fatalf("defaults not applied: %#v", p)
+	}
+}
+
+func TestDecideImageChoice(t *testing.T) {
+	tests := []struct {
+		name    string
+		images  map[string]string
+		command string
+		image   string // per-server
+		want    string
+		runtime string
+	}{
+		{"per-server image wins", map[string]string{"python": "python:3.11"}, "python", "mine:1", "mine:1", "python"},
+		{"runtime image", map[string]string{"npx": "node:22", "binary": "alpine:3.19"}, "npx", "", "node:22", "npx"},
+		{"unknown runtime uses binary", map[string]string{"binary": "busybox:1"}, "/opt/bin/srv", "", "busybox:1", "binary"},
+		{"runtime missing from table uses binary", map[string]string{"binary": "busybox:1"}, "ruby", "", "busybox:1", "ruby"},
+		{"empty table uses spec defaults", nil, "cargo", "", "rust:1.75-slim", "cargo"},
+		{"user-added runtime key", map[string]string{"deno": "denoland/deno:2", "binary": "alpine:3.18"}, "/usr/local/bin/deno", "", "denoland/deno:2", "deno"},
+		{"versioned python uses python3 image", map[string]string{"python3": "python:3.12", "python": "python:3.11"}, "python3.12", "", "python:3.12", "python3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := config.DockerIsolation{Enabled: true, DefaultImages: tt.images}
+			s := &config.Server{Name: "s", Command: tt.command}
+			if tt.image != "" {
+				s.Isolation = &config.ServerIsolation{Image: tt.image}
+			}
+			p := Decide(g, s, "").Plan
+			if p.Image != tt.want || p.Runtime != tt.runtime {
+				t.Fatalf("image, runtime = %q, %q; want %q, %q", p.Image, p.Runtime, tt.want, tt.runtime)
+			}
+		})
+	}
+}
+
+func TestDecideEnvValuesNeverInPlan(t *testing.T) {
+	s := &config.Server{Name: "s", Command: "uvx", Args: []string{"pkg"}, Env: map[string]string{"TOKEN": "hunter2-secret"}}
+	p := Decide(globalOn(), s, "").Plan
+	for _, a := range p.RunArgs("n", "/tmp/cid", map[string]string{"k": "v"}) {
+		if strings.Contains(a, "hunter2") {
+			t.Fatalf("secret value in argv: %q", a)
+		}
+	}
+	if !reflect.DeepEqual(p.EnvNames, []string{"TOKEN"}) {
+		t.Fatalf("EnvNames = %v", p.EnvNames)
+	}
+}

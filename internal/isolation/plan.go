@@ -1,0 +1,123 @@
+package isolation
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// Plan is how one isolated server is run: the container settings and the
+// command inside it. It holds environment variable names only; their values
+// never enter a Plan or an argv.
+type Plan struct {
+	// Server is the configured server name.
+	Server string
+	// Runtime is the detected runtime key ("python", "npx", "binary", …).
+	Runtime string
+	// Image is the fully qualified image reference (see QualifyImage).
+	Image string
+
+	NetworkMode string // --network value
+	MemoryLimit string // --memory value
+	CPULimit    string // --cpus value
+	// WorkingDir is the in-container working directory (-w); "" means the
+	// image's default. The server's host working_dir is never used here.
+	WorkingDir string
+
+	// EnvNames are the server's environment variable names, sorted. They are
+	// passed as `-e NAME`, so docker reads each value from its own
+	// environment: the spawner must put the values in the docker CLI's
+	// environment (a name missing there is not set in the container).
+	EnvNames []string
+	// ExtraArgs are the global extra_args followed by the per-server ones,
+	// inserted verbatim before the image.
+	ExtraArgs []string
+
+	// Command and Args are what runs inside the container.
+	Command string
+	Args    []string
+	// Setup names the tool installed inside the container before the command
+	// runs ("uvx", "pipx"), or "" when the image is expected to provide it.
+	Setup string
+
+	// Timeout bounds the whole start: image check and pull, container start
+	// and the MCP initialize handshake.
+	Timeout time.Duration
+}
+
+// RunArgs returns the `docker run` argv that follows the docker binary:
+//
+//	run [--cidfile F] -i --rm --name N [--label k=v]… --memory M --cpus C
+//	--network NET [-w DIR] [-e NAME]… <global extra_args> <server extra_args>
+//	IMAGE COMMAND ARGS…
+//
+// Labels are written in sorted key order and env names in sorted order, so
+// the argv is deterministic. cidfile "" omits --cidfile.
+func (p *Plan) RunArgs(containerName, cidfile string, labels map[string]string) []string {
+	a := make([]string, 0, 16+2*len(labels)+2*len(p.EnvNames)+len(p.ExtraArgs)+len(p.Args))
+	a = append(a, "run")
+	if cidfile != "" {
+		a = append(a, "--cidfile", cidfile)
+	}
+	a = append(a, "-i", "--rm", "--name", containerName)
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		a = append(a, "--label", k+"="+labels[k])
+	}
+	a = append(a, "--memory", p.MemoryLimit, "--cpus", p.CPULimit, "--network", p.NetworkMode)
+	if p.WorkingDir != "" {
+		a = append(a, "-w", p.WorkingDir)
+	}
+	for _, n := range p.EnvNames {
+		a = append(a, "-e", n)
+	}
+	a = append(a, p.ExtraArgs...)
+	a = append(a, p.Image, p.Command)
+	return append(a, p.Args...)
+}
+
+// maxNameLen caps the sanitized server part of a container name.
+const maxNameLen = 63
+
+// ContainerName returns "mcpproxy-<server>-<shortID>" with both parts
+// sanitized to docker's name alphabet [a-zA-Z0-9_.-]: other characters become
+// '-', runs of '-' collapse, leading and trailing '-' and '.' are trimmed, and
+// the server part is cut to 63 characters. An empty server part becomes
+// "server"; an empty shortID is omitted. The name is for people (docker ps);
+// mcpproxy finds its containers by label and acts on them by ID.
+func ContainerName(server string, shortID string) string {
+	name := "mcpproxy-" + sanitizeName(server, "server")
+	if id := sanitizeName(shortID, ""); id != "" {
+		name += "-" + id
+	}
+	return name
+}
+
+func sanitizeName(s, empty string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range s {
+		ok := r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-')
+		if !ok || r == '-' {
+			if !dash {
+				b.WriteByte('-')
+			}
+			dash = true
+			continue
+		}
+		dash = false
+		b.WriteRune(r)
+	}
+	out := strings.Trim(b.String(), "-.")
+	if len(out) > maxNameLen {
+		out = strings.TrimRight(out[:maxNameLen], "-.")
+	}
+	if out == "" {
+		return empty
+	}
+	return out
+}

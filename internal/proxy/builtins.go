@@ -1,0 +1,202 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
+)
+
+func (p *Proxy) registerBuiltins() {
+	p.agg.AddTool(&mcp.Tool{
+		Name: "retrieve_tools",
+		Description: "Search the tools of every upstream MCP server by what they do (ranked full-text search over tool names and descriptions). " +
+			"Returns the best matches with their \"server:tool\" names and input schemas; call one with call_tool.",
+		InputSchema: json.RawMessage(`{"type":"object","properties":{"query":{"type":"string","description":"What you want to do, in plain words"},"limit":{"type":"integer","minimum":1,"maximum":100,"description":"Maximum number of tools to return (default 10)"}},"required":["query"]}`),
+		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true},
+	}, p.retrieveTools)
+	p.agg.AddTool(&mcp.Tool{
+		Name:        "call_tool",
+		Description: "Call a tool of an upstream MCP server. name is \"server:tool\" as returned by retrieve_tools; args are the tool's arguments. The upstream's result is returned unchanged.",
+		InputSchema: json.RawMessage(`{"type":"object","properties":{"name":{"type":"string","description":"server:tool"},"args":{"type":"object","description":"Arguments for the tool"}},"required":["name"]}`),
+	}, p.callTool)
+	p.agg.AddTool(&mcp.Tool{
+		Name: "upstream_servers",
+		Description: "List and manage upstream MCP servers. operation: list | add | remove | update | enable | disable | restart. " +
+			"add/update take server (an object with name, command, args, env, working_dir, url, headers, enabled, isolation); the others take name.",
+		InputSchema: json.RawMessage(`{"type":"object","properties":{"operation":{"type":"string","enum":["list","add","remove","update","enable","disable","restart"]},"name":{"type":"string"},"server":{"type":"object"}},"required":["operation"]}`),
+	}, p.upstreamServers)
+}
+
+func textResult(isErr bool, format string, a ...any) *mcp.CallToolResult {
+	return &mcp.CallToolResult{IsError: isErr, Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf(format, a...)}}}
+}
+
+func jsonResult(v any) (*mcp.CallToolResult, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}}, nil
+}
+
+func (p *Proxy) retrieveTools(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	var in struct {
+		Query string `json:"query"`
+		Limit int    `json:"limit"`
+	}
+	if err := json.Unmarshal(orEmpty(req.Params.Arguments), &in); err != nil {
+		return textResult(true, "retrieve_tools: invalid arguments: %v", err), nil
+	}
+	if in.Query == "" {
+		return textResult(true, "retrieve_tools: query is required (describe what you want to do, e.g. \"read a file\")"), nil
+	}
+	if in.Limit <= 0 {
+		in.Limit = 10
+	}
+	if in.Limit > 100 {
+		in.Limit = 100
+	}
+	hits, err := p.opts.Index.Search(in.Query, in.Limit)
+	if err != nil {
+		return textResult(true, "retrieve_tools: %v", err), nil
+	}
+	type tool struct {
+		Name        string          `json:"name"`
+		Server      string          `json:"server"`
+		Tool        string          `json:"tool"`
+		Description string          `json:"description,omitempty"`
+		InputSchema json.RawMessage `json:"input_schema,omitempty"`
+		Score       float64         `json:"score"`
+	}
+	out := struct {
+		Tools []tool `json:"tools"`
+		Total int    `json:"total"`
+	}{Tools: []tool{}}
+	for _, h := range hits {
+		out.Tools = append(out.Tools, tool{Name: h.Server + ":" + h.Name, Server: h.Server, Tool: h.Name, Description: h.Description, InputSchema: h.InputSchema, Score: h.Score})
+	}
+	out.Total = len(out.Tools)
+	return jsonResult(out)
+}
+
+func orEmpty(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage("{}")
+	}
+	return b
+}
+
+func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	var in struct {
+		Name string          `json:"name"`
+		Args json.RawMessage `json:"args"`
+	}
+	if err := json.Unmarshal(orEmpty(req.Params.Arguments), &in); err != nil {
+		return textResult(true, "call_tool: invalid arguments: %v", err), nil
+	}
+	server, tool, ok := splitToolName(in.Name)
+	if !ok {
+		return textResult(true, "call_tool: name %q must be \"server:tool\" (use retrieve_tools to find names)", in.Name), nil
+	}
+	u := p.opts.Manager.Get(server)
+	if u == nil {
+		return textResult(true, "call_tool %s: unknown server %q", in.Name, server), nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, readyWait)
+	cs, err := u.WaitReady(wctx)
+	cancel()
+	if err != nil {
+		return textResult(true, "call_tool %s: server %q tool %q: %v", in.Name, server, tool, err), nil
+	}
+	fl, end := u.BeginFlight(ctx, req.Session)
+	defer end()
+	var args any
+	if len(in.Args) > 0 && string(in.Args) != "null" {
+		args = in.Args
+	}
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Meta: u.RewriteProgressToken(fl, req.Params.Meta), Name: tool, Arguments: args})
+	if err != nil {
+		var werr *jsonrpc.Error
+		if errors.As(err, &werr) {
+			return textResult(true, "call_tool %s: server %q tool %q failed: %s (code %d)", in.Name, server, tool, werr.Message, werr.Code), nil
+		}
+		return textResult(true, "call_tool %s: server %q tool %q failed: %v", in.Name, server, tool, err), nil
+	}
+	return res, nil
+}
+
+func (p *Proxy) upstreamServers(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	var in struct {
+		Operation string          `json:"operation"`
+		Name      string          `json:"name"`
+		Server    json.RawMessage `json:"server"`
+	}
+	if err := json.Unmarshal(orEmpty(req.Params.Arguments), &in); err != nil {
+		return textResult(true, "upstream_servers: invalid arguments: %v", err), nil
+	}
+	c := p.opts.Controller
+	if c == nil {
+		return textResult(true, "upstream_servers: management is not available"), nil
+	}
+	needName := func() error {
+		if in.Name == "" {
+			return fmt.Errorf("upstream_servers %s: name is required", in.Operation)
+		}
+		return nil
+	}
+	var err error
+	switch in.Operation {
+	case "list":
+		v, err := c.ListServers(ctx)
+		if err != nil {
+			return textResult(true, "upstream_servers list: %v", err), nil
+		}
+		return jsonResult(v)
+	case "add", "update":
+		if len(in.Server) == 0 {
+			return textResult(true, "upstream_servers %s: server is required (an object with at least name and command or url)", in.Operation), nil
+		}
+		var s config.Server
+		dec := json.NewDecoder(bytesReader(in.Server))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&s); err != nil {
+			return textResult(true, "upstream_servers %s: server: %v", in.Operation, err), nil
+		}
+		if s.Name == "" {
+			s.Name = in.Name
+		}
+		if in.Operation == "add" {
+			err = c.AddServer(ctx, &s)
+		} else {
+			err = c.UpdateServer(ctx, &s)
+		}
+		in.Name = s.Name
+	case "remove":
+		if err = needName(); err == nil {
+			err = c.RemoveServer(ctx, in.Name)
+		}
+	case "enable", "disable":
+		if err = needName(); err == nil {
+			err = c.SetServerEnabled(ctx, in.Name, in.Operation == "enable")
+		}
+	case "restart":
+		if err = needName(); err == nil {
+			err = c.RestartServer(ctx, in.Name)
+		}
+	default:
+		return textResult(true, "upstream_servers: unknown operation %q (use list, add, remove, update, enable, disable or restart)", in.Operation), nil
+	}
+	if err != nil {
+		return textResult(true, "upstream_servers %s %s: %v", in.Operation, in.Name, err), nil
+	}
+	return jsonResult(map[string]any{"ok": true, "operation": in.Operation, "name": in.Name})
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -1,0 +1,188 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/index"
+	"github.com/mcpproxy/mcpproxy/internal/upstream"
+)
+
+// Controller performs the upstream_servers operations that change the
+// configuration. The app implements it: it edits the config file and applies
+// the result.
+type Controller interface {
+	ListServers(ctx context.Context) (any, error)
+	AddServer(ctx context.Context, s *config.Server) error
+	UpdateServer(ctx context.Context, s *config.Server) error
+	RemoveServer(ctx context.Context, name string) error
+	SetServerEnabled(ctx context.Context, name string, enabled bool) error
+	RestartServer(ctx context.Context, name string) error
+}
+
+// Options configures a Proxy.
+type Options struct {
+	Manager    *upstream.Manager
+	Index      *index.Index
+	Controller Controller
+	Logger     *slog.Logger
+	Version    string
+}
+
+// Proxy serves /mcp and /mcp/{server}.
+type Proxy struct {
+	opts Options
+	log  *slog.Logger
+
+	agg        *mcp.Server
+	aggHandler http.Handler
+	srvHandler http.Handler
+
+	mu         sync.Mutex
+	forwarders map[string]*forwarder
+}
+
+// New builds the proxy and registers itself as the manager's downstream.
+func New(opts Options) *Proxy {
+	p := &Proxy{opts: opts, log: opts.Logger, forwarders: map[string]*forwarder{}}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	p.agg = mcp.NewServer(&mcp.Implementation{Name: "mcpproxy", Version: opts.Version}, &mcp.ServerOptions{
+		SupportedProtocolVersions: LegacyProtocolVersions,
+		Instructions:              "mcpproxy aggregates many MCP servers. Use retrieve_tools to find a tool by what it does, then call_tool with its \"server:tool\" name. upstream_servers lists and manages the servers.",
+		Capabilities:              &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{ListChanged: true}, Logging: &mcp.LoggingCapabilities{}},
+	})
+	p.agg.AddSendingMiddleware(upstream.PassthroughMiddleware)
+	p.registerBuiltins()
+	httpOpts := &mcp.StreamableHTTPOptions{DisableLocalhostProtection: true}
+	p.aggHandler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return p.agg }, httpOpts)
+	p.srvHandler = mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
+		f := p.forwarder(r.PathValue("server"))
+		if f == nil {
+			return nil
+		}
+		return f.server
+	}, httpOpts)
+	opts.Manager.SetDownstream(p)
+	return p
+}
+
+// Register adds the MCP routes to mux.
+func (p *Proxy) Register(mux *http.ServeMux) {
+	mux.Handle("/mcp", p.aggHandler)
+	mux.Handle("/mcp/{$}", p.aggHandler)
+	mux.HandleFunc("/mcp/{server}", p.serveServer)
+}
+
+func (p *Proxy) serveServer(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("server")
+	if p.opts.Manager.Get(name) == nil {
+		writeJSONRPCError(w, http.StatusNotFound, jsonrpc.CodeInvalidParams,
+			fmt.Sprintf("unknown server %q: no upstream server with that name is configured (see upstream_servers list on /mcp)", name))
+		return
+	}
+	p.srvHandler.ServeHTTP(w, r)
+}
+
+func writeJSONRPCError(w http.ResponseWriter, status int, code int64, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"jsonrpc": "2.0", "id": nil,
+		"error": map[string]any{"code": code, "message": msg},
+	})
+}
+
+// forwarder returns the per-server forwarder, creating it on first use.
+func (p *Proxy) forwarder(name string) *forwarder {
+	if p.opts.Manager.Get(name) == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.forwarders[name]
+	if f == nil {
+		f = newForwarder(name, p.opts.Version, func() *upstream.Upstream { return p.opts.Manager.Get(name) })
+		p.forwarders[name] = f
+	}
+	return f
+}
+
+func (p *Proxy) existingForwarder(name string) *forwarder {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.forwarders[name]
+}
+
+// ListChanged implements upstream.Downstream.
+func (p *Proxy) ListChanged(server, kind string) {
+	if f := p.existingForwarder(server); f != nil {
+		notifyListChanged(f.server, kind)
+	}
+}
+
+// ToolsChanged updates the index and tells /mcp clients; the app calls it
+// from the manager's OnToolsChanged.
+func (p *Proxy) ToolsChanged(server string, tools []*mcp.Tool) {
+	if p.opts.Index != nil {
+		if tools == nil {
+			_ = p.opts.Index.RemoveServer(server)
+		} else {
+			it := make([]index.Tool, 0, len(tools))
+			for _, t := range tools {
+				schema, _ := json.Marshal(t.InputSchema)
+				it = append(it, index.Tool{Server: server, Name: t.Name, Description: t.Description, InputSchema: schema})
+			}
+			if err := p.opts.Index.SetServerTools(server, it); err != nil {
+				p.log.Warn("index update failed", "server", server, "error", err)
+			}
+		}
+	}
+	notifyListChanged(p.agg, "tools")
+}
+
+// StateChanged is called when an upstream changes state; a reconnected
+// upstream has no subscriptions.
+func (p *Proxy) StateChanged(server string) {
+	if f := p.existingForwarder(server); f != nil {
+		if u := p.opts.Manager.Get(server); u == nil || u.Status().State != upstream.StateReady {
+			f.resetSubscriptions()
+		}
+	}
+}
+
+// ResourceUpdated implements upstream.Downstream.
+func (p *Proxy) ResourceUpdated(ctx context.Context, server string, params *mcp.ResourceUpdatedNotificationParams) {
+	if f := p.existingForwarder(server); f != nil {
+		_ = f.server.ResourceUpdated(ctx, params)
+	}
+}
+
+// Log implements upstream.Downstream: a log message outside any request goes
+// to every session of that server.
+func (p *Proxy) Log(ctx context.Context, server string, params *mcp.LoggingMessageParams) {
+	if f := p.existingForwarder(server); f != nil {
+		for ss := range f.server.Sessions() {
+			_ = ss.Log(ctx, params)
+		}
+	}
+}
+
+// splitToolName splits "server:tool" (the first colon separates).
+func splitToolName(s string) (server, tool string, ok bool) {
+	i := strings.IndexByte(s, ':')
+	if i <= 0 || i == len(s)-1 {
+		return "", "", false
+	}
+	return s[:i], s[i+1:], true
+}

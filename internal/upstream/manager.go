@@ -1,0 +1,371 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
+)
+
+// DefaultInitTimeout bounds the MCP initialize handshake of host servers.
+const DefaultInitTimeout = 30 * time.Second
+
+// Downstream receives what upstreams send toward clients that is not tied
+// to one in-flight request.
+type Downstream interface {
+	// ListChanged reports notifications/{kind}/list_changed ("tools",
+	// "prompts" or "resources") from the upstream.
+	ListChanged(server, kind string)
+	// ResourceUpdated reports notifications/resources/updated.
+	ResourceUpdated(ctx context.Context, server string, p *mcp.ResourceUpdatedNotificationParams)
+	// Log delivers a log notification that arrived while no request of any
+	// client was in flight.
+	Log(ctx context.Context, server string, p *mcp.LoggingMessageParams)
+}
+
+// ConfigAware is implemented by launchers whose behaviour depends on the
+// whole configuration (the docker launcher reads docker_isolation).
+type ConfigAware interface {
+	// SetConfig gives the launcher the configuration about to be applied.
+	SetConfig(cfg *config.Config)
+	// Key returns a string that changes whenever the way s would be launched
+	// changes (for example when its isolation decision changes), so the
+	// manager restarts it.
+	Key(s *config.Server) string
+}
+
+// Options configures a Manager.
+type Options struct {
+	// Launcher starts stdio servers; nil means HostLauncher.
+	Launcher Launcher
+	// Logger receives lifecycle events; nil discards.
+	Logger *slog.Logger
+	// ServerLog opens the stderr log of a server; nil discards stderr.
+	ServerLog func(server string) (io.WriteCloser, error)
+	// StopGrace is how long a stopping server gets after stdin closes and
+	// again after SIGTERM; zero means 2s.
+	StopGrace time.Duration
+	// OnToolsChanged is called with a server's new tool list (nil when it
+	// went away).
+	OnToolsChanged func(server string, tools []*mcp.Tool)
+	// OnStateChanged is called after a server changes state.
+	OnStateChanged func(server string)
+	// Downstream receives broadcasts; may be set later with SetDownstream.
+	Downstream Downstream
+	// ClientName is the implementation name sent to upstreams.
+	ClientName, ClientVersion string
+}
+
+// Manager owns every Upstream.
+type Manager struct {
+	opts      Options
+	log       *slog.Logger
+	launcher  Launcher
+	stopGrace time.Duration
+
+	mu      sync.Mutex
+	cfg     *config.Config
+	order   []string
+	ups     map[string]*Upstream
+	keys    map[string]string
+	stderrs map[string]*ringBuffer
+	down    Downstream
+	closed  bool
+}
+
+// NewManager returns a manager with no servers.
+func NewManager(opts Options) *Manager {
+	m := &Manager{
+		opts: opts, log: opts.Logger, launcher: opts.Launcher, stopGrace: opts.StopGrace,
+		ups: map[string]*Upstream{}, keys: map[string]string{}, stderrs: map[string]*ringBuffer{},
+		down: opts.Downstream, cfg: config.Default(),
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.launcher == nil {
+		m.launcher = HostLauncher{}
+	}
+	if m.stopGrace == 0 {
+		m.stopGrace = 2 * time.Second
+	}
+	return m
+}
+
+// SetDownstream sets the receiver of broadcasts.
+func (m *Manager) SetDownstream(d Downstream) {
+	m.mu.Lock()
+	m.down = d
+	m.mu.Unlock()
+}
+
+func (m *Manager) downstream() Downstream {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.down
+}
+
+// Launcher returns the launcher in use.
+func (m *Manager) Launcher() Launcher { return m.launcher }
+
+// Config returns the configuration last applied.
+func (m *Manager) Config() *config.Config {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg
+}
+
+func (m *Manager) initTimeout() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cfg != nil && m.cfg.InitTimeout > 0 {
+		return m.cfg.InitTimeout.D()
+	}
+	return DefaultInitTimeout
+}
+
+func (m *Manager) key(s *config.Server) string {
+	b, _ := json.Marshal(s)
+	k := string(b)
+	if ca, ok := m.launcher.(ConfigAware); ok && !s.IsHTTP() {
+		k += "\x00" + ca.Key(s)
+	}
+	return k
+}
+
+// Apply reconciles the running upstreams with cfg: new servers start, removed
+// ones stop, and servers whose configuration or launch (for example their
+// isolation) changed restart. Unchanged servers are not touched.
+func (m *Manager) Apply(cfg *config.Config) {
+	if ca, ok := m.launcher.(ConfigAware); ok {
+		ca.SetConfig(cfg)
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	m.cfg = cfg
+	want := map[string]*config.Server{}
+	var order []string
+	for _, s := range cfg.Servers {
+		want[s.Name] = s
+		order = append(order, s.Name)
+	}
+	var toStop []*Upstream
+	var toStart []*Upstream
+	var toRestart []*Upstream
+	for name, u := range m.ups {
+		if _, ok := want[name]; !ok {
+			toStop = append(toStop, u)
+			delete(m.ups, name)
+			delete(m.keys, name)
+		}
+	}
+	for _, name := range order {
+		s := want[name].Clone()
+		k := m.key(s)
+		u, ok := m.ups[name]
+		if !ok {
+			u = &Upstream{name: name, m: m, cfg: s, state: StateStopped, ready: make(chan struct{}), tokens: map[string]*Flight{}}
+			m.ups[name] = u
+			m.keys[name] = k
+			toStart = append(toStart, u)
+			continue
+		}
+		if m.keys[name] != k {
+			m.keys[name] = k
+			u.mu.Lock()
+			u.cfg = s
+			u.mu.Unlock()
+			toRestart = append(toRestart, u)
+		}
+	}
+	m.order = order
+	m.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, u := range toStop {
+		wg.Add(1)
+		go func(u *Upstream) {
+			defer wg.Done()
+			m.log.Info("stopping removed upstream", "server", u.name)
+			u.stop(StateStopped)
+			m.notifyState(u.name)
+		}(u)
+	}
+	for _, u := range toRestart {
+		wg.Add(1)
+		go func(u *Upstream) {
+			defer wg.Done()
+			m.log.Info("restarting changed upstream", "server", u.name)
+			u.stop(StateStopped)
+			u.start()
+		}(u)
+	}
+	wg.Wait()
+	for _, u := range toStart {
+		u.start()
+	}
+}
+
+// Get returns the upstream named name, or nil.
+func (m *Manager) Get(name string) *Upstream {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ups[name]
+}
+
+// List returns the upstreams in configuration order.
+func (m *Manager) List() []*Upstream {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Upstream, 0, len(m.order))
+	for _, n := range m.order {
+		if u := m.ups[n]; u != nil {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Restart stops and starts one server.
+func (m *Manager) Restart(name string) bool {
+	u := m.Get(name)
+	if u == nil {
+		return false
+	}
+	u.stop(StateStopped)
+	u.start()
+	return true
+}
+
+// WaitSettled waits until no upstream is connecting or ctx ends.
+func (m *Manager) WaitSettled(ctx context.Context) {
+	for _, u := range m.List() {
+		_, _ = u.WaitReady(ctx)
+	}
+}
+
+// Shutdown stops every upstream concurrently and waits for them.
+func (m *Manager) Shutdown() {
+	m.mu.Lock()
+	m.closed = true
+	ups := make([]*Upstream, 0, len(m.ups))
+	for _, u := range m.ups {
+		ups = append(ups, u)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, u := range ups {
+		wg.Add(1)
+		go func(u *Upstream) {
+			defer wg.Done()
+			u.stop(StateStopped)
+		}(u)
+	}
+	wg.Wait()
+}
+
+// Kill ends every upstream process at once.
+func (m *Manager) Kill() {
+	m.mu.Lock()
+	ups := make([]*Upstream, 0, len(m.ups))
+	for _, u := range m.ups {
+		ups = append(ups, u)
+	}
+	m.mu.Unlock()
+	for _, u := range ups {
+		u.kill()
+	}
+}
+
+func (m *Manager) notifyState(name string) {
+	if m.opts.OnStateChanged != nil {
+		m.opts.OnStateChanged(name)
+	}
+}
+
+func (m *Manager) toolsChanged(name string, tools []*mcp.Tool) {
+	if m.opts.OnToolsChanged != nil {
+		m.opts.OnToolsChanged(name, tools)
+	}
+}
+
+func (m *Manager) stderrFor(name string) *ringBuffer {
+	rb := &ringBuffer{max: 20}
+	if m.opts.ServerLog != nil {
+		if w, err := m.opts.ServerLog(name); err == nil {
+			rb.w = w
+		} else {
+			m.log.Warn("cannot open server log", "server", name, "error", err)
+		}
+	}
+	m.mu.Lock()
+	m.stderrs[name] = rb
+	m.mu.Unlock()
+	return rb
+}
+
+func (m *Manager) recentStderr(name string) string {
+	m.mu.Lock()
+	rb := m.stderrs[name]
+	m.mu.Unlock()
+	if rb == nil {
+		return ""
+	}
+	if t := rb.tail(); t != "" {
+		return "; recent stderr: " + t
+	}
+	return ""
+}
+
+func (m *Manager) newClient(u *Upstream) *mcp.Client {
+	name := m.opts.ClientName
+	if name == "" {
+		name = "mcpproxy"
+	}
+	c := mcp.NewClient(&mcp.Implementation{Name: name, Version: m.opts.ClientVersion}, &mcp.ClientOptions{
+		Capabilities: &mcp.ClientCapabilities{
+			Roots: struct {
+				ListChanged bool `json:"listChanged,omitempty"`
+			}{ListChanged: true},
+			Sampling:    &mcp.SamplingCapabilities{},
+			Elicitation: &mcp.ElicitationCapabilities{Form: &mcp.FormElicitationCapabilities{}, URL: &mcp.URLElicitationCapabilities{}},
+		},
+		CreateMessageHandler: u.handleCreateMessage,
+		ElicitationHandler:   u.handleElicit,
+		ToolListChangedHandler: func(ctx context.Context, _ *mcp.ToolListChangedRequest) {
+			go u.refreshTools(context.Background())
+			if d := m.downstream(); d != nil {
+				d.ListChanged(u.name, "tools")
+			}
+		},
+		PromptListChangedHandler: func(ctx context.Context, _ *mcp.PromptListChangedRequest) {
+			if d := m.downstream(); d != nil {
+				d.ListChanged(u.name, "prompts")
+			}
+		},
+		ResourceListChangedHandler: func(ctx context.Context, _ *mcp.ResourceListChangedRequest) {
+			if d := m.downstream(); d != nil {
+				d.ListChanged(u.name, "resources")
+			}
+		},
+		ResourceUpdatedHandler: func(ctx context.Context, r *mcp.ResourceUpdatedNotificationRequest) {
+			if d := m.downstream(); d != nil {
+				d.ResourceUpdated(ctx, u.name, r.Params)
+			}
+		},
+		LoggingMessageHandler:       u.handleLog,
+		ProgressNotificationHandler: u.handleProgress,
+		ElicitationCompleteHandler:  u.handleElicitationComplete,
+	})
+	c.AddReceivingMiddleware(u.rootsMiddleware)
+	return c
+}

@@ -1,0 +1,8 @@
+package upstream
+
+import "syscall"
+
+func setProcAttrs(a *syscall.SysProcAttr) {
+	a.Setpgid = true
+	a.Pdeathsig = syscall.SIGKILL
+}

@@ -1,0 +1,522 @@
+// Package upstream owns the connections to upstream MCP servers: one
+// Upstream per configured server, each with a visible state, reconnects with
+// backoff, an initialize timeout and a cached tool list, and the Manager that
+// starts, stops and reconciles them against the configuration.
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
+)
+
+// State is an upstream's lifecycle state.
+type State string
+
+// The states an upstream moves through.
+const (
+	StateDisabled   State = "disabled"
+	StateConnecting State = "connecting"
+	StateReady      State = "ready"
+	StateError      State = "error"
+	StateStopped    State = "stopped"
+)
+
+// ProtocolVersion is the MCP version spoken to upstreams: the stateful
+// protocol, in which server-to-client requests and notifications are real
+// messages the proxy can route to the right client.
+const ProtocolVersion = "2025-11-25"
+
+// Status is a snapshot of an upstream for the API.
+type Status struct {
+	Name      string         `json:"name"`
+	Transport string         `json:"transport"`
+	State     State          `json:"state"`
+	Enabled   bool           `json:"enabled"`
+	Error     string         `json:"last_error,omitempty"`
+	ToolCount int            `json:"tool_count"`
+	Restarts  int            `json:"restarts"`
+	Since     time.Time      `json:"since"`
+	Isolation *IsolationInfo `json:"isolation,omitempty"`
+}
+
+// Upstream is one upstream MCP server and its connection.
+type Upstream struct {
+	name string
+	m    *Manager
+
+	mu        sync.Mutex
+	cfg       *config.Server
+	state     State
+	lastErr   string
+	since     time.Time
+	restarts  int
+	session   *mcp.ClientSession
+	client    *mcp.Client
+	tools     []*mcp.Tool
+	isolation *IsolationInfo
+	ready     chan struct{} // closed when state leaves "connecting"
+	cancel    context.CancelFunc
+	done      chan struct{}
+	proc      *Process
+
+	// in-flight downstream requests, for routing server-to-client messages
+	flightMu sync.Mutex
+	flights  []*Flight
+	tokens   map[string]*Flight
+	tokenSeq uint64
+}
+
+// Name is the server's name.
+func (u *Upstream) Name() string { return u.name }
+
+// Config returns the server's configuration (do not modify).
+func (u *Upstream) Config() *config.Server {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.cfg
+}
+
+// Session returns the live client session, or nil when not ready.
+func (u *Upstream) Session() *mcp.ClientSession {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.state != StateReady {
+		return nil
+	}
+	return u.session
+}
+
+// Tools returns the cached tool list.
+func (u *Upstream) Tools() []*mcp.Tool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.tools
+}
+
+// InitializeResult returns the upstream's initialize result, or nil.
+func (u *Upstream) InitializeResult() *mcp.InitializeResult {
+	if s := u.Session(); s != nil {
+		return s.InitializeResult()
+	}
+	return nil
+}
+
+// Status returns a snapshot.
+func (u *Upstream) Status() Status {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	st := Status{
+		Name: u.name, Transport: u.cfg.Transport(), State: u.state,
+		Enabled: u.cfg.IsEnabled(), Error: u.lastErr, ToolCount: len(u.tools),
+		Restarts: u.restarts, Since: u.since,
+	}
+	if u.isolation != nil {
+		c := *u.isolation
+		st.Isolation = &c
+	}
+	return st
+}
+
+// WaitReady waits until the upstream leaves the connecting state or ctx ends,
+// and returns the live session or an error naming why it is not available.
+func (u *Upstream) WaitReady(ctx context.Context) (*mcp.ClientSession, error) {
+	for {
+		u.mu.Lock()
+		state, sess, ready, lastErr := u.state, u.session, u.ready, u.lastErr
+		u.mu.Unlock()
+		switch state {
+		case StateReady:
+			return sess, nil
+		case StateDisabled:
+			return nil, fmt.Errorf("server %q is disabled", u.name)
+		case StateStopped:
+			return nil, fmt.Errorf("server %q is stopped", u.name)
+		case StateError:
+			// A reconnect may be on its way; report the error now.
+			return nil, fmt.Errorf("server %q is not available: %s", u.name, lastErr)
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("server %q is still connecting: %w", u.name, ctx.Err())
+		}
+	}
+}
+
+func (u *Upstream) setState(s State, errText string) {
+	u.mu.Lock()
+	prev := u.state
+	u.state = s
+	u.lastErr = errText
+	u.since = time.Now()
+	if s == StateConnecting && prev != StateConnecting {
+		u.ready = make(chan struct{})
+	}
+	if s != StateConnecting && prev == StateConnecting && u.ready != nil {
+		close(u.ready)
+	}
+	u.mu.Unlock()
+	if prev != s || errText != "" {
+		u.m.notifyState(u.name)
+	}
+}
+
+// SetPhase records a start phase (e.g. "pulling image") for the API.
+func (u *Upstream) SetPhase(phase string) {
+	u.mu.Lock()
+	if u.isolation != nil {
+		u.isolation.Phase = phase
+	}
+	u.mu.Unlock()
+}
+
+func (u *Upstream) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	u.mu.Lock()
+	u.cancel = cancel
+	u.done = make(chan struct{})
+	done := u.done
+	enabled := u.cfg.IsEnabled()
+	u.mu.Unlock()
+	if !enabled {
+		u.setState(StateDisabled, "")
+		close(done)
+		cancel()
+		return
+	}
+	u.setState(StateConnecting, "")
+	go func() {
+		defer close(done)
+		u.run(ctx)
+	}()
+}
+
+// stop ends the connection and waits for the run loop to finish.
+func (u *Upstream) stop(final State) {
+	u.mu.Lock()
+	cancel, done := u.cancel, u.done
+	u.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if done != nil {
+		<-done
+	}
+	u.mu.Lock()
+	u.tools = nil
+	u.mu.Unlock()
+	u.setState(final, "")
+	u.m.toolsChanged(u.name, nil)
+}
+
+// kill ends the process at once (second signal).
+func (u *Upstream) kill() {
+	u.mu.Lock()
+	p := u.proc
+	u.mu.Unlock()
+	p.Kill()
+}
+
+// Backoff bounds for reconnects.
+var (
+	backoffMin = 250 * time.Millisecond
+	backoffMax = 30 * time.Second
+)
+
+func (u *Upstream) run(ctx context.Context) {
+	delay := backoffMin
+	for {
+		started := time.Now()
+		err := u.connectAndServe(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		msg := "connection closed"
+		if err != nil {
+			msg = err.Error()
+		}
+		u.m.log.Warn("upstream disconnected", "server", u.name, "error", msg, "retry_in", delay.String())
+		u.mu.Lock()
+		u.tools = nil
+		u.mu.Unlock()
+		u.m.toolsChanged(u.name, nil)
+		u.setState(StateError, msg)
+		if time.Since(started) > time.Minute {
+			delay = backoffMin
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay *= 2
+		if delay > backoffMax {
+			delay = backoffMax
+		}
+		u.mu.Lock()
+		u.restarts++
+		u.mu.Unlock()
+		u.setState(StateConnecting, "")
+	}
+}
+
+// connectAndServe connects once and blocks until the connection ends.
+func (u *Upstream) connectAndServe(ctx context.Context) error {
+	cfg := u.Config()
+	client := u.m.newClient(u)
+	var transport mcp.Transport
+	var proc *Process
+	initTimeout := u.m.initTimeout()
+	var deadline time.Time
+	if cfg.IsHTTP() {
+		transport = &mcp.StreamableClientTransport{
+			Endpoint:   cfg.URL,
+			HTTPClient: &http.Client{Transport: headerTransport{headers: cfg.Headers, base: http.DefaultTransport}},
+		}
+	} else {
+		stderr := u.m.stderrFor(u.name)
+		p, err := u.m.launcher.Launch(ctx, cfg, stderr)
+		u.mu.Lock()
+		if p != nil {
+			u.isolation = p.Isolation
+		}
+		u.mu.Unlock()
+		if err != nil {
+			if stderr != nil {
+				stderr.Close()
+			}
+			return err
+		}
+		proc = p
+		if p.InitTimeout > 0 {
+			initTimeout = p.InitTimeout
+		}
+		deadline = p.Deadline
+		transport = &mcp.IOTransport{Reader: p.Stdout, Writer: p.Stdin}
+		u.mu.Lock()
+		u.proc = p
+		u.mu.Unlock()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			p.Stop(sctx, u.m.stopGrace)
+			if stderr != nil {
+				stderr.Close()
+			}
+			u.mu.Lock()
+			if u.proc == p {
+				u.proc = nil
+			}
+			u.mu.Unlock()
+		}()
+	}
+
+	ictx, cancel := context.WithTimeout(ctx, initTimeout)
+	if !deadline.IsZero() {
+		ictx, cancel = context.WithDeadline(ctx, deadline)
+	}
+	defer cancel()
+	// If the process dies during initialize, fail at once rather than at the timeout.
+	if proc != nil {
+		go func() {
+			select {
+			case <-proc.Done():
+				cancel()
+			case <-ictx.Done():
+			}
+		}()
+	}
+	sess, err := client.Connect(ictx, transport, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
+	if err != nil {
+		return u.explainStartError(ctx, ictx, proc, initTimeout, err)
+	}
+	defer sess.Close()
+	tools, err := listAllTools(ictx, sess)
+	if err != nil {
+		return u.explainStartError(ctx, ictx, proc, initTimeout, fmt.Errorf("tools/list: %w", err))
+	}
+	u.mu.Lock()
+	u.session = sess
+	u.client = client
+	u.tools = tools
+	if u.isolation != nil {
+		u.isolation.Phase = "running"
+	}
+	u.mu.Unlock()
+	u.setState(StateReady, "")
+	u.m.log.Info("upstream ready", "server", u.name, "tools", len(tools))
+	u.m.toolsChanged(u.name, tools)
+
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- sess.Wait() }()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-waitErr:
+		u.mu.Lock()
+		u.session = nil
+		u.mu.Unlock()
+		if proc != nil {
+			select {
+			case <-proc.Done():
+			case <-time.After(2 * time.Second):
+			}
+			return u.exitReason(proc, err)
+		}
+		if err == nil {
+			err = errors.New("connection closed by server")
+		}
+		return err
+	}
+}
+
+func (u *Upstream) exitReason(p *Process, fallback error) error {
+	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if p.Describe != nil {
+		if d := p.Describe(dctx); d != "" {
+			return errors.New(d)
+		}
+	}
+	select {
+	case <-p.Done():
+		if e := p.ExitError(); e != nil {
+			return fmt.Errorf("process exited: %v%s", e, u.m.recentStderr(u.name))
+		}
+		return fmt.Errorf("process exited%s", u.m.recentStderr(u.name))
+	default:
+	}
+	if fallback == nil {
+		fallback = errors.New("connection closed")
+	}
+	return fallback
+}
+
+func (u *Upstream) explainStartError(ctx, ictx context.Context, p *Process, timeout time.Duration, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if p != nil {
+		select {
+		case <-p.Done():
+			return fmt.Errorf("exited before completing the MCP initialize handshake: %v", u.exitReason(p, err))
+		default:
+		}
+	}
+	if errors.Is(ictx.Err(), context.DeadlineExceeded) {
+		step := "MCP initialize"
+		if p != nil && p.Isolation != nil && p.Isolation.Isolated {
+			return fmt.Errorf("start timed out after %s (docker_isolation.timeout) during %s: the container started but did not answer initialize%s", timeout, step, u.m.recentStderr(u.name))
+		}
+		return fmt.Errorf("no answer to MCP initialize within %s%s", timeout, u.m.recentStderr(u.name))
+	}
+	return err
+}
+
+func listAllTools(ctx context.Context, s *mcp.ClientSession) ([]*mcp.Tool, error) {
+	if s.InitializeResult() != nil && s.InitializeResult().Capabilities != nil && s.InitializeResult().Capabilities.Tools == nil {
+		return nil, nil
+	}
+	var out []*mcp.Tool
+	params := &mcp.ListToolsParams{}
+	for {
+		res, err := s.ListTools(ctx, params)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res.Tools...)
+		if res.NextCursor == "" {
+			return out, nil
+		}
+		params = &mcp.ListToolsParams{Cursor: res.NextCursor}
+	}
+}
+
+// refreshTools re-lists tools after notifications/tools/list_changed.
+func (u *Upstream) refreshTools(ctx context.Context) {
+	s := u.Session()
+	if s == nil {
+		return
+	}
+	tools, err := listAllTools(ctx, s)
+	if err != nil {
+		u.m.log.Warn("refresh tools failed", "server", u.name, "error", err)
+		return
+	}
+	u.mu.Lock()
+	u.tools = tools
+	u.mu.Unlock()
+	u.m.toolsChanged(u.name, tools)
+}
+
+type headerTransport struct {
+	headers map[string]string
+	base    http.RoundTripper
+}
+
+func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if len(t.headers) > 0 {
+		r = r.Clone(r.Context())
+		for k, v := range t.headers {
+			r.Header.Set(k, v)
+		}
+	}
+	return t.base.RoundTrip(r)
+}
+
+// ringBuffer keeps the last lines a server wrote to stderr.
+type ringBuffer struct {
+	mu    sync.Mutex
+	lines []string
+	part  string
+	max   int
+	w     io.WriteCloser
+}
+
+func (r *ringBuffer) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	s := r.part + string(p)
+	parts := strings.Split(s, "\n")
+	r.part = parts[len(parts)-1]
+	for _, l := range parts[:len(parts)-1] {
+		r.lines = append(r.lines, l)
+		if len(r.lines) > r.max {
+			r.lines = r.lines[len(r.lines)-r.max:]
+		}
+	}
+	r.mu.Unlock()
+	if r.w != nil {
+		_, _ = r.w.Write(p)
+	}
+	return len(p), nil
+}
+
+func (r *ringBuffer) Close() error {
+	if r.w != nil {
+		return r.w.Close()
+	}
+	return nil
+}
+
+func (r *ringBuffer) tail() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lines := append([]string(nil), r.lines...)
+	if r.part != "" {
+		lines = append(lines, r.part)
+	}
+	return strings.Join(lines, " | ")
+}
+
+var _ = slog.LevelInfo
