@@ -54,6 +54,51 @@ type Plan struct {
 // Labels are written in sorted key order and env names in sorted order, so
 // the argv is deterministic. cidfile "" omits --cidfile.
 func (p *Plan) RunArgs(containerName, cidfile string, labels map[string]string) []string {
+	return p.RunArgsShim(containerName, cidfile, labels, nil)
+}
+
+// In-container paths of the stdio shim (see internal/shim).
+const (
+	ShimPath     = "/.mcpproxy/shim"
+	ShimIODir    = "/.mcpproxy/io"
+	ShimSocket   = ShimIODir + "/stdio.sock"
+	ShimTokenEnv = "MCPPROXY_SHIM_TOKEN"
+)
+
+// Shim makes the container's entrypoint the stdio shim, which connects the
+// server's stdin and stdout to a unix socket the proxy listens on instead of
+// docker's attach stream (two fewer relays per message).
+type Shim struct {
+	// Binary is the host path of the static shim, mounted read-only.
+	Binary string
+	// IODir is the host directory holding the proxy's socket.
+	IODir string
+}
+
+// ShimCompatible reports whether a plan can run with the shim: its
+// extra_args must not set their own entrypoint, and the host paths must be
+// expressible in a -v flag.
+func (p *Plan) ShimCompatible(s Shim) bool {
+	for _, a := range p.ExtraArgs {
+		if a == "--entrypoint" || strings.HasPrefix(a, "--entrypoint=") {
+			return false
+		}
+	}
+	for _, path := range []string{s.Binary, s.IODir} {
+		if path == "" || strings.ContainsAny(path, ":,") {
+			return false
+		}
+	}
+	return true
+}
+
+// RunArgsShim is RunArgs with the stdio shim when shim is non-nil: the
+// binary and socket directory are mounted, the token variable is passed by
+// name, the entrypoint is the shim, and the socket path precedes the command:
+//
+//	… -v BIN:/.mcpproxy/shim:ro -v DIR:/.mcpproxy/io -e MCPPROXY_SHIM_TOKEN
+//	--entrypoint /.mcpproxy/shim <extra_args> IMAGE /.mcpproxy/io/stdio.sock COMMAND ARGS…
+func (p *Plan) RunArgsShim(containerName, cidfile string, labels map[string]string, shim *Shim) []string {
 	a := make([]string, 0, 16+2*len(labels)+2*len(p.EnvNames)+len(p.ExtraArgs)+len(p.Args))
 	a = append(a, "run")
 	if cidfile != "" {
@@ -75,8 +120,16 @@ func (p *Plan) RunArgs(containerName, cidfile string, labels map[string]string) 
 	for _, n := range p.EnvNames {
 		a = append(a, "-e", n)
 	}
+	if shim != nil {
+		a = append(a, "-v", shim.Binary+":"+ShimPath+":ro", "-v", shim.IODir+":"+ShimIODir,
+			"-e", ShimTokenEnv, "--entrypoint", ShimPath)
+	}
 	a = append(a, p.ExtraArgs...)
-	a = append(a, p.Image, p.Command)
+	a = append(a, p.Image)
+	if shim != nil {
+		a = append(a, ShimSocket)
+	}
+	a = append(a, p.Command)
 	return append(a, p.Args...)
 }
 

@@ -97,6 +97,11 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 				_, _ = next(ctx, "logging/setLevel", &mcp.ServerRequest[*mcp.SetLoggingLevelParams]{Session: ss, Params: &mcp.SetLoggingLevelParams{Level: "debug"}})
 			}
 			return res, err
+		case "notifications/roots/list_changed":
+			if u := f.up(); u != nil {
+				u.NotifyRootsListChanged()
+			}
+			return next(ctx, method, req)
 		case "logging/setLevel":
 			r := req.(*mcp.ServerRequest[*mcp.SetLoggingLevelParams])
 			_, cs, err := f.session(ctx)

@@ -208,3 +208,19 @@ func (u *Upstream) rootsMiddleware(next mcp.MethodHandler) mcp.MethodHandler {
 		return res, nil
 	}
 }
+
+// NotifyRootsListChanged tells the upstream that a client's roots changed
+// (the SDK sends notifications/roots/list_changed when the client's root set
+// changes, so a hidden root is added and removed; roots/list itself is
+// answered by rootsMiddleware from the client in flight).
+func (u *Upstream) NotifyRootsListChanged() {
+	u.mu.Lock()
+	c := u.client
+	u.mu.Unlock()
+	if c == nil {
+		return
+	}
+	const uri = "mcpproxy://roots-changed"
+	c.AddRoots(&mcp.Root{URI: uri})
+	c.RemoveRoots(uri)
+}

@@ -1,0 +1,145 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/testutil"
+)
+
+func isolatedConfig(image string, n int) map[string]any {
+	servers := make([]map[string]any, 0, n)
+	for i := 0; i < n; i++ {
+		servers = append(servers, map[string]any{
+			"name":      fmt.Sprintf("iso%d", i),
+			"command":   "/everything-server",
+			"isolation": map[string]any{"image": image},
+		})
+	}
+	return map[string]any{"docker_isolation": map[string]any{"enabled": true, "network_mode": "none"}, "mcpServers": servers}
+}
+
+// BenchmarkIsolatedColdStart: 1, 10 and 20 isolated servers started
+// concurrently; time from proxy start to all ready (target: 20 within 1.5×
+// the time of 1).
+func BenchmarkIsolatedColdStart(b *testing.B) {
+	testutil.RequireDocker(b)
+	image := testutil.EverythingImage(b)
+	for i := 0; i < b.N; i++ {
+		var sb strings.Builder
+		var one int64
+		for _, n := range []int{1, 10, 20} {
+			// median of 3 runs
+			var runs []int64
+			for r := 0; r < 3; r++ {
+				p := startProxy(b, isolatedConfig(image, n))
+				runs = append(runs, p.readyMS)
+				stopProxy(p)
+			}
+			med := median(runs)
+			if n == 1 {
+				one = med
+			}
+			fmt.Fprintf(&sb, "%2d isolated servers: all ready %5d ms after process start (median of %v)  %.2f× one\n", n, med, runs, float64(med)/float64(one))
+			b.ReportMetric(float64(med), fmt.Sprintf("ready_ms_%d", n))
+		}
+		writeResult(b, "isolated_cold_start", sb.String())
+	}
+}
+
+// BenchmarkContainerCallOverhead: per-call latency, container stdio vs host
+// stdio, through the same proxy endpoint (target: ≤ 0.1 ms at p50).
+func BenchmarkContainerCallOverhead(b *testing.B) {
+	testutil.RequireDocker(b)
+	bin := testutil.EverythingServer(b)
+	image := testutil.EverythingImage(b)
+	for i := 0; i < b.N; i++ {
+		cfg := map[string]any{
+			"docker_isolation": map[string]any{"enabled": true, "network_mode": "none"},
+			"mcpServers": []map[string]any{
+				{"name": "host", "command": bin, "isolation": map[string]any{"enabled": false}},
+				{"name": "box", "command": "/everything-server", "isolation": map[string]any{"image": image}},
+			},
+		}
+		p := startProxy(b, cfg)
+		host := httpSession(b, "http://"+p.addr+"/mcp/host")
+		box := httpSession(b, "http://"+p.addr+"/mcp/box")
+		warm(b, simpleText(host))
+		warm(b, simpleText(box))
+		// Interleave rounds so machine noise hits both alike.
+		var hs, bs []stats
+		for r := 0; r < 4; r++ {
+			hs = append(hs, must(b)(sequential(calls/4, simpleText(host))))
+			bs = append(bs, must(b)(sequential(calls/4, simpleText(box))))
+		}
+		h, c := mergeStats(hs), mergeStats(bs)
+		// And the docker CLI data path alone, direct stdio client to docker run -i.
+		dockerPath, _ := exec.LookPath("docker")
+		direct := stdioSession(b, bin)
+		boxed := stdioSession(b, dockerPath, "run", "-i", "--rm", "--network", "none", image, "/everything-server")
+		warm(b, simpleText(direct))
+		warm(b, simpleText(boxed))
+		var ds, xs []stats
+		for r := 0; r < 4; r++ {
+			ds = append(ds, must(b)(sequential(calls/4, simpleText(direct))))
+			xs = append(xs, must(b)(sequential(calls/4, simpleText(boxed))))
+		}
+		d, x := mergeStats(ds), mergeStats(xs)
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "test_simple_text, %d sequential calls each, interleaved\n", calls)
+		fmt.Fprintf(&sb, "through /mcp/{server}:\n")
+		fmt.Fprintf(&sb, "  host stdio        %s\n", h)
+		fmt.Fprintf(&sb, "  container stdio   %s   (+%.1f µs at p50)\n", c, us(c.p50-h.p50))
+		fmt.Fprintf(&sb, "direct Go SDK client:\n")
+		fmt.Fprintf(&sb, "  host stdio        %s\n", d)
+		fmt.Fprintf(&sb, "  docker run -i     %s   (+%.1f µs at p50)\n", x, us(x.p50-d.p50))
+		writeResult(b, "container_call_overhead", sb.String())
+		report(b, "host", h)
+		report(b, "container", c)
+	}
+}
+
+func mergeStats(ss []stats) stats {
+	// p50 of the per-round p50s and the worst p99; throughput averaged.
+	var p50s []int64
+	var out stats
+	for _, s := range ss {
+		p50s = append(p50s, int64(s.p50))
+		if s.p99 > out.p99 {
+			out.p99 = s.p99
+		}
+		out.perSec += s.perSec / float64(len(ss))
+		out.n += s.n
+	}
+	out.p50 = time.Duration(median(p50s))
+	return out
+}
+
+func median(v []int64) int64 {
+	c := append([]int64(nil), v...)
+	for i := range c {
+		for j := i + 1; j < len(c); j++ {
+			if c[j] < c[i] {
+				c[i], c[j] = c[j], c[i]
+			}
+		}
+	}
+	return c[len(c)/2]
+}
+
+func stopProxy(p *proxyProcess) {
+	_ = p.cmd.Process.Signal(interruptSignal)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+var _ = context.Background

@@ -1,0 +1,105 @@
+// Command shimbin is the stdio shim mcpproxy mounts into isolated
+// containers. It runs as the container's entrypoint:
+//
+//	/.mcpproxy/shim SOCKET COMMAND [ARG…]
+//
+// It connects to the unix socket the proxy listens on (a bind-mounted
+// directory), proves it is the container the proxy started by sending the
+// one-time token from MCPPROXY_SHIM_TOKEN, makes the connection its stdin and
+// stdout, removes the token from the environment and execs COMMAND. The MCP
+// server then talks to the proxy over the socket directly instead of through
+// the docker CLI and daemon, and sees EOF when the proxy goes away.
+//
+// It imports only os and syscall so it links statically and runs in any
+// image, including FROM scratch.
+package main
+
+import (
+	"os"
+	"syscall"
+)
+
+const tokenEnv = "MCPPROXY_SHIM_TOKEN"
+
+func main() {
+	if len(os.Args) < 3 {
+		fail("usage: shim SOCKET COMMAND [ARG...]")
+	}
+	sock, argv := os.Args[1], os.Args[2:]
+	token := os.Getenv(tokenEnv)
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		fail("socket: " + err.Error())
+	}
+	if fd < 2 {
+		// stdin or stdout was closed; keep the socket off fds 0 and 1.
+		nfd, err := syscall.Dup(fd)
+		if err != nil {
+			fail("dup: " + err.Error())
+		}
+		fd = nfd
+	}
+	if err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: sock}); err != nil {
+		fail("connect " + sock + ": " + err.Error())
+	}
+	msg := []byte(token + "\n")
+	for len(msg) > 0 {
+		n, err := syscall.Write(fd, msg)
+		if err != nil {
+			fail("handshake: " + err.Error())
+		}
+		msg = msg[n:]
+	}
+	// dup3 without O_CLOEXEC: the server inherits the copies.
+	if err := syscall.Dup3(fd, 0, 0); err != nil {
+		fail("dup3 stdin: " + err.Error())
+	}
+	if err := syscall.Dup3(fd, 1, 0); err != nil {
+		fail("dup3 stdout: " + err.Error())
+	}
+	syscall.Close(fd)
+	env := make([]string, 0, len(os.Environ()))
+	for _, kv := range os.Environ() {
+		if len(kv) > len(tokenEnv) && kv[:len(tokenEnv)+1] == tokenEnv+"=" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	path := lookPath(argv[0])
+	err = syscall.Exec(path, argv, env)
+	fail("exec " + argv[0] + ": " + err.Error())
+}
+
+// lookPath finds name in $PATH (the image's), like a shell would.
+func lookPath(name string) string {
+	for i := 0; i < len(name); i++ {
+		if name[i] == '/' {
+			return name
+		}
+	}
+	p := os.Getenv("PATH")
+	if p == "" {
+		p = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == ':' {
+			dir := p[start:i]
+			start = i + 1
+			if dir == "" {
+				dir = "."
+			}
+			cand := dir + "/" + name
+			var st syscall.Stat_t
+			if syscall.Stat(cand, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG && st.Mode&0o111 != 0 {
+				return cand
+			}
+		}
+	}
+	return name
+}
+
+func fail(msg string) {
+	os.Stderr.WriteString("mcpproxy shim: " + msg + "\n")
+	os.Exit(127)
+}

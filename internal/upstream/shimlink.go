@@ -1,0 +1,117 @@
+package upstream
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// shimLink is the proxy's end of a container's stdio shim: a unix socket in
+// a directory that is bind-mounted into the container. Exactly one
+// connection is accepted, and only from a peer that presents the one-time
+// token given to the container.
+type shimLink struct {
+	dir   string
+	ln    *net.UnixListener
+	token string
+}
+
+// newShimLink creates <runDir>/io-<name>/stdio.sock.
+func newShimLink(runDir, name string) (*shimLink, error) {
+	dir := filepath.Join(runDir, "io-"+name)
+	_ = os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	// The container may run as any user; the directory is reachable only
+	// through ~/.mcpproxy (0700) on the host, and the token authenticates.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "stdio.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("stdio socket: %w", err)
+	}
+	ln.SetUnlinkOnClose(true)
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		ln.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &shimLink{dir: dir, ln: ln, token: hex.EncodeToString(b[:])}, nil
+}
+
+var errShimExited = errors.New("the container exited before its server connected")
+
+// accept waits for the shim's connection until deadline, or until exited is
+// closed (the docker CLI ended: the container did not start).
+func (s *shimLink) accept(deadline time.Time, exited <-chan struct{}) (*net.UnixConn, error) {
+	type result struct {
+		c   *net.UnixConn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		for {
+			_ = s.ln.SetDeadline(deadline)
+			c, err := s.ln.AcceptUnix()
+			if err != nil {
+				ch <- result{nil, err}
+				return
+			}
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			line, err := readLine(c, 128)
+			if err == nil && subtle.ConstantTimeCompare([]byte(line), []byte(s.token)) == 1 {
+				_ = c.SetReadDeadline(time.Time{})
+				ch <- result{c, nil}
+				return
+			}
+			c.Close()
+		}
+	}()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-exited:
+		s.ln.Close()
+		return nil, errShimExited
+	}
+}
+
+// readLine reads up to '\n' one byte at a time, so nothing the server
+// writes after the handshake is consumed here.
+func readLine(c net.Conn, max int) (string, error) {
+	var sb strings.Builder
+	var b [1]byte
+	for sb.Len() < max {
+		if _, err := c.Read(b[:]); err != nil {
+			return "", err
+		}
+		if b[0] == '\n' {
+			return sb.String(), nil
+		}
+		sb.WriteByte(b[0])
+	}
+	return "", errors.New("handshake too long")
+}
+
+// close removes the socket and its directory.
+func (s *shimLink) close() {
+	s.ln.Close()
+	os.RemoveAll(s.dir)
+}

@@ -1,0 +1,95 @@
+package upstream
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
+	"github.com/mcpproxy/mcpproxy/internal/shim"
+	"github.com/mcpproxy/mcpproxy/internal/testutil"
+)
+
+// A real container whose entrypoint is the shim talks MCP over the socket,
+// and a peer without the token is refused.
+func TestShimLinkCarriesMCP(t *testing.T) {
+	dockerPath := testutil.RequireDocker(t)
+	image := testutil.FixtureImage(t)
+	run := t.TempDir()
+	bin, err := shim.Install(filepath.Join(run, "bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := newShimLink(run, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.close()
+
+	// An impostor without the token is dropped; the real shim still gets in.
+	imp, err := net.Dial("unix", filepath.Join(link.dir, "stdio.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp.Write([]byte("not-the-token\n"))
+
+	plan := &isolation.Plan{Image: image, NetworkMode: "none", MemoryLimit: "64m", CPULimit: "1", Command: "/mcpfixture"}
+	name := "mcpproxy-shimtest-" + shortID()
+	args := plan.RunArgsShim(name, "", map[string]string{"com.mcpproxy.test": "shimlink"}, &isolation.Shim{Binary: bin, IODir: link.dir})
+	cmd := exec.Command(dockerPath, args...)
+	cmd.Env = append(os.Environ(), isolation.ShimTokenEnv+"="+link.token)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdin, _ := cmd.StdinPipe()
+	defer stdin.Close()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	defer func() {
+		exec.Command(dockerPath, "rm", "-f", name).Run()
+		<-exited
+	}()
+	conn, err := link.accept(time.Now().Add(30*time.Second), exited)
+	if err != nil {
+		t.Fatalf("accept: %v; docker stderr: %s", err, stderr.String())
+	}
+	if _, err := imp.Read(make([]byte, 1)); err == nil {
+		t.Fatal("impostor connection was kept open")
+	}
+	c := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := c.Connect(ctx, &mcp.IOTransport{Reader: conn, Writer: conn}, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
+	if err != nil {
+		t.Fatalf("initialize over the shim: %v; docker stderr: %s", err, stderr.String())
+	}
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "list_pids", Arguments: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := res.Content[0].(*mcp.TextContent).Text
+	// The server replaced the shim as PID 1 and the token is gone from its env.
+	if !strings.Contains(text, `"pid":1`) || !strings.Contains(text, "mcpfixture") {
+		t.Fatalf("list_pids: %s", text)
+	}
+	res, _ = cs.CallTool(ctx, &mcp.CallToolParams{Name: "getenv", Arguments: map[string]any{"name": isolation.ShimTokenEnv}})
+	if got := res.Content[0].(*mcp.TextContent).Text; got != "" {
+		t.Fatalf("token still in the server's environment: %q", got)
+	}
+	// Closing our end ends the server and so the container.
+	cs.Close()
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("container did not exit after the proxy closed the socket")
+	}
+}
