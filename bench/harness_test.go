@@ -271,6 +271,7 @@ func startProxy(b testing.TB, cfg any) *proxyProcess {
 	port := testutil.FreePort(b)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin, "serve", "--data-dir", dir, "--listen", addr, "--log-level", "info")
+	cmd.Env = benchEnv()
 	stderr, _ := cmd.StderrPipe()
 	p := &proxyProcess{cmd: cmd, addr: addr, logs: &lockedLines{}}
 	p.logs.cond = sync.NewCond(&p.logs.mu)
@@ -339,3 +340,16 @@ func writeResult(b testing.TB, name, text string) {
 }
 
 var _ = io.Discard
+
+var interruptSignal = os.Interrupt
+
+// benchEnv exports DOCKER_HOST when unset, so the proxy execs docker directly
+// (the spec's condition for skipping the login-shell wrap) and the figures
+// measure mcpproxy, not the user's shell startup files.
+func benchEnv() []string {
+	env := os.Environ()
+	if os.Getenv("DOCKER_HOST") == "" && os.Getenv("DOCKER_CONTEXT") == "" {
+		env = append(env, "DOCKER_HOST=unix:///var/run/docker.sock")
+	}
+	return env
+}

@@ -53,6 +53,11 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short:         "One MCP endpoint for all your MCP servers, each stdio server isolated in its own container",
 		SilenceUsage:  true,
 		SilenceErrors: false,
+		// Flags are validated before anything runs, whatever the command.
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			_, err := logging.ParseLevel(g.logLevel)
+			return err
+		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)

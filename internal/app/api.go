@@ -31,6 +31,9 @@ type ServerView struct {
 	Since           time.Time               `json:"since"`
 	DockerAvailable bool                    `json:"docker_available"`
 	Isolation       *upstream.IsolationInfo `json:"isolation"`
+	// LastExit says why the server's last container ended (for example that
+	// it was OOM-killed); it outlives the restart that follows.
+	LastExit *upstream.ExitNote `json:"last_exit,omitempty"`
 }
 
 // ServerList is the upstream_servers list result.
@@ -60,7 +63,16 @@ func (a *App) serverList(ctx context.Context, refresh bool) ServerList {
 			run.Reason = info.Reason
 			info = &run
 		}
+		if phase := a.iso.launcher.StartPhase(st.Name); phase != "" && info.Isolated {
+			// A (re)start is under way: show its live phase (pull
+			// progress), not the previous container's.
+			info.Phase = phase
+			info.ContainerName, info.ContainerID = "", ""
+		}
 		v.Isolation = info
+		if n, ok := a.iso.launcher.LastExit(st.Name); ok {
+			v.LastExit = &n
+		}
 		out.Servers = append(out.Servers, v)
 	}
 	return out

@@ -29,6 +29,14 @@ import (
 // DefaultListen is the default listen address.
 const DefaultListen = "127.0.0.1:8080"
 
+// httpDrain is how long requests in flight may take to finish once shutdown
+// starts, before they are cancelled; httpClose is how long cancelled
+// requests may take to return before their connections are closed.
+const (
+	httpDrain = 500 * time.Millisecond
+	httpClose = 500 * time.Millisecond
+)
+
 // Options configures App.
 type Options struct {
 	ConfigPath string // "" means <DataDir>/mcp_config.json
@@ -170,6 +178,7 @@ func (a *App) Handler(listen string) http.Handler {
 	mux := http.NewServeMux()
 	a.proxy.Register(mux)
 	a.registerAPI(mux)
+	a.registerUI(mux)
 	var extra []string
 	if h, _, err := net.SplitHostPort(listen); err == nil && h != "" {
 		extra = append(extra, h)
@@ -193,7 +202,13 @@ func (a *App) Serve(ctx context.Context) error {
 	if !httpapi.IsLoopbackListen(listen) {
 		a.log.Warn("LISTENING ON A NON-LOOPBACK ADDRESS: any machine that can reach it can use every upstream server through mcpproxy; bind 127.0.0.1 unless you mean it", "listen", ln.Addr().String())
 	}
-	srv := &http.Server{Handler: a.Handler(listen), ReadHeaderTimeout: 10 * time.Second}
+	// Requests live in reqCtx so that shutdown can end the ones that never
+	// finish on their own: every MCP client keeps a standalone SSE stream
+	// (a hanging GET) open for the whole session.
+	reqCtx, endRequests := context.WithCancel(context.Background())
+	defer endRequests()
+	srv := &http.Server{Handler: a.Handler(listen), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	// Watch first, then re-read: an edit made between New's load and the
 	// watch's start is not missed (apply is a no-op for unchanged servers).
 	config.Watch(ctx, a.opts.ConfigPath, func(cfg *config.Config) {
@@ -246,9 +261,19 @@ func (a *App) Serve(ctx context.Context) error {
 
 	<-ctx.Done()
 	a.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Requests in flight get httpDrain to finish; then the rest (hanging
+	// streams, calls into upstreams about to stop) are cancelled and get
+	// httpClose to return before every connection is closed. Shutdown alone
+	// would wait for each of them, and up to 5s for connections a client
+	// opened without sending a request yet.
+	sctx, cancel := context.WithTimeout(context.Background(), httpDrain+httpClose)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
+	drain := time.AfterFunc(httpDrain, endRequests)
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+	}
+	drain.Stop()
+	endRequests()
 	a.mgr.Shutdown()
 	bg.Wait()
 	a.iso.Close()

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +15,7 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/docker"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
+	"github.com/mcpproxy/mcpproxy/internal/shim"
 	"github.com/mcpproxy/mcpproxy/internal/telemetry"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
@@ -58,6 +61,11 @@ func newIsolation(a *App) (*Isolation, error) {
 		RunDir:   filepath.Join(a.opts.DataDir, "run"),
 		Logger:   a.log,
 		Environ:  env,
+	}
+	if bin, why := installShim(filepath.Join(a.opts.DataDir, "run", "bin")); bin != "" {
+		i.launcher.ShimBinary = bin
+	} else {
+		a.log.Debug("docker isolation: stdio shim not used; container stdio goes through docker attach", "reason", why)
 	}
 	return i, nil
 }
@@ -152,9 +160,10 @@ func (i *Isolation) Start(ctx context.Context) {
 // KillContainers removes every container this instance started, at once.
 func (i *Isolation) KillContainers() { i.launcher.RemoveAll(2 * time.Second) }
 
-// Close releases the instance lock.
+// Close removes this instance's containers, stops the docker events watcher
+// and releases the instance lock.
 func (i *Isolation) Close() {
-	i.launcher.RemoveAll(20 * time.Second)
+	i.launcher.Close(20 * time.Second)
 	i.instance.Release()
 }
 
@@ -182,7 +191,7 @@ func (i *Isolation) telemetrySources(dataDir string) telemetry.Sources {
 // without starting the proxy.
 func TelemetryPayload(ctx context.Context, dataDir, configPath, version string) (telemetry.Payload, bool, error) {
 	cfg, err := config.Load(configPath)
-	if os.IsNotExist(err) {
+	if errors.Is(err, fs.ErrNotExist) { // Load wraps the error; os.IsNotExist would miss it
 		cfg, err = config.Default(), nil
 	}
 	if err != nil {
@@ -201,4 +210,25 @@ func TelemetryPayload(ctx context.Context, dataDir, configPath, version string) 
 	}
 	p, err := telemetry.Build(ctx, src)
 	return p, cfg.Telemetry.Enabled, err
+}
+
+// installShim puts the stdio shim on disk when containers can reach a unix
+// socket of ours: a Linux host whose daemon is local (a remote daemon, or
+// Docker Desktop's VM on macOS, cannot see host sockets). It returns "" and
+// the reason otherwise.
+func installShim(dir string) (string, string) {
+	if runtime.GOOS != "linux" {
+		return "", "the docker daemon runs in a VM on " + runtime.GOOS
+	}
+	if os.Getenv("MCPPROXY_DOCKER_ATTACH") == "1" {
+		return "", "MCPPROXY_DOCKER_ATTACH=1"
+	}
+	if h := os.Getenv("DOCKER_HOST"); h != "" && !strings.HasPrefix(h, "unix://") {
+		return "", "DOCKER_HOST is not a local unix socket"
+	}
+	p, err := shim.Install(dir)
+	if err != nil {
+		return "", err.Error()
+	}
+	return p, ""
 }

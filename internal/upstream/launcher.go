@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,7 +24,10 @@ type Launcher interface {
 
 // Process is a started stdio server.
 type Process struct {
-	// Stdin and Stdout are the server's stdio.
+	// Stdin and Stdout are the server's stdio. Stdout reports the end of
+	// the stream only once Done is closed (or after exitSettle, when the
+	// process closed stdout but runs on), so a reader that sees EOF can
+	// tell at once whether the process exited and why.
 	Stdin  io.WriteCloser
 	Stdout io.ReadCloser
 	// Cmd is the host process (the server itself, or the docker CLI).
@@ -42,9 +46,16 @@ type Process struct {
 	// Describe, if set, explains why the process exited (for example
 	// "OOM-killed: memory limit 64m"). It is called after exit.
 	Describe func(ctx context.Context) string
-	// done is closed when Cmd.Wait returns.
+	// done is closed once the process has exited, its group is killed and
+	// its output is drained (see StartProcess).
 	done    chan struct{}
 	waitErr error
+	// stdout is Stdout; stderrR is the read end of the stderr pipe and
+	// copied is closed when the copy from it has ended (already closed when
+	// there is no copy).
+	stdout  *exitAwareReader
+	stderrR *os.File
+	copied  chan struct{}
 }
 
 // IsolationInfo is what the proxy knows about a server's container.
@@ -59,6 +70,9 @@ type IsolationInfo struct {
 	CPULimit      string `json:"cpu_limit,omitempty"`
 	Runtime       string `json:"runtime,omitempty"`
 	Phase         string `json:"phase,omitempty"` // e.g. "pulling image", "starting container"
+	// Stdio is how messages reach the server: "socket" (the shim) or
+	// "attach" (docker's attach stream).
+	Stdio string `json:"stdio,omitempty"`
 	SpawnMode     string `json:"spawn_mode,omitempty"`
 }
 
@@ -101,9 +115,26 @@ func MergeEnv(base []string, extra map[string]string) []string {
 	return out
 }
 
+// outputDrain bounds how long, once a process has exited, mcpproxy waits
+// for the rest of its stdout and stderr before closing them: a server's last
+// response and last words are not lost, and a process outside the group
+// that still holds the pipes cannot hide the exit.
+const outputDrain = 500 * time.Millisecond
+
+// exitSettle bounds how long Stdout holds back its end of stream waiting for
+// the process's exit to be collected, when the process closed its stdout
+// but runs on.
+const exitSettle = time.Second
+
 // StartProcess starts cmd in its own process group with stdio pipes. The
 // process is asked to die with the proxy (Pdeathsig) so that a crashed proxy
 // leaves no orphan behind.
+//
+// When the process itself exits, whatever is left in its process group is
+// killed: the server it belonged to is gone, and those children would keep
+// its stdout and stderr open, hiding the exit. Done is closed once the exit
+// is collected and the output drained, and before Stdout reports the end of
+// the stream, so a reader that sees EOF can tell at once why.
 func StartProcess(cmd *exec.Cmd, stderr io.Writer) (*Process, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
@@ -113,22 +144,122 @@ func StartProcess(cmd *exec.Cmd, stderr io.Writer) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	// Our own pipes rather than StdoutPipe and exec's stderr copy: Wait
+	// would close StdoutPipe while it may still hold the server's last
+	// response, and would not return before every holder of the stderr
+	// pipe (the server's own children included) had closed it.
+	var parentEnds, childEnds []*os.File
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
+		}
+	}
+	outR, outW, err := os.Pipe()
 	if err != nil {
+		stdin.Close()
 		return nil, err
 	}
-	if stderr != nil {
-		cmd.Stderr = stderr
+	cmd.Stdout = outW
+	parentEnds, childEnds = append(parentEnds, outR), append(childEnds, outW)
+	var errR *os.File
+	copied := make(chan struct{})
+	switch f := stderr.(type) {
+	case nil:
+		close(copied)
+	case *os.File:
+		cmd.Stderr = f
+		close(copied)
+	default:
+		r, pw, err := os.Pipe()
+		if err != nil {
+			stdin.Close()
+			closeAll(parentEnds)
+			closeAll(childEnds)
+			return nil, err
+		}
+		cmd.Stderr = pw
+		errR = r
+		parentEnds, childEnds = append(parentEnds, r), append(childEnds, pw)
 	}
 	if err := cmd.Start(); err != nil {
+		closeAll(parentEnds)
+		closeAll(childEnds)
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
-	p := &Process{Stdin: stdin, Stdout: stdout, Cmd: cmd, done: make(chan struct{})}
+	closeAll(childEnds)
+	if errR != nil {
+		go func() {
+			defer close(copied)
+			_, _ = io.Copy(stderr, errR)
+		}()
+	}
+	p := &Process{Stdin: stdin, Cmd: cmd, done: make(chan struct{}), stderrR: errR, copied: copied}
+	p.stdout = &exitAwareReader{f: outR, done: p.done, ended: make(chan struct{}), closed: make(chan struct{})}
+	p.Stdout = p.stdout
 	go func() {
 		p.waitErr = cmd.Wait()
+		// The leader is gone: nothing it spawned may linger.
+		signalGroup(cmd, syscall.SIGKILL)
+		p.drain(outputDrain)
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// drain waits up to d for stdout to be read to its end and for the stderr
+// copy to finish; then it closes what is still open.
+func (p *Process) drain(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for _, ch := range []<-chan struct{}{p.copied, p.stdout.ended} {
+		select {
+		case <-ch:
+		case <-t.C:
+			// Someone outside the process group still holds the pipes.
+			if p.stderrR != nil {
+				_ = p.stderrR.Close()
+			}
+			_ = p.stdout.f.Close()
+			<-p.copied
+			return
+		}
+	}
+	if p.stderrR != nil {
+		_ = p.stderrR.Close()
+	}
+}
+
+// exitAwareReader is a process's stdout. Its end of stream (or any read
+// error) is reported only once the process's exit is collected (Done), so
+// that a reader never sees a bare EOF before it can learn the exit status
+// and the server's last stderr lines.
+type exitAwareReader struct {
+	f         *os.File
+	done      <-chan struct{}
+	endOnce   sync.Once
+	ended     chan struct{} // closed at the first read error (EOF included)
+	closeOnce sync.Once
+	closed    chan struct{} // closed by Close
+}
+
+func (e *exitAwareReader) Read(b []byte) (int, error) {
+	n, err := e.f.Read(b)
+	if err != nil {
+		e.endOnce.Do(func() { close(e.ended) })
+		t := time.NewTimer(exitSettle)
+		defer t.Stop()
+		select {
+		case <-e.done:
+		case <-e.closed:
+		case <-t.C:
+		}
+	}
+	return n, err
+}
+
+func (e *exitAwareReader) Close() error {
+	e.closeOnce.Do(func() { close(e.closed) })
+	return e.f.Close()
 }
 
 // Done is closed when the process has exited.
@@ -150,9 +281,14 @@ func (p *Process) Stop(ctx context.Context, grace time.Duration) {
 			signalGroup(p.Cmd, syscall.SIGKILL)
 			p.waitFor(5 * time.Second)
 		}
-	} else {
-		// The leader exited; make sure nothing it spawned lingers.
-		signalGroup(p.Cmd, syscall.SIGKILL)
+	}
+	// Whether the leader left on EOF or on SIGTERM, nothing it spawned may
+	// linger, including a child that ignores SIGTERM. (The exit already
+	// killed the group; this covers a leader that outlived SIGKILL's wait.)
+	signalGroup(p.Cmd, syscall.SIGKILL)
+	if p.stdout != nil {
+		// Nobody reads a stopped server (the session, if any, is closed).
+		_ = p.stdout.Close()
 	}
 	if p.Cleanup != nil {
 		_ = p.Cleanup(ctx)
@@ -196,4 +332,24 @@ func setProcAttrsCmd(cmd *exec.Cmd) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	setProcAttrs(cmd.SysProcAttr)
+}
+
+// UseConn makes conn the server's stdio (the container's shim connected to
+// it); the docker CLI's own stdio is kept only to end it on Stop.
+func (p *Process) UseConn(conn io.ReadWriteCloser) {
+	cliIn, cliOut := p.Stdin, p.Stdout
+	go func() { _, _ = io.Copy(io.Discard, cliOut) }()
+	p.Stdin = &bothCloser{WriteCloser: conn, also: cliIn}
+	p.Stdout = conn
+}
+
+type bothCloser struct {
+	io.WriteCloser
+	also io.Closer
+}
+
+func (b *bothCloser) Close() error {
+	err := b.WriteCloser.Close()
+	_ = b.also.Close()
+	return err
 }

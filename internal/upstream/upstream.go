@@ -137,7 +137,16 @@ func (u *Upstream) WaitReady(ctx context.Context) (*mcp.ClientSession, error) {
 		u.mu.Unlock()
 		switch state {
 		case StateReady:
-			return sess, nil
+			if sess != nil {
+				return sess, nil
+			}
+			// The connection just ended; the run loop is about to report why.
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("server %q is not available: connection closed", u.name)
+			case <-time.After(20 * time.Millisecond):
+			}
+			continue
 		case StateDisabled:
 			return nil, fmt.Errorf("server %q is disabled", u.name)
 		case StateStopped:

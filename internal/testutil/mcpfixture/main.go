@@ -28,6 +28,8 @@
 //	-exit-after-init           exit with code 3 once the handshake is done
 //	                           (notifications/initialized, or server/discover answered)
 //	-hang                      never answer; read stdin until EOF (init timeouts)
+//	-ignore-eof                keep running after stdin closes (a container that
+//	                           outlives its docker CLI, for crash-reaper tests)
 //	-name NAME                 the server's implementation name (default mcpfixture)
 package main
 
@@ -38,6 +40,8 @@ import (
 	"io"
 	"log"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -53,6 +57,7 @@ func main() {
 		crashAfter   = flag.Duration("crash-after", 0, "exit with code 3 after this `duration`")
 		exitInit     = flag.Bool("exit-after-init", false, "exit with code 3 once the handshake is done")
 		hang         = flag.Bool("hang", false, "never answer; read stdin until EOF")
+		ignoreEOF    = flag.Bool("ignore-eof", false, "keep running after stdin closes")
 		name         = flag.String("name", "mcpfixture", "the server's implementation `name`")
 	)
 	flag.Parse()
@@ -87,7 +92,15 @@ func main() {
 		})
 	}
 
-	if err := server.Run(context.Background(), &mcp.StdioTransport{}); err != nil {
+	err := server.Run(context.Background(), &mcp.StdioTransport{})
+	if *ignoreEOF {
+		log.Printf("stdin closed (%v); -ignore-eof: staying up until SIGTERM or SIGINT", err)
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+		log.Printf("exiting on %v", <-sig)
+		os.Exit(0)
+	}
+	if err != nil {
 		log.Printf("server stopped: %v", err)
 		os.Exit(1)
 	}

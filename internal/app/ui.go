@@ -1,0 +1,21 @@
+package app
+
+import (
+	"embed"
+	"net/http"
+)
+
+//go:embed ui/index.html
+var uiFiles embed.FS
+
+// registerUI serves the one-page web UI at / (server states and the Docker
+// isolation toggle). It reads the same API as scripts do; no secret is in it.
+func (a *App) registerUI(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := uiFiles.ReadFile("ui/index.html")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'")
+		w.Header().Set("X-Frame-Options", "DENY")
+		_, _ = w.Write(b)
+	})
+}
