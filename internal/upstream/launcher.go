@@ -72,8 +72,8 @@ type IsolationInfo struct {
 	Phase         string `json:"phase,omitempty"` // e.g. "pulling image", "starting container"
 	// Stdio is how messages reach the server: "socket" (the shim) or
 	// "attach" (docker's attach stream).
-	Stdio string `json:"stdio,omitempty"`
-	SpawnMode     string `json:"spawn_mode,omitempty"`
+	Stdio     string `json:"stdio,omitempty"`
+	SpawnMode string `json:"spawn_mode,omitempty"`
 }
 
 // HostLauncher runs stdio servers directly on the host.
