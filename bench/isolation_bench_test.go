@@ -32,6 +32,7 @@ func BenchmarkIsolatedColdStart(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		var sb strings.Builder
 		var one int64
+		var engOne time.Duration
 		for _, n := range []int{1, 10, 20} {
 			// median of 3 runs
 			var runs []int64
@@ -44,8 +45,14 @@ func BenchmarkIsolatedColdStart(b *testing.B) {
 			if n == 1 {
 				one = med
 			}
-			fmt.Fprintf(&sb, "%2d isolated servers: all ready %5d ms after process start (median of %v)  %.2f× one\n", n, med, runs, float64(med)/float64(one))
+			eng := engineStart(b, image, n)
+			if n == 1 {
+				engOne = eng
+			}
+			fmt.Fprintf(&sb, "%2d isolated servers: all ready %5d ms after process start (median of %v)  %.2f× one | engine alone: %d concurrent `docker run -d` %5d ms (%.2f× one); mcpproxy/engine %.2f\n",
+				n, med, runs, float64(med)/float64(one), n, eng.Milliseconds(), float64(eng)/float64(engOne), float64(med)/float64(eng.Milliseconds()))
 			b.ReportMetric(float64(med), fmt.Sprintf("ready_ms_%d", n))
+			b.ReportMetric(float64(eng.Milliseconds()), fmt.Sprintf("engine_ms_%d", n))
 		}
 		writeResult(b, "isolated_cold_start", sb.String())
 	}
@@ -143,3 +150,35 @@ func stopProxy(p *proxyProcess) {
 }
 
 var _ = context.Background
+
+// engineStart measures the engine alone: n concurrent `docker run -d` of the
+// same image until all are running (then removes them).
+func engineStart(b testing.TB, image string, n int) time.Duration {
+	docker, err := exec.LookPath("docker")
+	if err != nil {
+		b.Fatal(err)
+	}
+	label := fmt.Sprintf("mcpproxy-bench-engine=%d", time.Now().UnixNano())
+	start := time.Now()
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			out, err := exec.Command(docker, "run", "-d", "--rm", "--network", "none", "--label", label, image, "/everything-server").CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("%v: %s", err, out)
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	d := time.Since(start)
+	ids, _ := exec.Command(docker, "ps", "-aq", "--filter", "label="+label).Output()
+	if f := strings.Fields(string(ids)); len(f) > 0 {
+		_ = exec.Command(docker, append([]string{"rm", "-f"}, f...)...).Run()
+	}
+	return d
+}

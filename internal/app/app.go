@@ -107,6 +107,7 @@ func New(opts Options) (*App, error) {
 	}
 	a.cfg = cfg
 	a.updateSecrets(cfg)
+	iso.prepareShim()
 
 	ix, err := index.New()
 	if err != nil {

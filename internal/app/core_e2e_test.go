@@ -360,3 +360,31 @@ func TestToolListChangedRefreshesIndex(t *testing.T) {
 		t.Fatal("/mcp client was not told that the tool set changed")
 	}
 }
+
+func TestWebUIServesSecurityPage(t *testing.T) {
+	h := startApp(t, hostConfig(t))
+	resp, err := http.Get(h.url("/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	mustContain(t, string(body), "Docker isolation")
+	mustContain(t, string(body), "/api/v1/config/docker-isolation")
+	// The page's data source answers with the list view.
+	resp, err = http.Get(h.url("/api/v1/servers"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l ServerList
+	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if l.Servers == nil {
+		t.Fatal("servers missing from /api/v1/servers")
+	}
+}

@@ -62,11 +62,6 @@ func newIsolation(a *App) (*Isolation, error) {
 		Logger:   a.log,
 		Environ:  env,
 	}
-	if bin, why := installShim(filepath.Join(a.opts.DataDir, "run", "bin")); bin != "" {
-		i.launcher.ShimBinary = bin
-	} else {
-		a.log.Debug("docker isolation: stdio shim not used; container stdio goes through docker attach", "reason", why)
-	}
 	return i, nil
 }
 
@@ -210,6 +205,16 @@ func TelemetryPayload(ctx context.Context, dataDir, configPath, version string) 
 	}
 	p, err := telemetry.Build(ctx, src)
 	return p, cfg.Telemetry.Enabled, err
+}
+
+// prepareShim installs the stdio shim (once the config is known to be
+// valid, so an invalid config leaves the data dir untouched).
+func (i *Isolation) prepareShim() {
+	if bin, why := installShim(filepath.Join(i.a.opts.DataDir, "run", "bin")); bin != "" {
+		i.launcher.ShimBinary = bin
+	} else {
+		i.a.log.Debug("docker isolation: stdio shim not used; container stdio goes through docker attach", "reason", why)
+	}
 }
 
 // installShim puts the stdio shim on disk when containers can reach a unix

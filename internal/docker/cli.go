@@ -344,7 +344,7 @@ func (c *CLI) command(ctx context.Context, args ...string) *exec.Cmd {
 		}
 		argv = append([]string{bin}, args...)
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := command(ctx, argv[0], argv[1:]...)
 	cmd.Env = c.Env
 	cmd.WaitDelay = 2 * time.Second
 	return cmd

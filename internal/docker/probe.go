@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -159,7 +158,7 @@ func (p *Prober) now() time.Time {
 // runOutput runs argv with env and returns stdout; a failure carries the
 // last line of stderr.
 func runOutput(ctx context.Context, argv, env []string) (string, error) {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := command(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer

@@ -189,7 +189,7 @@ func WellKnownPaths(goos, home string) []string {
 // returns its stdout. Stdin is empty and stderr is discarded; a child that
 // leaves its output open past ctx is abandoned after a short grace.
 func RunLoginShell(ctx context.Context, shell, script string) (string, error) {
-	cmd := exec.CommandContext(ctx, shell, "-l", "-c", script)
+	cmd := command(ctx, shell, "-l", "-c", script)
 	cmd.Stdin = nil
 	cmd.Stderr = io.Discard
 	cmd.WaitDelay = 500 * time.Millisecond
