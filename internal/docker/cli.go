@@ -214,18 +214,8 @@ func (c *CLI) Inspect(ctx context.Context, id string) (*ContainerInfo, error) {
 		Name    string
 		Created time.Time
 		Image   string
-		State   struct {
-			Status     string
-			Running    bool
-			OOMKilled  bool
-			Dead       bool
-			ExitCode   int
-			Pid        int
-			Error      string
-			StartedAt  time.Time
-			FinishedAt time.Time
-		}
-		Config struct {
+		State   ContainerState
+		Config  struct {
 			Image  string
 			Labels map[string]string
 		}
@@ -249,7 +239,7 @@ func (c *CLI) Inspect(ctx context.Context, id string) (*ContainerInfo, error) {
 		ImageID:     r.Image,
 		Created:     r.Created,
 		Labels:      r.Config.Labels,
-		State:       ContainerState(r.State),
+		State:       r.State,
 		MemoryBytes: r.HostConfig.Memory,
 		NanoCPUs:    r.HostConfig.NanoCpus,
 		NetworkMode: r.HostConfig.NetworkMode,

@@ -14,8 +14,10 @@ import (
 // Probe timing defaults.
 const (
 	DefaultProbeTimeout = 2 * time.Second
-	ProbeSuccessTTL     = 15 * time.Minute
-	ProbeFailureTTL     = 5 * time.Minute
+	// LoginShellProbeTimeout bounds a probe that goes through $SHELL -l.
+	LoginShellProbeTimeout = 10 * time.Second
+	ProbeSuccessTTL        = 15 * time.Minute
+	ProbeFailureTTL        = 5 * time.Minute
 )
 
 // Status is the docker availability last observed.
@@ -102,9 +104,16 @@ func (p *Prober) probe(ctx context.Context) Status {
 		return Status{Error: msg}
 	}
 	st := Status{DockerPath: res.Path}
+	sp := PlanSpawn(res, []string{"info", "--format", "{{.ServerVersion}}"}, p.Environ)
 	timeout := p.Timeout
 	if timeout <= 0 {
 		timeout = DefaultProbeTimeout
+		if sp.Mode == ModeLoginShell {
+			// A login shell runs the user's rc files first (pyenv, nvm…),
+			// which can take seconds; cutting it short says nothing about
+			// the daemon. (First-run auto-enable keeps its own 2 s bound.)
+			timeout = LoginShellProbeTimeout
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -112,7 +121,6 @@ func (p *Prober) probe(ctx context.Context) Status {
 	if base == nil {
 		base = os.Environ()
 	}
-	sp := PlanSpawn(res, []string{"info", "--format", "{{.ServerVersion}}"}, p.Environ)
 	run := p.Run
 	if run == nil {
 		run = runOutput
@@ -160,7 +168,6 @@ func (p *Prober) now() time.Time {
 func runOutput(ctx context.Context, argv, env []string) (string, error) {
 	cmd := command(ctx, argv[0], argv[1:]...)
 	cmd.Env = env
-	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
