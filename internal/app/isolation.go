@@ -34,18 +34,13 @@ type Isolation struct {
 
 	mu     sync.Mutex
 	warned map[string]bool
+
+	hydrateOnce sync.Once
 }
 
 func newIsolation(a *App) (*Isolation, error) {
 	res := docker.NewResolver()
 	env := docker.Environ{}
-	if runtime.GOOS == "darwin" {
-		h, err := docker.HydrateFromLoginShell(context.Background(), docker.HydrateOptions{Log: a.log})
-		if err != nil {
-			a.log.Warn("docker isolation: could not load the login shell environment", "error", err)
-		}
-		env.LoginShellLoaded = h.Loaded
-	}
 	lockDir := docker.DefaultLockDir()
 	inst, err := docker.AcquireInstance(lockDir)
 	if err != nil {
@@ -95,9 +90,56 @@ func (i *Isolation) Describe(s *config.Server) *upstream.IsolationInfo {
 	return info
 }
 
+// needsDocker reports whether cfg will run anything through docker: an
+// isolated server or one whose command is docker.
+func (i *Isolation) needsDocker(cfg *config.Config) bool {
+	path := i.resolver.Resolve(context.Background()).Path
+	for _, s := range cfg.Servers {
+		if !s.IsEnabled() || s.IsHTTP() {
+			continue
+		}
+		if isolation.IsDockerCommand(s.Command, path) || isolation.Decide(cfg.DockerIsolation, s, path).Isolated {
+			return true
+		}
+	}
+	return false
+}
+
+// hydrate loads the docker daemon settings (DOCKER_HOST…) from the user's
+// login shell once, the first time a configuration needs docker, unless
+// they are exported to mcpproxy already. After that the docker CLI is exec'd
+// directly: the daemon environment is guaranteed without a login shell per
+// call (the spec's condition), which also spares each docker call the
+// user's rc files. Until then (or if it fails) calls go through $SHELL -l.
+func (i *Isolation) hydrate(cfg *config.Config) {
+	if !i.needsDocker(cfg) {
+		return
+	}
+	i.hydrateOnce.Do(func() {
+		i.mu.Lock()
+		env := i.env
+		i.mu.Unlock()
+		if env.DaemonEnvGuaranteed() {
+			return
+		}
+		h, err := docker.HydrateFromLoginShell(context.Background(), docker.HydrateOptions{Log: i.a.log})
+		if err != nil {
+			i.a.log.Warn("docker isolation: could not load the login shell environment; docker runs through $SHELL -l", "error", err)
+			return
+		}
+		env.LoginShellLoaded = h.Loaded
+		i.mu.Lock()
+		i.env = env
+		i.mu.Unlock()
+		i.prober.SetEnviron(env)
+		i.launcher.SetEnviron(env)
+	})
+}
+
 // ConfigChanged logs the decisions at debug level and, once per process, the
 // warning for per-server opt-ins that the global flag ignores.
 func (i *Isolation) ConfigChanged(cfg *config.Config) {
+	i.hydrate(cfg)
 	path := i.resolver.Resolve(context.Background()).Path
 	var ignored []string
 	for _, s := range cfg.Servers {
@@ -137,11 +179,23 @@ func (i *Isolation) Start(ctx context.Context) {
 	if res.Path == "" {
 		return
 	}
+	i.mu.Lock()
+	guaranteed := i.env.DaemonEnvGuaranteed()
+	i.mu.Unlock()
+	if !guaranteed && !i.needsDocker(i.a.Config()) {
+		// Nothing here uses docker and reaching it would take a login shell
+		// per call: leave orphans to the next start that uses docker.
+		i.a.log.Debug("docker isolation: reaper skipped (no server uses docker)")
+		return
+	}
 	st := i.prober.Probe(ctx, false)
 	if !st.Available {
 		return
 	}
-	cli := docker.NewCLI(res, i.env, nil)
+	i.mu.Lock()
+	env := i.env
+	i.mu.Unlock()
+	cli := docker.NewCLI(res, env, nil)
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	removed, err := docker.Reap(rctx, cli, i.lockDir, i.instance.ID, i.a.log)

@@ -1268,3 +1268,24 @@ func TestIsolationStartTimeoutNamesStep(t *testing.T) {
 	}
 	t.Logf("last_error: %s", st.Error)
 }
+
+// Without DOCKER_HOST/DOCKER_CONTEXT exported, the daemon settings are read
+// from the login shell once, and docker is then exec'd directly (not through
+// $SHELL -l per call). Not parallel: it unsets DOCKER_HOST for the process.
+func TestIsolationLoadsLoginShellEnvironmentOnce(t *testing.T) {
+	image := testutil.FixtureImage(t)
+	t.Setenv("DOCKER_HOST", "")
+	os.Unsetenv("DOCKER_HOST")
+	t.Setenv("DOCKER_CONTEXT", "")
+	os.Unsetenv("DOCKER_CONTEXT")
+	h := startIsolated(t, isoConfig(t, nil, isoServer("hydrated", image, nil, "/mcpfixture")))
+	cs := h.connect("/mcp", nil)
+	v := readyInContainer(t, cs, "hydrated", 90*time.Second)
+	if v.Isolation.SpawnMode != "direct" {
+		t.Fatalf("spawn_mode = %q, want direct after the login-shell environment was loaded", v.Isolation.SpawnMode)
+	}
+	logs := h.logs.String()
+	if n := strings.Count(logs, "environment loaded from login shell"); n != 1 {
+		t.Fatalf("login shell environment loaded %d times, want once; log:\n%s", n, logs)
+	}
+}

@@ -29,7 +29,8 @@ const (
 // HydrateOptions are the effects HydrateFromLoginShell uses; nil functions
 // and empty strings mean the real OS's.
 type HydrateOptions struct {
-	// GOOS is the platform; "" means runtime.GOOS. Only "darwin" hydrates.
+	// GOOS is the platform; "" means runtime.GOOS. Windows (no login
+	// shell) never hydrates.
 	GOOS string
 	// Getenv and Setenv read and write mcpproxy's environment; nil means
 	// os.Getenv and os.Setenv.
@@ -72,7 +73,7 @@ func HydrateFromLoginShell(ctx context.Context, o HydrateOptions) (Hydration, er
 	if goos == "" {
 		goos = runtime.GOOS
 	}
-	if goos != "darwin" {
+	if goos == "windows" {
 		return Hydration{}, nil
 	}
 	getenv, setenv := o.Getenv, o.Setenv

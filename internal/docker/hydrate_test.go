@@ -14,12 +14,26 @@ func loginEnvOutput(lines ...string) string {
 	return "Last login: banner noise\nPATH=/not/this\n" + envBegin + "\n" + strings.Join(lines, "\n") + "\n" + envEnd + "\nbye\n"
 }
 
-func TestHydrateNonDarwinIsNoop(t *testing.T) {
+func TestHydrateWindowsIsNoop(t *testing.T) {
 	sh := &fakeShell{out: loginEnvOutput("DOCKER_HOST=unix:///x")}
-	e := env{"PATH": "/usr/bin:/bin"}
-	h, err := HydrateFromLoginShell(context.Background(), HydrateOptions{GOOS: "linux", Getenv: e.Get, Setenv: e.Set, LoginShell: sh.Run})
+	e := env{"PATH": `C:\Windows`}
+	h, err := HydrateFromLoginShell(context.Background(), HydrateOptions{GOOS: "windows", Getenv: e.Get, Setenv: e.Set, LoginShell: sh.Run})
 	if err != nil || h.Loaded || h.Ran || sh.calls != 0 || e["DOCKER_HOST"] != "" {
+		t.Fatalf("windows hydration = %+v, %v, calls %d, env %v", h, err, sh.calls, e)
+	}
+}
+
+// On Linux a rootless daemon's DOCKER_HOST often lives only in the shell rc:
+// it is loaded once at start, after which docker can be exec'd directly.
+func TestHydrateLinuxLoadsRcDockerHost(t *testing.T) {
+	sh := &fakeShell{out: loginEnvOutput("DOCKER_HOST=unix:///run/user/1000/docker.sock", "PATH=/home/me/bin:/usr/bin:/bin")}
+	e := env{"PATH": "/usr/local/bin:/usr/bin:/bin"}
+	h, err := HydrateFromLoginShell(context.Background(), HydrateOptions{GOOS: "linux", Getenv: e.Get, Setenv: e.Set, LoginShell: sh.Run})
+	if err != nil || !h.Loaded || !h.Ran || sh.calls != 1 || e["DOCKER_HOST"] != "unix:///run/user/1000/docker.sock" {
 		t.Fatalf("linux hydration = %+v, %v, calls %d, env %v", h, err, sh.calls, e)
+	}
+	if e["PATH"] != "/usr/local/bin:/usr/bin:/bin:/home/me/bin" {
+		t.Fatalf("PATH = %q: ours first, the login shell's extra entries after", e["PATH"])
 	}
 }
 

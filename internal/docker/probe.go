@@ -59,6 +59,7 @@ type Prober struct {
 	// Log receives a line when availability changes; nil means none.
 	Log *slog.Logger
 
+	envMu    sync.Mutex
 	mu       sync.Mutex
 	last     Status
 	hasLast  bool
@@ -104,7 +105,10 @@ func (p *Prober) probe(ctx context.Context) Status {
 		return Status{Error: msg}
 	}
 	st := Status{DockerPath: res.Path}
-	sp := PlanSpawn(res, []string{"info", "--format", "{{.ServerVersion}}"}, p.Environ)
+	p.envMu.Lock()
+	environ := p.Environ
+	p.envMu.Unlock()
+	sp := PlanSpawn(res, []string{"info", "--format", "{{.ServerVersion}}"}, environ)
 	timeout := p.Timeout
 	if timeout <= 0 {
 		timeout = DefaultProbeTimeout
@@ -177,4 +181,12 @@ func runOutput(ctx context.Context, argv, env []string) (string, error) {
 		return stdout.String(), err
 	}
 	return stdout.String(), nil
+}
+
+// SetEnviron replaces Environ safely while probes may run (after the
+// login-shell environment was loaded).
+func (p *Prober) SetEnviron(e Environ) {
+	p.envMu.Lock()
+	p.Environ = e
+	p.envMu.Unlock()
 }

@@ -175,7 +175,7 @@ func (l *IsolatingLauncher) Launch(ctx context.Context, s *config.Server, stderr
 		}
 		return fail(fmt.Errorf("docker isolation is required for this server but Docker is unavailable (%s); not starting it on the host", reason))
 	}
-	cli := docker.NewCLI(res, l.Environ, nil)
+	cli := docker.NewCLI(res, l.environ(), nil)
 	step("checking image")
 	ok, err := cli.ImageExists(sctx, plan.Image)
 	if err != nil {
@@ -217,7 +217,7 @@ func (l *IsolatingLauncher) Launch(ctx context.Context, s *config.Server, stderr
 	} else {
 		info.Stdio = "attach"
 	}
-	spawn := docker.PlanSpawn(res, args, l.Environ)
+	spawn := docker.PlanSpawn(res, args, l.environ())
 	info.SpawnMode = spawn.Mode
 	info.ContainerName = name
 	// Only variable NAMES are in argv; the values reach docker through its
@@ -341,7 +341,7 @@ func (l *IsolatingLauncher) Launch(ctx context.Context, s *config.Server, stderr
 // user-supplied `docker run …`): never wrapped again, but spawned through the
 // resolved binary so it works where docker is not on PATH.
 func (l *IsolatingLauncher) launchUserDocker(ctx context.Context, s *config.Server, res docker.Resolution, stderr io.Writer, d isolation.Decision) (*Process, error) {
-	spawn := docker.PlanSpawn(res, s.Args, l.Environ)
+	spawn := docker.PlanSpawn(res, s.Args, l.environ())
 	l.log().Debug("docker isolation: command is docker; not wrapped", "server", s.Name, "mode", spawn.Mode)
 	cmd := exec.Command(spawn.Argv[0], spawn.Argv[1:]...)
 	cmd.Env = docker.ChildEnv(MergeEnv(os.Environ(), s.Env), res)
@@ -372,7 +372,7 @@ func (l *IsolatingLauncher) RemoveAll(timeout time.Duration) {
 		return
 	}
 	res := l.Resolver.Resolve(context.Background())
-	cli := docker.NewCLI(res, l.Environ, nil)
+	cli := docker.NewCLI(res, l.environ(), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -549,4 +549,19 @@ func exitCodeText(p *Process) string {
 		return fmt.Sprintf(" (docker run exited with code %d)", ee.ExitCode())
 	}
 	return ""
+}
+
+// environ returns Environ under the lock (SetEnviron may change it once the
+// login-shell environment is loaded).
+func (l *IsolatingLauncher) environ() docker.Environ {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.Environ
+}
+
+// SetEnviron replaces Environ.
+func (l *IsolatingLauncher) SetEnviron(e docker.Environ) {
+	l.mu.Lock()
+	l.Environ = e
+	l.mu.Unlock()
 }
