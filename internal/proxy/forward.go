@@ -34,6 +34,8 @@ type forwarder struct {
 
 	subMu sync.Mutex
 	subs  map[string]int // upstream subscriptions by URI, refcounted
+
+	fast fastState // fasthttp.go
 }
 
 func newForwarder(name, version string, up func() *upstream.Upstream) *forwarder {
@@ -95,6 +97,7 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			// the client picks a level itself (the upstream filters too).
 			if ss, ok := req.GetSession().(*mcp.ServerSession); ok {
 				_, _ = next(ctx, "logging/setLevel", &mcp.ServerRequest[*mcp.SetLoggingLevelParams]{Session: ss, Params: &mcp.SetLoggingLevelParams{Level: "debug"}})
+				f.noteLevel(ss, "debug")
 			}
 			return res, err
 		case "notifications/roots/list_changed":
@@ -111,6 +114,7 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			if err := cs.SetLoggingLevel(ctx, r.Params); err != nil {
 				return nil, err
 			}
+			f.noteLevel(r.Session, r.Params.Level)
 			return next(ctx, method, req)
 		case "tools/list":
 			_, cs, err := f.session(ctx)
@@ -144,7 +148,11 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			}
 			fl, end := u.BeginFlight(ctx, r.Session)
 			defer end()
-			p := &mcp.CallToolParams{Meta: u.RewriteProgressToken(fl, r.Params.Meta), Name: r.Params.Name, Arguments: r.Params.Arguments}
+			meta := u.RewriteProgressToken(fl, r.Params.Meta)
+			if res, ok, err := fastCallTool(ctx, u, meta, r.Params); ok {
+				return res, err
+			}
+			p := &mcp.CallToolParams{Meta: meta, Name: r.Params.Name, Arguments: r.Params.Arguments}
 			return cs.CallTool(ctx, p)
 		case "prompts/get":
 			r := req.(*mcp.GetPromptRequest)

@@ -91,6 +91,9 @@ func (p *Proxy) serveServer(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("unknown server %q: no upstream server with that name is configured (see upstream_servers list on /mcp)", name))
 		return
 	}
+	if f := p.forwarder(name); f != nil && f.serveFast(w, r) {
+		return
+	}
 	p.srvHandler.ServeHTTP(w, r)
 }
 

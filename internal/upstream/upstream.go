@@ -69,6 +69,7 @@ type Upstream struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 	proc      *Process
+	raw       *rawConn // fast path (rawconn.go), nil when off
 
 	// in-flight downstream requests, for routing server-to-client messages
 	flightMu sync.Mutex
@@ -312,7 +313,7 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 			initTimeout = p.InitTimeout
 		}
 		deadline = p.Deadline
-		transport = &mcp.IOTransport{Reader: p.Stdout, Writer: p.Stdin}
+		transport = u.rawWrap(&mcp.IOTransport{Reader: p.Stdout, Writer: p.Stdin})
 		u.mu.Lock()
 		u.proc = p
 		u.mu.Unlock()
@@ -351,6 +352,7 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 		return u.explainStartError(ctx, ictx, proc, initTimeout, err)
 	}
 	defer sess.Close()
+	defer u.rawDetach()
 	tools, err := listAllTools(ictx, sess)
 	if err != nil {
 		return u.explainStartError(ctx, ictx, proc, initTimeout, fmt.Errorf("tools/list: %w", err))
@@ -358,6 +360,7 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 	u.mu.Lock()
 	u.session = sess
 	u.client = client
+	u.rawAttachLocked(transport)
 	u.tools = tools
 	if u.isolation != nil {
 		u.isolation.Phase = "running"

@@ -1,0 +1,386 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/upstream"
+)
+
+// The downstream half of the fast path (MCPPROXY_FASTPATH=0 turns it off).
+//
+// A POST to /mcp/{server} that carries one tools/call request for a live,
+// initialized session is answered here rather than by the SDK's streamable
+// handler: the call goes to the upstream through its raw connection
+// (upstream.CallRaw) and the upstream's result bytes are written back as
+// they are. Server-to-client messages the upstream sends during the call
+// (progress, logging, sampling, elicitation, roots) are written to this same
+// response, which then becomes an SSE stream; the client's answers to the
+// requests among them, and its notifications/cancelled for the call, are
+// POSTed back and picked up here too. Every other request (and any request
+// this code is not sure about) goes to the SDK handler unchanged, so errors
+// such as 404 for an unknown session stay the SDK's.
+
+// fastState is the fast path's per-forwarder state.
+type fastState struct {
+	levels  sync.Map // session ID -> mcp.LoggingLevel
+	calls   sync.Map // session ID + "\x00" + raw request ID -> context.CancelFunc
+	waiting sync.Map // request ID we sent to a client -> chan *fastReply
+	seq     atomic.Uint64
+	served  atomic.Int64 // tools/call requests answered by the fast path
+	stopped atomic.Int64 // fast-path calls ended by notifications/cancelled
+}
+
+type fastReply struct {
+	result json.RawMessage
+	err    *jsonrpc.Error
+}
+
+// clientIDPrefix marks requests the fast path sends to clients.
+const clientIDPrefix = "mcpproxy-fast-"
+
+// noteLevel records a session's log level (the SDK keeps its own copy
+// private).
+func (f *forwarder) noteLevel(ss *mcp.ServerSession, level mcp.LoggingLevel) {
+	if ss != nil {
+		f.fast.levels.Store(ss.ID(), level)
+	}
+}
+
+// wireMsg is the part of an incoming JSON-RPC message the fast path looks at.
+type wireMsg struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Method  string          `json:"method"`
+	Params  json.RawMessage `json:"params"`
+	Result  json.RawMessage `json:"result"`
+	Error   *jsonrpc.Error  `json:"error"`
+}
+
+// serveFast answers r if it is a fast-path request and reports whether it
+// did. When it returns false, r (with its body restored) is for the SDK.
+func (f *forwarder) serveFast(w http.ResponseWriter, r *http.Request) bool {
+	if !upstream.FastPathEnabled() || r.Method != http.MethodPost {
+		return false
+	}
+	sid := r.Header.Get("Mcp-Session-Id")
+	if sid == "" {
+		return false
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		return false
+	}
+	if jsonOK, streamOK := accepts(r.Header.Values("Accept")); !jsonOK || !streamOK {
+		return false
+	}
+	if v := r.Header.Get("Mcp-Protocol-Version"); v != "" && !slices.Contains(LegacyProtocolVersions, v) {
+		return false
+	}
+	// Only bodies of known, bounded size: anything else (and its error
+	// answers) is the SDK's.
+	if r.ContentLength <= 0 || r.ContentLength > mcp.DefaultMaxRequestBodyBytes {
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return false
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return false
+	}
+	var m wireMsg
+	if json.Unmarshal(trimmed, &m) != nil || m.JSONRPC != "2.0" {
+		return false
+	}
+	ss := f.liveSession(sid)
+	if ss == nil {
+		f.fast.levels.Delete(sid) // a closed session's level is no longer needed
+		return false
+	}
+	if ss.InitializeParams() == nil {
+		return false
+	}
+	switch {
+	case m.Method == "" && len(m.ID) > 0 && (m.Result != nil || m.Error != nil):
+		var id string
+		if json.Unmarshal(m.ID, &id) != nil || !strings.HasPrefix(id, clientIDPrefix) {
+			return false
+		}
+		ch, ok := f.fast.waiting.LoadAndDelete(sid + "\x00" + id)
+		if !ok {
+			return false
+		}
+		ch.(chan *fastReply) <- &fastReply{result: m.Result, err: m.Error}
+		w.WriteHeader(http.StatusAccepted)
+		return true
+	case m.Method == "notifications/cancelled" && len(m.ID) == 0:
+		var p struct {
+			RequestID json.RawMessage `json:"requestId"`
+		}
+		if json.Unmarshal(m.Params, &p) != nil {
+			return false
+		}
+		cancel, ok := f.fast.calls.Load(sid + "\x00" + string(p.RequestID))
+		if !ok {
+			return false
+		}
+		cancel.(context.CancelFunc)()
+		f.fast.stopped.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+		return true
+	case m.Method == "tools/call" && len(m.ID) > 0 && string(m.ID) != "null":
+		return f.fastToolsCall(w, r, ss, sid, &m)
+	}
+	return false
+}
+
+func (f *forwarder) liveSession(sid string) *mcp.ServerSession {
+	for ss := range f.server.Sessions() {
+		if ss.ID() == sid {
+			return ss
+		}
+	}
+	return nil
+}
+
+func (f *forwarder) fastToolsCall(w http.ResponseWriter, r *http.Request, ss *mcp.ServerSession, sid string, m *wireMsg) bool {
+	u := f.up()
+	if u == nil || !u.HasRaw() || len(m.Params) == 0 {
+		return false
+	}
+	var params mcp.CallToolParamsRaw
+	if json.Unmarshal(m.Params, &params) != nil {
+		return false
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	key := sid + "\x00" + string(m.ID)
+	if _, dup := f.fast.calls.LoadOrStore(key, cancel); dup {
+		return false
+	}
+	defer f.fast.calls.Delete(key)
+
+	s := &fastSink{f: f, w: w, sid: sid}
+	ctx = upstream.WithSink(ctx, s)
+	fl, end := u.BeginFlight(ctx, ss)
+	meta := u.RewriteProgressToken(fl, params.Meta)
+	res, ok, err := fastCallTool(ctx, u, meta, &params)
+	end()
+	if !ok {
+		// The raw connection went away before anything was sent.
+		return false
+	}
+	var out []byte
+	if err != nil {
+		out, _ = json.Marshal(struct {
+			JSONRPC string          `json:"jsonrpc"`
+			ID      json.RawMessage `json:"id"`
+			Error   *jsonrpc.Error  `json:"error"`
+		}{"2.0", m.ID, toWireError(err)})
+	} else {
+		raw := res.(*rawResult).raw
+		out = make([]byte, 0, len(raw)+len(m.ID)+40)
+		out = append(out, `{"jsonrpc":"2.0","id":`...)
+		out = append(out, m.ID...)
+		out = append(out, `,"result":`...)
+		out = append(out, raw...)
+		out = append(out, '}')
+	}
+	s.final(out)
+	f.fast.served.Add(1)
+	return true
+}
+
+// toWireError turns an error into a JSON-RPC error as the SDK would: a
+// wrapped JSON-RPC error keeps its code, the message is the whole error.
+func toWireError(err error) *jsonrpc.Error {
+	var we *jsonrpc.Error
+	if errors.As(err, &we) {
+		if err == error(we) {
+			return we
+		}
+		return &jsonrpc.Error{Code: we.Code, Message: err.Error()}
+	}
+	return &jsonrpc.Error{Message: err.Error()}
+}
+
+// fastSink is a fast-path call's response. It stays plain JSON unless a
+// server-to-client message comes first, in which case it becomes an SSE
+// stream (the client accepts both).
+type fastSink struct {
+	f   *forwarder
+	w   http.ResponseWriter
+	sid string
+
+	mu   sync.Mutex
+	sse  bool
+	done bool
+}
+
+func (s *fastSink) writeEventLocked(data []byte) {
+	if !s.sse {
+		s.sse = true
+		h := s.w.Header()
+		h.Set("Cache-Control", "no-cache, no-transform")
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Connection", "keep-alive")
+		s.w.WriteHeader(http.StatusOK)
+	}
+	buf := make([]byte, 0, len(data)+32)
+	buf = append(buf, "event: message\ndata: "...)
+	buf = append(buf, data...)
+	buf = append(buf, "\n\n"...)
+	_, _ = s.w.Write(buf)
+	_ = http.NewResponseController(s.w).Flush()
+}
+
+func (s *fastSink) final(data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return
+	}
+	s.done = true
+	if s.sse {
+		s.writeEventLocked(data)
+		return
+	}
+	h := s.w.Header()
+	h.Set("Cache-Control", "no-cache, no-transform")
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	s.w.WriteHeader(http.StatusOK)
+	_, _ = s.w.Write(data)
+}
+
+func (s *fastSink) send(msg []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return false
+	}
+	s.writeEventLocked(msg)
+	return true
+}
+
+func notification(method string, params json.RawMessage) []byte {
+	out := make([]byte, 0, len(params)+len(method)+48)
+	out = append(out, `{"jsonrpc":"2.0","method":`...)
+	mb, _ := json.Marshal(method)
+	out = append(out, mb...)
+	if len(params) > 0 {
+		out = append(out, `,"params":`...)
+		out = append(out, params...)
+	}
+	return append(out, '}')
+}
+
+// Notify implements upstream.Sink.
+func (s *fastSink) Notify(method string, params json.RawMessage) {
+	s.send(notification(method, params))
+}
+
+// Log implements upstream.Sink: the session's level filters, as the SDK's
+// ServerSession.Log does (nothing before a level is set).
+func (s *fastSink) Log(params json.RawMessage) {
+	lv, _ := s.f.fast.levels.Load(s.sid)
+	level, _ := lv.(mcp.LoggingLevel)
+	if level == "" {
+		return
+	}
+	var p struct {
+		Level mcp.LoggingLevel `json:"level"`
+	}
+	_ = json.Unmarshal(params, &p)
+	if levelRank(p.Level) < levelRank(level) {
+		return
+	}
+	s.send(notification("notifications/message", params))
+}
+
+// Request implements upstream.Sink.
+func (s *fastSink) Request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+	id := clientIDPrefix + strconv.FormatUint(s.f.fast.seq.Add(1), 10)
+	key := s.sid + "\x00" + id
+	ch := make(chan *fastReply, 1)
+	s.f.fast.waiting.Store(key, ch)
+	defer s.f.fast.waiting.Delete(key)
+	out := make([]byte, 0, len(params)+len(method)+64)
+	out = append(out, `{"jsonrpc":"2.0","id":"`...)
+	out = append(out, id...)
+	out = append(out, `","method":`...)
+	mb, _ := json.Marshal(method)
+	out = append(out, mb...)
+	if len(params) > 0 {
+		out = append(out, `,"params":`...)
+		out = append(out, params...)
+	}
+	out = append(out, '}')
+	if !s.send(out) {
+		return nil, context.Canceled
+	}
+	select {
+	case rep := <-ch:
+		if rep.err != nil {
+			return nil, rep.err
+		}
+		return rep.result, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func levelRank(l mcp.LoggingLevel) int {
+	switch l {
+	case "debug":
+		return 0
+	case "info":
+		return 1
+	case "notice":
+		return 2
+	case "warning":
+		return 3
+	case "error":
+		return 4
+	case "critical":
+		return 5
+	case "alert":
+		return 6
+	case "emergency":
+		return 7
+	}
+	return 0
+}
+
+// accepts is the SDK's Accept check for POST.
+func accepts(values []string) (jsonOK, streamOK bool) {
+	for _, value := range values {
+		for _, raw := range strings.Split(value, ",") {
+			base, _, _ := strings.Cut(strings.TrimSpace(raw), ";")
+			switch strings.ToLower(strings.TrimSpace(base)) {
+			case "application/json", "application/*":
+				jsonOK = true
+			case "text/*", "text/event-stream":
+				streamOK = true
+			case "*/*":
+				jsonOK, streamOK = true, true
+			}
+		}
+	}
+	return jsonOK, streamOK
+}

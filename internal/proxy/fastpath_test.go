@@ -1,0 +1,230 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/testutil"
+	"github.com/mcpproxy/mcpproxy/internal/upstream"
+)
+
+// fastPathProxy serves /mcp/everything over the conformance server with the
+// fast path on.
+func fastPathProxy(t *testing.T) (*Proxy, string) { return fastPathProxyTB(t) }
+
+func fastPathProxyTB(t testing.TB) (*Proxy, string) {
+	t.Helper()
+	bin := testutil.EverythingServer(t)
+	prev := upstream.SetFastPath(true)
+	t.Cleanup(func() { upstream.SetFastPath(prev) })
+	m := upstream.NewManager(upstream.Options{})
+	cfg := config.Default()
+	cfg.DockerIsolation.Enabled = false
+	cfg.Servers = []*config.Server{{Name: "everything", Command: bin}}
+	m.Apply(cfg)
+	t.Cleanup(m.Shutdown)
+	p := New(Options{Manager: m})
+	mux := http.NewServeMux()
+	p.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := m.Get("everything").WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !m.Get("everything").HasRaw() {
+		t.Fatal("stdio upstream has no raw connection with the fast path on")
+	}
+	return p, srv.URL + "/mcp/everything"
+}
+
+func TestFastPathCallWithProgressLoggingAndSampling(t *testing.T) {
+	p, url := fastPathProxy(t)
+	var mu sync.Mutex
+	var progress []*mcp.ProgressNotificationParams
+	var logs []string
+	sampled := 0
+	c := mcp.NewClient(&mcp.Implementation{Name: "fast-test", Version: "1"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			progress = append(progress, r.Params)
+			mu.Unlock()
+		},
+		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) {
+			mu.Lock()
+			logs = append(logs, r.Params.Data.(string))
+			mu.Unlock()
+		},
+		CreateMessageHandler: func(_ context.Context, r *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+			mu.Lock()
+			sampled++
+			mu.Unlock()
+			return &mcp.CreateMessageResult{Role: "assistant", Model: "test", Content: &mcp.TextContent{Text: "sampled: " + r.Params.Messages[0].Content.(*mcp.TextContent).Text}}, nil
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, DisableStandaloneSSE: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	f := p.existingForwarder("everything")
+
+	// A plain call.
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_simple_text"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := text(res); !strings.Contains(got, "simple text") {
+		t.Fatalf("test_simple_text: %q", got)
+	}
+	if f.fast.served.Load() != 1 {
+		t.Fatalf("fast path served %d calls, want 1", f.fast.served.Load())
+	}
+
+	// Progress during the call reaches the client with its own token.
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_tool_with_progress", Meta: mcp.Meta{"progressToken": "client-tok"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := text(res); got == "client-tok" || got == "" {
+		// The upstream sees the proxy's token, never the client's.
+		t.Fatalf("upstream saw progress token %q", got)
+	}
+	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(progress) == 3 }, "3 progress notifications")
+	mu.Lock()
+	got := append([]*mcp.ProgressNotificationParams(nil), progress...)
+	mu.Unlock()
+	for _, pr := range got {
+		if pr.ProgressToken != "client-tok" {
+			t.Fatalf("progress token %v, want client-tok", pr.ProgressToken)
+		}
+	}
+
+	// Log messages during the call reach the client.
+	if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_tool_with_logging"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(logs) == 3 }, "3 log messages")
+
+	// A sampling request during the call is answered by this client.
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_sampling", Arguments: map[string]any{"prompt": "hello"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := text(res); got != "LLM response: sampled: hello" {
+		t.Fatalf("test_sampling: %q", got)
+	}
+	mu.Lock()
+	n := sampled
+	mu.Unlock()
+	if n != 1 {
+		t.Fatalf("sampled %d times", n)
+	}
+
+	// An upstream error keeps its code.
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_error_handling"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.IsError {
+		t.Fatalf("test_error_handling: want an error result, got %q", text(res))
+	}
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "no_such_tool"}); err == nil {
+		// The SDK server answers an unknown tool with a JSON-RPC error or an error result.
+		t.Log("no_such_tool: no protocol error")
+	}
+	if n := f.fast.served.Load(); n < 5 {
+		t.Fatalf("fast path served %d calls, want ≥5", n)
+	}
+}
+
+func TestFastPathUnknownSession404(t *testing.T) {
+	_, url := fastPathProxy(t)
+	body := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"test_simple_text","arguments":{}}}`
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Session-Id", "no-such-session")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown session: status %d, want 404", resp.StatusCode)
+	}
+}
+
+func text(r *mcp.CallToolResult) string {
+	var sb strings.Builder
+	for _, c := range r.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			sb.WriteString(tc.Text)
+		}
+	}
+	return sb.String()
+}
+
+func eventually(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A client that cancels a fast-path call (notifications/cancelled, POSTed on
+// its own) ends it here and upstream; the session keeps working.
+func TestFastPathCancel(t *testing.T) {
+	p, url := fastPathProxy(t)
+	callCtx, cancelCall := context.WithCancel(context.Background())
+	defer cancelCall()
+	c := mcp.NewClient(&mcp.Implementation{Name: "fast-cancel", Version: "1"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(context.Context, *mcp.ProgressNotificationClientRequest) { cancelCall() },
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, DisableStandaloneSSE: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	f := p.existingForwarder("everything")
+	_, err = cs.CallTool(callCtx, &mcp.CallToolParams{Name: "test_tool_with_progress", Meta: mcp.Meta{"progressToken": "t"}})
+	if err == nil {
+		t.Fatal("cancelled call: want an error")
+	}
+	// The call ends by the client's notifications/cancelled (f.fast.stopped)
+	// or, if the client dropped the request's connection first, by its
+	// context; either way the upstream is told (rawConn.call).
+	eventually(t, func() bool {
+		n := 0
+		f.fast.calls.Range(func(any, any) bool { n++; return true })
+		return n == 0
+	}, "the cancelled call to end")
+	t.Logf("ended by notifications/cancelled: %d", f.fast.stopped.Load())
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_simple_text"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text(res), "simple text") {
+		t.Fatalf("after cancel: %q", text(res))
+	}
+}
