@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -69,7 +70,7 @@ func BenchmarkContainerCallOverhead(b *testing.B) {
 			"docker_isolation": map[string]any{"enabled": true, "network_mode": "none"},
 			"mcpServers": []map[string]any{
 				{"name": "host", "command": bin, "isolation": map[string]any{"enabled": false}},
-				{"name": "box", "command": "/everything-server", "isolation": map[string]any{"image": image}},
+				{"name": "box", "command": "/everything-server", "isolation": map[string]any{"image": image, "cpu_limit": cpuLimit()}},
 			},
 		}
 		p := startProxy(b, cfg)
@@ -97,14 +98,14 @@ func BenchmarkContainerCallOverhead(b *testing.B) {
 		}
 		d, x := mergeStats(ds), mergeStats(xs)
 		var sb strings.Builder
-		fmt.Fprintf(&sb, "test_simple_text, %d sequential calls each, interleaved\n", calls)
+		fmt.Fprintf(&sb, "test_simple_text, %d sequential calls each, interleaved; container cpu_limit %s, network none\n", calls, cpuLimit())
 		fmt.Fprintf(&sb, "through /mcp/{server}:\n")
 		fmt.Fprintf(&sb, "  host stdio        %s\n", h)
 		fmt.Fprintf(&sb, "  container stdio   %s   (+%.1f µs at p50)\n", c, us(c.p50-h.p50))
 		fmt.Fprintf(&sb, "direct Go SDK client:\n")
 		fmt.Fprintf(&sb, "  host stdio        %s\n", d)
 		fmt.Fprintf(&sb, "  docker run -i     %s   (+%.1f µs at p50)\n", x, us(x.p50-d.p50))
-		writeResult(b, "container_call_overhead", sb.String())
+		writeResult(b, "container_call_overhead_cpus"+cpuLimit(), sb.String())
 		report(b, "host", h)
 		report(b, "container", c)
 	}
@@ -181,4 +182,14 @@ func engineStart(b testing.TB, image string, n int) time.Duration {
 		_ = exec.Command(docker, append([]string{"rm", "-f"}, f...)...).Run()
 	}
 	return d
+}
+
+// cpuLimit is the container's cpu_limit in BenchmarkContainerCallOverhead:
+// the spec default unless MCPPROXY_BENCH_CPUS overrides it (to separate the
+// cost of the CPU quota from the cost of the container's data path).
+func cpuLimit() string {
+	if v := os.Getenv("MCPPROXY_BENCH_CPUS"); v != "" {
+		return v
+	}
+	return "1.0"
 }
