@@ -116,50 +116,35 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			}
 			f.noteLevel(r.Session, r.Params.Level)
 			return next(ctx, method, req)
+		}
+		if !forwarded[method] {
+			return next(ctx, method, req)
+		}
+		// Everything below is answered by the upstream.
+		u, cs, err := f.session(ctx)
+		if err != nil {
+			return nil, err
+		}
+		switch method {
 		case "tools/list":
-			_, cs, err := f.session(ctx)
-			if err != nil {
-				return nil, err
-			}
 			return cs.ListTools(ctx, req.(*mcp.ListToolsRequest).Params)
 		case "prompts/list":
-			_, cs, err := f.session(ctx)
-			if err != nil {
-				return nil, err
-			}
 			return cs.ListPrompts(ctx, req.(*mcp.ListPromptsRequest).Params)
 		case "resources/list":
-			_, cs, err := f.session(ctx)
-			if err != nil {
-				return nil, err
-			}
 			return cs.ListResources(ctx, req.(*mcp.ListResourcesRequest).Params)
 		case "resources/templates/list":
-			_, cs, err := f.session(ctx)
-			if err != nil {
-				return nil, err
-			}
 			return cs.ListResourceTemplates(ctx, req.(*mcp.ListResourceTemplatesRequest).Params)
 		case "tools/call":
 			r := req.(*mcp.CallToolRequest)
-			u, cs, err := f.session(ctx)
-			if err != nil {
-				return nil, err
-			}
 			fl, end := u.BeginFlight(ctx, r.Session)
 			defer end()
 			meta := u.RewriteProgressToken(fl, r.Params.Meta)
 			if res, ok, err := fastCallTool(ctx, u, meta, r.Params); ok {
 				return res, err
 			}
-			p := &mcp.CallToolParams{Meta: meta, Name: r.Params.Name, Arguments: r.Params.Arguments}
-			return cs.CallTool(ctx, p)
+			return cs.CallTool(ctx, &mcp.CallToolParams{Meta: meta, Name: r.Params.Name, Arguments: r.Params.Arguments})
 		case "prompts/get":
 			r := req.(*mcp.GetPromptRequest)
-			u, cs, err := f.session(ctx)
-			if err != nil {
-				return nil, err
-			}
 			fl, end := u.BeginFlight(ctx, r.Session)
 			defer end()
 			p := *r.Params
@@ -167,27 +152,24 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			return cs.GetPrompt(ctx, &p)
 		case "resources/read":
 			r := req.(*mcp.ReadResourceRequest)
-			u, cs, err := f.session(ctx)
-			if err != nil {
-				return nil, err
-			}
 			fl, end := u.BeginFlight(ctx, r.Session)
 			defer end()
 			p := *r.Params
 			p.Meta = u.RewriteProgressToken(fl, p.Meta)
 			return cs.ReadResource(ctx, &p)
-		case "completion/complete":
+		default: // completion/complete
 			r := req.(*mcp.CompleteRequest)
-			u, cs, err := f.session(ctx)
-			if err != nil {
-				return nil, err
-			}
 			_, end := u.BeginFlight(ctx, r.Session)
 			defer end()
 			return cs.Complete(ctx, r.Params)
 		}
-		return next(ctx, method, req)
 	}
+}
+
+// forwarded are the methods the forwarder answers from the upstream session.
+var forwarded = map[string]bool{
+	"tools/list": true, "prompts/list": true, "resources/list": true, "resources/templates/list": true,
+	"tools/call": true, "prompts/get": true, "resources/read": true, "completion/complete": true,
 }
 
 func (f *forwarder) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
