@@ -388,3 +388,31 @@ func TestWebUIServesSecurityPage(t *testing.T) {
 		t.Fatal("servers missing from /api/v1/servers")
 	}
 }
+
+// Progress of a call made through /mcp call_tool reaches the caller with its
+// own token, and the upstream's result comes back unchanged.
+func TestCallToolForwardsProgress(t *testing.T) {
+	bin := testutil.FixtureBinary(t)
+	h := startApp(t, hostConfig(t, stdioServer("fx", bin)))
+	h.waitState("fx", upstream.StateReady, 30*time.Second)
+	got := make(chan *mcp.ProgressNotificationParams, 16)
+	cs := h.connect("/mcp", &mcp.ClientOptions{ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+		got <- r.Params
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	params := &mcp.CallToolParams{Name: "call_tool", Arguments: map[string]any{"name": "fx:slow", "args": map[string]any{"ms": 200}}}
+	params.SetProgressToken("my-token-7")
+	res, err := cs.CallTool(ctx, params)
+	if err != nil || res.IsError {
+		t.Fatalf("call: %v %s", err, resultText(res))
+	}
+	select {
+	case p := <-got:
+		if p.ProgressToken != "my-token-7" {
+			t.Fatalf("progress token %v, want the caller's own", p.ProgressToken)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no progress notification reached the /mcp client")
+	}
+}

@@ -94,6 +94,29 @@ func orEmpty(b json.RawMessage) json.RawMessage {
 }
 
 func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	res, err := p.forwardCall(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	return res.(*mcp.CallToolResult), nil
+}
+
+// fastCallMiddleware answers call_tool on /mcp with the upstream's result
+// bytes through its raw connection (the /mcp/{server} fast path), so the
+// result is neither decoded nor re-encoded on the way.
+func (p *Proxy) fastCallMiddleware(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if r, ok := req.(*mcp.CallToolRequest); ok && method == "tools/call" && r.Params.Name == "call_tool" {
+			return p.forwardCall(ctx, r, true)
+		}
+		return next(ctx, method, req)
+	}
+}
+
+// forwardCall performs call_tool: "server:tool" with args, the upstream's
+// result returned unchanged, failures as error results naming both. With
+// raw, the upstream's raw connection is used when it has one.
+func (p *Proxy) forwardCall(ctx context.Context, req *mcp.CallToolRequest, raw bool) (mcp.Result, error) {
 	var in struct {
 		Name string          `json:"name"`
 		Args json.RawMessage `json:"args"`
@@ -117,11 +140,19 @@ func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest) (*mcp.Ca
 	}
 	fl, end := u.BeginFlight(ctx, req.Session)
 	defer end()
-	var args any
-	if len(in.Args) > 0 && string(in.Args) != "null" {
-		args = in.Args
+	meta := u.RewriteProgressToken(fl, req.Params.Meta)
+	var res mcp.Result
+	done := false
+	if raw {
+		res, done, err = fastCallTool(ctx, u, meta, &mcp.CallToolParamsRaw{Name: tool, Arguments: in.Args})
 	}
-	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Meta: u.RewriteProgressToken(fl, req.Params.Meta), Name: tool, Arguments: args})
+	if !done {
+		var args any
+		if len(in.Args) > 0 && string(in.Args) != "null" {
+			args = in.Args
+		}
+		res, err = cs.CallTool(ctx, &mcp.CallToolParams{Meta: meta, Name: tool, Arguments: args})
+	}
 	if err != nil {
 		var werr *jsonrpc.Error
 		if errors.As(err, &werr) {

@@ -63,6 +63,7 @@ func New(opts Options) *Proxy {
 		Capabilities:              &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{ListChanged: true}, Logging: &mcp.LoggingCapabilities{}},
 	})
 	p.agg.AddSendingMiddleware(upstream.PassthroughMiddleware)
+	p.agg.AddReceivingMiddleware(p.fastCallMiddleware)
 	p.registerBuiltins()
 	httpOpts := &mcp.StreamableHTTPOptions{DisableLocalhostProtection: true}
 	p.aggHandler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return p.agg }, httpOpts)
