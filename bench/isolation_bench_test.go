@@ -69,7 +69,7 @@ func BenchmarkContainerCallOverhead(b *testing.B) {
 		cfg := map[string]any{
 			"docker_isolation": map[string]any{"enabled": true, "network_mode": "none"},
 			"mcpServers": []map[string]any{
-				{"name": "host", "command": bin, "isolation": map[string]any{"enabled": false}},
+				{"name": "host", "command": bin, "isolation": map[string]any{"enabled": false}, "env": hostEnv()},
 				{"name": "box", "command": "/everything-server", "isolation": map[string]any{"image": image, "cpu_limit": cpuLimit()}},
 			},
 		}
@@ -105,7 +105,12 @@ func BenchmarkContainerCallOverhead(b *testing.B) {
 		fmt.Fprintf(&sb, "direct Go SDK client:\n")
 		fmt.Fprintf(&sb, "  host stdio        %s\n", d)
 		fmt.Fprintf(&sb, "  docker run -i     %s   (+%.1f µs at p50)\n", x, us(x.p50-d.p50))
-		writeResult(b, "container_call_overhead_cpus"+cpuLimit(), sb.String())
+		name := "container_call_overhead_cpus" + cpuLimit()
+		if len(hostEnv()) > 0 {
+			name += "_host_gomaxprocs1"
+			sb.WriteString("host server run with GOMAXPROCS=1, the budget Go picks inside a 1-CPU container\n")
+		}
+		writeResult(b, name, sb.String())
 		report(b, "host", h)
 		report(b, "container", c)
 	}
@@ -192,4 +197,14 @@ func cpuLimit() string {
 		return v
 	}
 	return "1.0"
+}
+
+// hostEnv gives the host server the container's CPU budget when
+// MCPPROXY_BENCH_HOST_GOMAXPROCS1=1 (Go sets GOMAXPROCS from the cgroup
+// quota inside the container), to compare like with like.
+func hostEnv() map[string]string {
+	if os.Getenv("MCPPROXY_BENCH_HOST_GOMAXPROCS1") == "1" {
+		return map[string]string{"GOMAXPROCS": "1"}
+	}
+	return nil
 }
