@@ -13,7 +13,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -338,8 +337,6 @@ func writeResult(b testing.TB, name, text string) {
 	_ = os.WriteFile(filepath.Join(dir, name+".txt"), []byte(header+text), 0o644)
 	fmt.Fprintf(os.Stdout, "\n%s%s\n", header, text)
 }
-
-var _ = io.Discard
 
 var interruptSignal = os.Interrupt
 

@@ -30,12 +30,7 @@ func BenchmarkProcessHop(b *testing.B) {
 		hop := stdioSession(b, relay, bin)
 		warm(b, simpleText(direct))
 		warm(b, simpleText(hop))
-		var ds, hs []stats
-		for r := 0; r < 4; r++ {
-			ds = append(ds, must(b)(sequential(calls/4, simpleText(direct))))
-			hs = append(hs, must(b)(sequential(calls/4, simpleText(hop))))
-		}
-		d, h := mergeStats(ds), mergeStats(hs)
+		d, h := interleaved(b, simpleText(direct), simpleText(hop))
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "test_simple_text, %d sequential calls each, interleaved, Go SDK stdio client\n", calls)
 		fmt.Fprintf(&sb, "  direct            %s\n", d)

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -78,25 +77,14 @@ func BenchmarkContainerCallOverhead(b *testing.B) {
 		box := httpSession(b, "http://"+p.addr+"/mcp/box")
 		warm(b, simpleText(host))
 		warm(b, simpleText(box))
-		// Interleave rounds so machine noise hits both alike.
-		var hs, bs []stats
-		for r := 0; r < 4; r++ {
-			hs = append(hs, must(b)(sequential(calls/4, simpleText(host))))
-			bs = append(bs, must(b)(sequential(calls/4, simpleText(box))))
-		}
-		h, c := mergeStats(hs), mergeStats(bs)
+		h, c := interleaved(b, simpleText(host), simpleText(box))
 		// And the docker CLI data path alone, direct stdio client to docker run -i.
 		dockerPath, _ := exec.LookPath("docker")
 		direct := stdioSession(b, bin)
 		boxed := stdioSession(b, dockerPath, "run", "-i", "--rm", "--network", "none", image, "/everything-server")
 		warm(b, simpleText(direct))
 		warm(b, simpleText(boxed))
-		var ds, xs []stats
-		for r := 0; r < 4; r++ {
-			ds = append(ds, must(b)(sequential(calls/4, simpleText(direct))))
-			xs = append(xs, must(b)(sequential(calls/4, simpleText(boxed))))
-		}
-		d, x := mergeStats(ds), mergeStats(xs)
+		d, x := interleaved(b, simpleText(direct), simpleText(boxed))
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "test_simple_text, %d sequential calls each, interleaved; container cpu_limit %s, network none\n", calls, cpuLimit())
 		fmt.Fprintf(&sb, "through /mcp/{server}:\n")
@@ -114,6 +102,17 @@ func BenchmarkContainerCallOverhead(b *testing.B) {
 		report(b, "host", h)
 		report(b, "container", c)
 	}
+}
+
+// interleaved runs `calls` sequential calls of each of a and b in four
+// alternating rounds, so machine noise hits both alike.
+func interleaved(b testing.TB, x, y caller) (stats, stats) {
+	var xs, ys []stats
+	for r := 0; r < 4; r++ {
+		xs = append(xs, must(b)(sequential(calls/4, x)))
+		ys = append(ys, must(b)(sequential(calls/4, y)))
+	}
+	return mergeStats(xs), mergeStats(ys)
 }
 
 func mergeStats(ss []stats) stats {
@@ -154,8 +153,6 @@ func stopProxy(p *proxyProcess) {
 		_ = p.cmd.Process.Kill()
 	}
 }
-
-var _ = context.Background
 
 // engineStart measures the engine alone: n concurrent `docker run -d` of the
 // same image until all are running (then removes them).

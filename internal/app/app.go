@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,15 +63,6 @@ type App struct {
 	cfg *config.Config
 
 	editMu sync.Mutex
-}
-
-// Run starts mcpproxy and blocks until ctx ends, then shuts down.
-func Run(ctx context.Context, opts Options) error {
-	a, err := New(opts)
-	if err != nil {
-		return err
-	}
-	return a.Serve(ctx)
 }
 
 // New loads (or creates) the configuration and builds the app.
@@ -346,5 +336,3 @@ func (a *App) RestartServer(ctx context.Context, name string) error {
 func (a *App) ListServers(ctx context.Context) (any, error) {
 	return a.serverList(ctx, false), nil
 }
-
-var errNotFound = errors.New("not found")

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -161,5 +160,3 @@ func mustContain(t testing.TB, s, sub string) {
 		t.Fatalf("expected %q in:\n%s", sub, s)
 	}
 }
-
-var _ = fmt.Sprintf

@@ -330,42 +330,6 @@ func TestServerLog(t *testing.T) {
 	}
 }
 
-func TestOnceWarner(t *testing.T) {
-	var buf syncBuffer
-	logger := slog.New(slog.NewTextHandler(&buf, nil))
-	var w OnceWarner
-	var wg sync.WaitGroup
-	logged := make(chan bool, 20)
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			logged <- w.Warn(logger, "a,b", "per-server docker isolation opt-in ignored", "servers", "a,b")
-		}()
-	}
-	wg.Wait()
-	close(logged)
-	n := 0
-	for ok := range logged {
-		if ok {
-			n++
-		}
-	}
-	if n != 1 {
-		t.Errorf("Warn reported logging %d times", n)
-	}
-	if !w.Warn(logger, "c", "per-server docker isolation opt-in ignored", "servers", "c") {
-		t.Error("a new key was not logged")
-	}
-	out := buf.String()
-	if c := strings.Count(out, "per-server docker isolation opt-in ignored"); c != 2 {
-		t.Errorf("logged %d lines: %s", c, out)
-	}
-	if !strings.Contains(out, "level=WARN") {
-		t.Errorf("not a warning: %s", out)
-	}
-}
-
 func TestStderrOnly(t *testing.T) {
 	var buf syncBuffer
 	logger, closer, err := New(Options{Stderr: &buf})

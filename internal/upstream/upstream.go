@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -138,16 +137,7 @@ func (u *Upstream) WaitReady(ctx context.Context) (*mcp.ClientSession, error) {
 		u.mu.Unlock()
 		switch state {
 		case StateReady:
-			if sess != nil {
-				return sess, nil
-			}
-			// The connection just ended; the run loop is about to report why.
-			select {
-			case <-ctx.Done():
-				return nil, fmt.Errorf("server %q is not available: connection closed", u.name)
-			case <-time.After(20 * time.Millisecond):
-			}
-			continue
+			return sess, nil
 		case StateDisabled:
 			return nil, fmt.Errorf("server %q is disabled", u.name)
 		case StateStopped:
@@ -180,15 +170,6 @@ func (u *Upstream) setState(s State, errText string) {
 	if prev != s || errText != "" {
 		u.m.notifyState(u.name)
 	}
-}
-
-// SetPhase records a start phase (e.g. "pulling image") for the API.
-func (u *Upstream) SetPhase(phase string) {
-	u.mu.Lock()
-	if u.isolation != nil {
-		u.isolation.Phase = phase
-	}
-	u.mu.Unlock()
 }
 
 func (u *Upstream) start() {
@@ -376,9 +357,12 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	case err := <-waitErr:
+		// Never "ready" without a session: callers see an error state at
+		// once; the run loop fills in why the connection ended.
 		u.mu.Lock()
 		u.session = nil
 		u.mu.Unlock()
+		u.setState(StateError, "connection closed")
 		if proc != nil {
 			select {
 			case <-proc.Done():
@@ -530,5 +514,3 @@ func (r *ringBuffer) tail() string {
 	}
 	return strings.Join(lines, " | ")
 }
-
-var _ = slog.LevelInfo
