@@ -101,26 +101,75 @@ func (p *Proxy) callTool(ctx context.Context, req *mcp.CallToolRequest) (*mcp.Ca
 	return res.(*mcp.CallToolResult), nil
 }
 
-// fastCallMiddleware answers call_tool on /mcp with the upstream's result
-// bytes through its raw connection (the /mcp/{server} fast path), so the
-// result is neither decoded nor re-encoded on the way.
-func (p *Proxy) fastCallMiddleware(next mcp.MethodHandler) mcp.MethodHandler {
+// aggMiddleware answers call_tool on /mcp with the upstream's result bytes
+// through its raw connection, so the result is neither decoded nor
+// re-encoded on the way (when the HTTP fast path did not take the request
+// already), and notes each session's log level for that fast path.
+func (p *Proxy) aggMiddleware(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-		if r, ok := req.(*mcp.CallToolRequest); ok && method == "tools/call" && r.Params.Name == "call_tool" {
-			return p.forwardCall(ctx, r, true)
+		switch r := req.(type) {
+		case *mcp.CallToolRequest:
+			if r.Params.Name == "call_tool" {
+				return p.forwardCall(ctx, r, true)
+			}
+		case *mcp.ServerRequest[*mcp.SetLoggingLevelParams]:
+			res, err := next(ctx, method, req)
+			if err == nil {
+				p.aggFast.noteLevel(r.Session, r.Params.Level)
+				p.opts.Manager.RaiseLogLevelAll(ctx, r.Params.Level)
+			}
+			return res, err
 		}
 		return next(ctx, method, req)
 	}
+}
+
+// callToolArgs are call_tool's arguments.
+type callToolArgs struct {
+	Name string          `json:"name"`
+	Args json.RawMessage `json:"args"`
+}
+
+// routeCallTool is the /mcp fast path's route: a call_tool whose upstream
+// is ready goes to it directly; anything else (bad arguments, unknown or
+// unready server) is left to forwardCall, which explains or waits.
+func (p *Proxy) routeCallTool(params *mcp.CallToolParamsRaw) (fastRoute, bool) {
+	if params.Name != "call_tool" {
+		return fastRoute{}, false
+	}
+	var in callToolArgs
+	if json.Unmarshal(orEmpty(params.Arguments), &in) != nil {
+		return fastRoute{}, false
+	}
+	server, tool, ok := splitToolName(in.Name)
+	if !ok {
+		return fastRoute{}, false
+	}
+	u := p.opts.Manager.Get(server)
+	if u == nil {
+		return fastRoute{}, false
+	}
+	return fastRoute{
+		u:      u,
+		params: mcp.CallToolParamsRaw{Name: tool, Arguments: in.Args},
+		failed: func(err error) (any, *jsonrpc.Error) { return callToolFailure(in.Name, server, tool, err), nil },
+	}, true
+}
+
+// callToolFailure is call_tool's answer when the upstream call failed.
+func callToolFailure(name, server, tool string, err error) *mcp.CallToolResult {
+	var werr *jsonrpc.Error
+	if errors.As(err, &werr) {
+		return textResult(true, "call_tool %s: server %q tool %q failed: %s (code %d)", name, server, tool, werr.Message, werr.Code)
+	}
+	return textResult(true, "call_tool %s: server %q tool %q failed: %v", name, server, tool, err)
 }
 
 // forwardCall performs call_tool: "server:tool" with args, the upstream's
 // result returned unchanged, failures as error results naming both. With
 // raw, the upstream's raw connection is used when it has one.
 func (p *Proxy) forwardCall(ctx context.Context, req *mcp.CallToolRequest, raw bool) (mcp.Result, error) {
-	var in struct {
-		Name string          `json:"name"`
-		Args json.RawMessage `json:"args"`
-	}
+	var in callToolArgs
 	if err := json.Unmarshal(orEmpty(req.Params.Arguments), &in); err != nil {
 		return textResult(true, "call_tool: invalid arguments: %v", err), nil
 	}
@@ -154,11 +203,7 @@ func (p *Proxy) forwardCall(ctx context.Context, req *mcp.CallToolRequest, raw b
 		res, err = cs.CallTool(ctx, &mcp.CallToolParams{Meta: meta, Name: tool, Arguments: args})
 	}
 	if err != nil {
-		var werr *jsonrpc.Error
-		if errors.As(err, &werr) {
-			return textResult(true, "call_tool %s: server %q tool %q failed: %s (code %d)", in.Name, server, tool, werr.Message, werr.Code), nil
-		}
-		return textResult(true, "call_tool %s: server %q tool %q failed: %v", in.Name, server, tool, err), nil
+		return callToolFailure(in.Name, server, tool, err), nil
 	}
 	return res, nil
 }

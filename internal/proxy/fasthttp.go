@@ -22,9 +22,10 @@ import (
 
 // The downstream half of the fast path (MCPPROXY_FASTPATH=0 turns it off).
 //
-// A POST to /mcp/{server} that carries one tools/call request for a live,
-// initialized session is answered here rather than by the SDK's streamable
-// handler: the call goes to the upstream through its raw connection
+// A POST that carries one tools/call request for a live, initialized session
+// is answered here rather than by the SDK's streamable handler: on
+// /mcp/{server} any tools/call, on /mcp a call_tool whose upstream is ready.
+// The call goes to the upstream through its raw connection
 // (upstream.CallRaw) and the upstream's result bytes are written back as
 // they are. Server-to-client messages the upstream sends during the call
 // (progress, logging, sampling, elicitation, roots) are written to this same
@@ -34,8 +35,14 @@ import (
 // this code is not sure about) goes to the SDK handler unchanged, so errors
 // such as 404 for an unknown session stay the SDK's.
 
-// fastState is the fast path's per-forwarder state.
-type fastState struct {
+// fastEndpoint is one MCP endpoint's fast path and its state.
+type fastEndpoint struct {
+	server *mcp.Server
+	// route picks the upstream and the tools/call params to send it for a
+	// tools/call received on this endpoint. ok false leaves the request to
+	// the SDK handler.
+	route func(p *mcp.CallToolParamsRaw) (fastRoute, bool)
+
 	levels  sync.Map // session ID -> mcp.LoggingLevel
 	calls   sync.Map // session ID + "\x00" + raw request ID -> context.CancelFunc
 	waiting sync.Map // request ID we sent to a client -> chan *fastReply
@@ -43,6 +50,19 @@ type fastState struct {
 	served  atomic.Int64 // tools/call requests answered by the fast path
 	stopped atomic.Int64 // fast-path calls ended by notifications/cancelled
 }
+
+// fastRoute is where a fast-path tools/call goes.
+type fastRoute struct {
+	u      *upstream.Upstream
+	params mcp.CallToolParamsRaw // _meta is replaced by the rewritten one
+	// failed turns an upstream failure into the response: a JSON-RPC
+	// error, or (on /mcp, where call_tool reports failures as tool errors)
+	// a result.
+	failed func(err error) (result any, rpcErr *jsonrpc.Error)
+}
+
+// wireFailure answers a failure as a JSON-RPC error, as the SDK would.
+func wireFailure(err error) (any, *jsonrpc.Error) { return nil, toWireError(err) }
 
 type fastReply struct {
 	result json.RawMessage
@@ -54,9 +74,9 @@ const clientIDPrefix = "mcpproxy-fast-"
 
 // noteLevel records a session's log level (the SDK keeps its own copy
 // private).
-func (f *forwarder) noteLevel(ss *mcp.ServerSession, level mcp.LoggingLevel) {
+func (e *fastEndpoint) noteLevel(ss *mcp.ServerSession, level mcp.LoggingLevel) {
 	if ss != nil {
-		f.fast.levels.Store(ss.ID(), level)
+		e.levels.Store(ss.ID(), level)
 	}
 }
 
@@ -70,9 +90,9 @@ type wireMsg struct {
 	Error   *jsonrpc.Error  `json:"error"`
 }
 
-// serveFast answers r if it is a fast-path request and reports whether it
-// did. When it returns false, r (with its body restored) is for the SDK.
-func (f *forwarder) serveFast(w http.ResponseWriter, r *http.Request) bool {
+// serve answers r if it is a fast-path request and reports whether it did.
+// When it returns false, r (with its body restored) is for the SDK.
+func (e *fastEndpoint) serve(w http.ResponseWriter, r *http.Request) bool {
 	if !upstream.FastPathEnabled() || r.Method != http.MethodPost {
 		return false
 	}
@@ -107,9 +127,9 @@ func (f *forwarder) serveFast(w http.ResponseWriter, r *http.Request) bool {
 	if json.Unmarshal(trimmed, &m) != nil || m.JSONRPC != "2.0" {
 		return false
 	}
-	ss := f.liveSession(sid)
+	ss := e.liveSession(sid)
 	if ss == nil {
-		f.fast.levels.Delete(sid) // a closed session's level is no longer needed
+		e.levels.Delete(sid) // a closed session's level is no longer needed
 		return false
 	}
 	if ss.InitializeParams() == nil {
@@ -121,7 +141,7 @@ func (f *forwarder) serveFast(w http.ResponseWriter, r *http.Request) bool {
 		if json.Unmarshal(m.ID, &id) != nil || !strings.HasPrefix(id, clientIDPrefix) {
 			return false
 		}
-		ch, ok := f.fast.waiting.LoadAndDelete(sid + "\x00" + id)
+		ch, ok := e.waiting.LoadAndDelete(sid + "\x00" + id)
 		if !ok {
 			return false
 		}
@@ -135,22 +155,22 @@ func (f *forwarder) serveFast(w http.ResponseWriter, r *http.Request) bool {
 		if json.Unmarshal(m.Params, &p) != nil {
 			return false
 		}
-		cancel, ok := f.fast.calls.Load(sid + "\x00" + string(p.RequestID))
+		cancel, ok := e.calls.Load(sid + "\x00" + string(p.RequestID))
 		if !ok {
 			return false
 		}
 		cancel.(context.CancelFunc)()
-		f.fast.stopped.Add(1)
+		e.stopped.Add(1)
 		w.WriteHeader(http.StatusAccepted)
 		return true
 	case m.Method == "tools/call" && len(m.ID) > 0 && string(m.ID) != "null":
-		return f.fastToolsCall(w, r, ss, sid, &m)
+		return e.toolsCall(w, r, ss, sid, &m)
 	}
 	return false
 }
 
-func (f *forwarder) liveSession(sid string) *mcp.ServerSession {
-	for ss := range f.server.Sessions() {
+func (e *fastEndpoint) liveSession(sid string) *mcp.ServerSession {
+	for ss := range e.server.Sessions() {
 		if ss.ID() == sid {
 			return ss
 		}
@@ -158,51 +178,66 @@ func (f *forwarder) liveSession(sid string) *mcp.ServerSession {
 	return nil
 }
 
-func (f *forwarder) fastToolsCall(w http.ResponseWriter, r *http.Request, ss *mcp.ServerSession, sid string, m *wireMsg) bool {
-	u := f.up()
-	if u == nil || !u.HasRaw() || len(m.Params) == 0 {
+func (e *fastEndpoint) toolsCall(w http.ResponseWriter, r *http.Request, ss *mcp.ServerSession, sid string, m *wireMsg) bool {
+	if len(m.Params) == 0 {
 		return false
 	}
 	var params mcp.CallToolParamsRaw
 	if json.Unmarshal(m.Params, &params) != nil {
 		return false
 	}
+	rt, ok := e.route(&params)
+	if !ok || rt.u == nil || !rt.u.HasRaw() {
+		return false
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	key := sid + "\x00" + string(m.ID)
-	if _, dup := f.fast.calls.LoadOrStore(key, cancel); dup {
+	if _, dup := e.calls.LoadOrStore(key, cancel); dup {
 		return false
 	}
-	defer f.fast.calls.Delete(key)
+	defer e.calls.Delete(key)
 
-	s := &fastSink{f: f, w: w, sid: sid}
+	s := &fastSink{e: e, w: w, sid: sid}
 	ctx = upstream.WithSink(ctx, s)
-	fl, end := u.BeginFlight(ctx, ss)
-	meta := u.RewriteProgressToken(fl, params.Meta)
-	res, ok, err := fastCallTool(ctx, u, meta, &params)
+	fl, end := rt.u.BeginFlight(ctx, ss)
+	meta := rt.u.RewriteProgressToken(fl, params.Meta)
+	res, ok, err := fastCallTool(ctx, rt.u, meta, &rt.params)
 	end()
 	if !ok {
 		// The raw connection went away before anything was sent.
 		return false
 	}
-	var out []byte
+	var result json.RawMessage
+	var rpcErr *jsonrpc.Error
 	if err != nil {
+		var v any
+		v, rpcErr = rt.failed(err)
+		if rpcErr == nil {
+			if result, err = json.Marshal(v); err != nil {
+				rpcErr = toWireError(err)
+			}
+		}
+	} else {
+		result = res.(*rawResult).raw
+	}
+	var out []byte
+	if rpcErr != nil {
 		out, _ = json.Marshal(struct {
 			JSONRPC string          `json:"jsonrpc"`
 			ID      json.RawMessage `json:"id"`
 			Error   *jsonrpc.Error  `json:"error"`
-		}{"2.0", m.ID, toWireError(err)})
+		}{"2.0", m.ID, rpcErr})
 	} else {
-		raw := res.(*rawResult).raw
-		out = make([]byte, 0, len(raw)+len(m.ID)+40)
+		out = make([]byte, 0, len(result)+len(m.ID)+40)
 		out = append(out, `{"jsonrpc":"2.0","id":`...)
 		out = append(out, m.ID...)
 		out = append(out, `,"result":`...)
-		out = append(out, raw...)
+		out = append(out, result...)
 		out = append(out, '}')
 	}
 	s.final(out)
-	f.fast.served.Add(1)
+	e.served.Add(1)
 	return true
 }
 
@@ -223,7 +258,7 @@ func toWireError(err error) *jsonrpc.Error {
 // server-to-client message comes first, in which case it becomes an SSE
 // stream (the client accepts both).
 type fastSink struct {
-	f   *forwarder
+	e   *fastEndpoint
 	w   http.ResponseWriter
 	sid string
 
@@ -298,7 +333,7 @@ func (s *fastSink) Notify(method string, params json.RawMessage) {
 // Log implements upstream.Sink: the session's level filters, as the SDK's
 // ServerSession.Log does (nothing before a level is set).
 func (s *fastSink) Log(params json.RawMessage) {
-	lv, _ := s.f.fast.levels.Load(s.sid)
+	lv, _ := s.e.levels.Load(s.sid)
 	level, _ := lv.(mcp.LoggingLevel)
 	if level == "" {
 		return
@@ -307,7 +342,7 @@ func (s *fastSink) Log(params json.RawMessage) {
 		Level mcp.LoggingLevel `json:"level"`
 	}
 	_ = json.Unmarshal(params, &p)
-	if levelRank(p.Level) < levelRank(level) {
+	if upstream.LogLevelRank(p.Level) < upstream.LogLevelRank(level) {
 		return
 	}
 	s.send(notification("notifications/message", params))
@@ -315,11 +350,11 @@ func (s *fastSink) Log(params json.RawMessage) {
 
 // Request implements upstream.Sink.
 func (s *fastSink) Request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
-	id := clientIDPrefix + strconv.FormatUint(s.f.fast.seq.Add(1), 10)
+	id := clientIDPrefix + strconv.FormatUint(s.e.seq.Add(1), 10)
 	key := s.sid + "\x00" + id
 	ch := make(chan *fastReply, 1)
-	s.f.fast.waiting.Store(key, ch)
-	defer s.f.fast.waiting.Delete(key)
+	s.e.waiting.Store(key, ch)
+	defer s.e.waiting.Delete(key)
 	out := make([]byte, 0, len(params)+len(method)+64)
 	out = append(out, `{"jsonrpc":"2.0","id":"`...)
 	out = append(out, id...)
@@ -343,28 +378,6 @@ func (s *fastSink) Request(ctx context.Context, method string, params json.RawMe
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-func levelRank(l mcp.LoggingLevel) int {
-	switch l {
-	case "debug":
-		return 0
-	case "info":
-		return 1
-	case "notice":
-		return 2
-	case "warning":
-		return 3
-	case "error":
-		return 4
-	case "critical":
-		return 5
-	case "alert":
-		return 6
-	case "emergency":
-		return 7
-	}
-	return 0
 }
 
 // accepts is the SDK's Accept check for POST.

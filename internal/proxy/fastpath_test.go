@@ -228,3 +228,177 @@ func TestFastPathCancel(t *testing.T) {
 		t.Fatalf("after cancel: %q", text(res))
 	}
 }
+
+// call_tool on /mcp takes the same fast path: the upstream's result bytes,
+// progress with the client's token, log messages filtered by the session's
+// level, sampling answered by the calling client, and failures as error
+// results naming the server and tool. What it cannot answer at once
+// (unknown server, bad arguments) is left to the SDK handler.
+func TestAggregateFastPathCallTool(t *testing.T) {
+	p, url := fastPathProxy(t)
+	aggURL := strings.TrimSuffix(url, "/everything")
+	var mu sync.Mutex
+	var progress []*mcp.ProgressNotificationParams
+	var logs []string
+	c := mcp.NewClient(&mcp.Implementation{Name: "agg-fast-test", Version: "1"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			progress = append(progress, r.Params)
+			mu.Unlock()
+		},
+		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) {
+			mu.Lock()
+			logs = append(logs, r.Params.Data.(string))
+			mu.Unlock()
+		},
+		CreateMessageHandler: func(_ context.Context, r *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+			return &mcp.CreateMessageResult{Role: "assistant", Model: "test", Content: &mcp.TextContent{Text: "sampled: " + r.Params.Messages[0].Content.(*mcp.TextContent).Text}}, nil
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: aggURL, DisableStandaloneSSE: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	call := func(name string, args map[string]any, meta mcp.Meta) *mcp.CallToolResult {
+		t.Helper()
+		in := map[string]any{"name": name}
+		if args != nil {
+			in["args"] = args
+		}
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "call_tool", Arguments: in, Meta: meta})
+		if err != nil {
+			t.Fatalf("call_tool %s: %v", name, err)
+		}
+		return res
+	}
+
+	if got := text(call("everything:test_simple_text", nil, nil)); !strings.Contains(got, "simple text") {
+		t.Fatalf("test_simple_text: %q", got)
+	}
+	if n := p.aggFast.served.Load(); n != 1 {
+		t.Fatalf("aggregate fast path served %d calls, want 1", n)
+	}
+
+	// Before the client sets a level, no log message reaches it (as the SDK
+	// session behaves); after, those at or above it do.
+	call("everything:test_tool_with_logging", nil, nil)
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	early := len(logs)
+	mu.Unlock()
+	if early != 0 {
+		t.Fatalf("%d log messages before logging/setLevel, want 0", early)
+	}
+	if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
+		t.Fatal(err)
+	}
+	call("everything:test_tool_with_logging", nil, nil)
+	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(logs) == 3 }, "3 log messages")
+
+	if got := text(call("everything:test_tool_with_progress", nil, mcp.Meta{"progressToken": "agg-tok"})); got == "agg-tok" || got == "" {
+		t.Fatalf("upstream saw progress token %q", got)
+	}
+	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(progress) == 3 }, "3 progress notifications")
+	mu.Lock()
+	for _, pr := range progress {
+		if pr.ProgressToken != "agg-tok" {
+			t.Fatalf("progress token %v, want agg-tok", pr.ProgressToken)
+		}
+	}
+	mu.Unlock()
+
+	if got := text(call("everything:test_sampling", map[string]any{"prompt": "hi"}, nil)); got != "LLM response: sampled: hi" {
+		t.Fatalf("test_sampling: %q", got)
+	}
+
+	// An upstream JSON-RPC error becomes an error result naming both.
+	res := call("everything:no_such_tool", nil, nil)
+	if !res.IsError || !strings.HasPrefix(text(res), `call_tool everything:no_such_tool: server "everything" tool "no_such_tool" failed: `) {
+		t.Fatalf("unknown tool: isError=%v %q", res.IsError, text(res))
+	}
+	served := p.aggFast.served.Load()
+	if served != 6 {
+		t.Fatalf("aggregate fast path served %d calls, want 6", served)
+	}
+
+	// Left to the SDK handler, with the same answers as before.
+	res = call("nowhere:tool", nil, nil)
+	if !res.IsError || text(res) != `call_tool nowhere:tool: unknown server "nowhere"` {
+		t.Fatalf("unknown server: isError=%v %q", res.IsError, text(res))
+	}
+	res = call("no-colon", nil, nil)
+	if !res.IsError || !strings.Contains(text(res), `must be "server:tool"`) {
+		t.Fatalf("bad name: isError=%v %q", res.IsError, text(res))
+	}
+	if n := p.aggFast.served.Load(); n != served {
+		t.Fatalf("aggregate fast path took %d requests it should have left to the SDK", n-served)
+	}
+}
+
+// The shared upstream session logs at the most verbose level any client
+// asked for, and each client gets only its own level: a client choosing
+// "error" after another chose "info" hides nothing from the other, also
+// after the upstream reconnects.
+func TestLogLevelIsPerClient(t *testing.T) {
+	p, url := fastPathProxy(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type client struct {
+		cs   *mcp.ClientSession
+		mu   sync.Mutex
+		logs int
+	}
+	connect := func() *client {
+		c := &client{}
+		mc := mcp.NewClient(&mcp.Implementation{Name: "log-test", Version: "1"}, &mcp.ClientOptions{
+			LoggingMessageHandler: func(context.Context, *mcp.LoggingMessageRequest) {
+				c.mu.Lock()
+				c.logs++
+				c.mu.Unlock()
+			},
+		})
+		cs, err := mc.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, DisableStandaloneSSE: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cs.Close() })
+		c.cs = cs
+		return c
+	}
+	count := func(c *client) int { c.mu.Lock(); defer c.mu.Unlock(); return c.logs }
+	quiet, loud := connect(), connect()
+	for _, step := range []struct {
+		c     *client
+		level mcp.LoggingLevel
+	}{{quiet, "error"}, {loud, "info"}, {quiet, "error"}} {
+		if err := step.c.cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: step.level}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		before := count(loud)
+		if _, err := loud.cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_tool_with_logging"}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, func() bool { return count(loud) == before+3 }, when+": 3 info messages for the client that asked for info")
+		if _, err := quiet.cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_tool_with_logging"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if n := count(quiet); n != 0 {
+			t.Fatalf("%s: the client that asked for error got %d info messages", when, n)
+		}
+	}
+	check("first connection")
+	if !p.opts.Manager.Restart("everything") {
+		t.Fatal("restart failed")
+	}
+	if _, err := p.opts.Manager.Get("everything").WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("after a reconnect")
+}

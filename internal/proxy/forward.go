@@ -27,25 +27,31 @@ const readyWait = 60 * time.Second
 
 // forwarder serves one upstream at /mcp/{server}.
 type forwarder struct {
-	name    string
-	up      func() *upstream.Upstream
-	server  *mcp.Server
-	version string
+	name string
+	up   func() *upstream.Upstream
+	// raiseLogLevel is upstream.Manager.RaiseLogLevel
+	raiseLogLevel func(ctx context.Context, server string, level mcp.LoggingLevel) error
+	server        *mcp.Server
+	version       string
 
 	subMu sync.Mutex
 	subs  map[string]int // upstream subscriptions by URI, refcounted
 
-	fast fastState // fasthttp.go
+	fast fastEndpoint // fasthttp.go
 }
 
-func newForwarder(name, version string, up func() *upstream.Upstream) *forwarder {
-	f := &forwarder{name: name, up: up, version: version, subs: map[string]int{}}
+func newForwarder(name, version string, m *upstream.Manager) *forwarder {
+	f := &forwarder{name: name, up: func() *upstream.Upstream { return m.Get(name) }, raiseLogLevel: m.RaiseLogLevel, version: version, subs: map[string]int{}}
 	f.server = mcp.NewServer(&mcp.Implementation{Name: name, Version: version}, &mcp.ServerOptions{
 		SupportedProtocolVersions: LegacyProtocolVersions,
 		SubscribeHandler:          f.subscribe,
 		UnsubscribeHandler:        f.unsubscribe,
 	})
 	f.server.AddReceivingMiddleware(f.middleware)
+	f.fast.server = f.server
+	f.fast.route = func(p *mcp.CallToolParamsRaw) (fastRoute, bool) {
+		return fastRoute{u: f.up(), params: *p, failed: wireFailure}, true
+	}
 	f.server.AddSendingMiddleware(upstream.PassthroughMiddleware)
 	return f
 }
@@ -97,7 +103,7 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			// the client picks a level itself (the upstream filters too).
 			if ss, ok := req.GetSession().(*mcp.ServerSession); ok {
 				_, _ = next(ctx, "logging/setLevel", &mcp.ServerRequest[*mcp.SetLoggingLevelParams]{Session: ss, Params: &mcp.SetLoggingLevelParams{Level: "debug"}})
-				f.noteLevel(ss, "debug")
+				f.fast.noteLevel(ss, "debug")
 			}
 			return res, err
 		case "notifications/roots/list_changed":
@@ -107,14 +113,13 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			return next(ctx, method, req)
 		case "logging/setLevel":
 			r := req.(*mcp.ServerRequest[*mcp.SetLoggingLevelParams])
-			_, cs, err := f.session(ctx)
-			if err != nil {
+			if _, _, err := f.session(ctx); err != nil {
 				return nil, err
 			}
-			if err := cs.SetLoggingLevel(ctx, r.Params); err != nil {
+			if err := f.raiseLogLevel(ctx, f.name, r.Params.Level); err != nil {
 				return nil, err
 			}
-			f.noteLevel(r.Session, r.Params.Level)
+			f.fast.noteLevel(r.Session, r.Params.Level)
 			return next(ctx, method, req)
 		}
 		if !forwarded[method] {

@@ -44,6 +44,7 @@ type Proxy struct {
 	log  *slog.Logger
 
 	agg        *mcp.Server
+	aggFast    fastEndpoint // call_tool on /mcp (fasthttp.go)
 	aggHandler http.Handler
 	srvHandler http.Handler
 
@@ -63,8 +64,10 @@ func New(opts Options) *Proxy {
 		Capabilities:              &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{ListChanged: true}, Logging: &mcp.LoggingCapabilities{}},
 	})
 	p.agg.AddSendingMiddleware(upstream.PassthroughMiddleware)
-	p.agg.AddReceivingMiddleware(p.fastCallMiddleware)
+	p.agg.AddReceivingMiddleware(p.aggMiddleware)
 	p.registerBuiltins()
+	p.aggFast.server = p.agg
+	p.aggFast.route = p.routeCallTool
 	httpOpts := &mcp.StreamableHTTPOptions{DisableLocalhostProtection: true}
 	p.aggHandler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return p.agg }, httpOpts)
 	p.srvHandler = mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
@@ -80,9 +83,16 @@ func New(opts Options) *Proxy {
 
 // Register adds the MCP routes to mux.
 func (p *Proxy) Register(mux *http.ServeMux) {
-	mux.Handle("/mcp", p.aggHandler)
-	mux.Handle("/mcp/{$}", p.aggHandler)
+	mux.HandleFunc("/mcp", p.serveAggregate)
+	mux.HandleFunc("/mcp/{$}", p.serveAggregate)
 	mux.HandleFunc("/mcp/{server}", p.serveServer)
+}
+
+func (p *Proxy) serveAggregate(w http.ResponseWriter, r *http.Request) {
+	if p.aggFast.serve(w, r) {
+		return
+	}
+	p.aggHandler.ServeHTTP(w, r)
 }
 
 func (p *Proxy) serveServer(w http.ResponseWriter, r *http.Request) {
@@ -92,7 +102,7 @@ func (p *Proxy) serveServer(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("unknown server %q: no upstream server with that name is configured (see upstream_servers list on /mcp)", name))
 		return
 	}
-	if f := p.forwarder(name); f != nil && f.serveFast(w, r) {
+	if f := p.forwarder(name); f != nil && f.fast.serve(w, r) {
 		return
 	}
 	p.srvHandler.ServeHTTP(w, r)
@@ -116,7 +126,7 @@ func (p *Proxy) forwarder(name string) *forwarder {
 	defer p.mu.Unlock()
 	f := p.forwarders[name]
 	if f == nil {
-		f = newForwarder(name, p.opts.Version, func() *upstream.Upstream { return p.opts.Manager.Get(name) })
+		f = newForwarder(name, p.opts.Version, p.opts.Manager)
 		p.forwarders[name] = f
 	}
 	return f

@@ -77,13 +77,16 @@ type Manager struct {
 	stderrs map[string]*ringBuffer
 	down    Downstream
 	closed  bool
+	// log levels asked for by downstream clients (loglevel.go)
+	logAll    mcp.LoggingLevel
+	logServer map[string]mcp.LoggingLevel
 }
 
 // NewManager returns a manager with no servers.
 func NewManager(opts Options) *Manager {
 	m := &Manager{
 		opts: opts, log: opts.Logger, launcher: opts.Launcher, stopGrace: opts.StopGrace,
-		ups: map[string]*Upstream{}, keys: map[string]string{}, stderrs: map[string]*ringBuffer{},
+		ups: map[string]*Upstream{}, keys: map[string]string{}, stderrs: map[string]*ringBuffer{}, logServer: map[string]mcp.LoggingLevel{},
 		down: opts.Downstream, cfg: config.Default(),
 	}
 	if m.log == nil {

@@ -70,6 +70,11 @@ type Upstream struct {
 	proc      *Process
 	raw       *rawConn // fast path (rawconn.go), nil when off
 
+	// the log level last sent, and to which session (loglevel.go)
+	logMu      sync.Mutex
+	logSession *mcp.ClientSession
+	logSent    mcp.LoggingLevel
+
 	// in-flight downstream requests, for routing server-to-client messages
 	flightMu sync.Mutex
 	flights  []*Flight
@@ -347,6 +352,9 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 		u.isolation.Phase = "running"
 	}
 	u.mu.Unlock()
+	if err := u.syncLogLevel(ictx); err != nil {
+		u.m.log.Debug("upstream refused logging/setLevel", "server", u.name, "error", err)
+	}
 	u.setState(StateReady, "")
 	u.m.log.Info("upstream ready", "server", u.name, "tools", len(tools))
 	u.m.toolsChanged(u.name, tools)
