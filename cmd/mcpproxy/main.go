@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -32,6 +33,20 @@ func getVersion() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// serveProcs is the GOMAXPROCS serve runs with: 1 unless the user set the
+// GOMAXPROCS variable. The proxy relays small messages between processes and
+// spends its time waiting; with one P, a goroutine woken by a message runs on
+// the thread that received it, instead of the runtime waking a second thread
+// to look for work on every hop. Measured on a 2-core machine: one context
+// switch fewer per call, −23 % proxy CPU per call, p50 through
+// /mcp/{server} −60…−130 µs (bench/README.md, BenchmarkSchedulerProcs).
+func serveProcs(env string) (n int, set bool) {
+	if env != "" {
+		return 0, false
+	}
+	return 1, true
 }
 
 func main() {
@@ -100,6 +115,10 @@ func newServe(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer closer.Close()
+			if n, set := serveProcs(os.Getenv("GOMAXPROCS")); set {
+				runtime.GOMAXPROCS(n)
+			}
+			logger.Debug("scheduler", "gomaxprocs", runtime.GOMAXPROCS(0), "cpus", runtime.NumCPU())
 			if tray {
 				if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 					logger.Info("no tray available (no desktop session); continuing without it")

@@ -1054,3 +1054,12 @@ func TestTelemetryShow(t *testing.T) {
 		})
 	}
 }
+
+func TestServeProcs(t *testing.T) {
+	if n, set := serveProcs(""); !set || n != 1 {
+		t.Fatalf(`serveProcs(""): %d, %v; want 1, true`, n, set)
+	}
+	if _, set := serveProcs("4"); set {
+		t.Fatal(`serveProcs("4"): the user's GOMAXPROCS must be kept`)
+	}
+}
