@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -28,57 +30,95 @@ func everythingConfig(bin string, n int) map[string]any {
 
 // BenchmarkCallLatency: test_simple_text, 1,000 sequential calls and 1,000
 // calls from 8 concurrent clients, (a) direct stdio, (b) /mcp/everything,
-// (c) /mcp call_tool.
+// (c) /mcp call_tool — each with the Go SDK client — plus, to tell the
+// proxy's cost from the client transport's, (a′) the same server over its
+// own Streamable HTTP endpoint with the Go SDK client and (b′)/(c′) (b)/(c)
+// with a plain HTTP client. Scenarios run in interleaved rounds.
 func BenchmarkCallLatency(b *testing.B) {
 	bin := testutil.EverythingServer(b)
 	for i := 0; i < b.N; i++ {
 		// (a) direct: one stdio session; 8 concurrent callers share it, as
 		// 8 clients of one stdio server would through any proxy.
 		direct := stdioSession(b, bin)
-		warm(b, simpleText(direct))
-		aSeq := must(b)(sequential(calls, simpleText(direct)))
-		directs := make([]caller, concurrency)
-		for j := range directs {
-			directs[j] = simpleText(direct)
-		}
-		aPar := must(b)(concurrent(calls, directs))
-
+		ownHTTP := startHTTPServer(b, bin)
 		p := startProxy(b, everythingConfig(bin, 1))
-		per := httpSession(b, "http://"+p.addr+"/mcp/everything")
-		warm(b, simpleText(per))
-		bSeq := must(b)(sequential(calls, simpleText(per)))
-		pers := make([]caller, concurrency)
-		for j := range pers {
-			pers[j] = simpleText(httpSession(b, "http://"+p.addr+"/mcp/everything"))
-		}
-		bPar := must(b)(concurrent(calls, pers))
+		per := "http://" + p.addr + "/mcp/everything"
+		agg := "http://" + p.addr + "/mcp"
 
-		agg := httpSession(b, "http://"+p.addr+"/mcp")
-		warm(b, viaCallTool(agg, "everything"))
-		cSeq := must(b)(sequential(calls, viaCallTool(agg, "everything")))
-		aggs := make([]caller, concurrency)
-		for j := range aggs {
-			aggs[j] = viaCallTool(httpSession(b, "http://"+p.addr+"/mcp"), "everything")
+		names := []string{"(a) direct stdio, SDK client", "(a′) server's own HTTP, SDK", "(b) /mcp/everything, SDK", "(b′) /mcp/everything, plain", "(c) /mcp call_tool, SDK", "(c′) /mcp call_tool, plain"}
+		seqCallers := []caller{simpleText(direct), simpleText(httpSession(b, ownHTTP)),
+			simpleText(httpSession(b, per)), plainSimpleText(plainSession(b, per)),
+			viaCallTool(httpSession(b, agg), "everything"), plainCallTool(plainSession(b, agg), "everything")}
+		for _, c := range seqCallers {
+			warm(b, c)
 		}
-		cPar := must(b)(concurrent(calls, aggs))
+		parSets := make([][]caller, len(names))
+		for j := 0; j < concurrency; j++ {
+			parSets[0] = append(parSets[0], simpleText(direct))
+			parSets[1] = append(parSets[1], simpleText(httpSession(b, ownHTTP)))
+			parSets[2] = append(parSets[2], simpleText(httpSession(b, per)))
+			parSets[3] = append(parSets[3], plainSimpleText(plainSession(b, per)))
+			parSets[4] = append(parSets[4], viaCallTool(httpSession(b, agg), "everything"))
+			parSets[5] = append(parSets[5], plainCallTool(plainSession(b, agg), "everything"))
+		}
+		seq := interleavedSeq(b, 8, seqCallers...)
+		par := interleavedPar(b, 5, parSets...)
 
-		report(b, "a_seq", aSeq)
-		report(b, "b_seq", bSeq)
-		report(b, "c_seq", cSeq)
-		report(b, "a_par", aPar)
-		report(b, "b_par", bPar)
-		report(b, "c_par", cPar)
+		keys := []string{"a", "a_http", "b", "b_plain", "c", "c_plain"}
+		for k, key := range keys {
+			report(b, key+"_seq", seq[k])
+			report(b, key+"_par", par[k])
+		}
 		var sb strings.Builder
-		fmt.Fprintf(&sb, "test_simple_text on the Go SDK conformance server (stdio upstream)\n")
-		fmt.Fprintf(&sb, "sequential, %d calls:\n", calls)
-		fmt.Fprintf(&sb, "  (a) direct stdio        %s\n", aSeq)
-		fmt.Fprintf(&sb, "  (b) /mcp/everything     %s   (+%.1f µs at p50)\n", bSeq, us(bSeq.p50-aSeq.p50))
-		fmt.Fprintf(&sb, "  (c) /mcp call_tool      %s   (+%.1f µs at p50)\n", cSeq, us(cSeq.p50-aSeq.p50))
-		fmt.Fprintf(&sb, "%d concurrent clients, %d calls:\n", concurrency, calls)
-		fmt.Fprintf(&sb, "  (a) direct stdio        %s\n", aPar)
-		fmt.Fprintf(&sb, "  (b) /mcp/everything     %s   (%.0f%% of direct)\n", bPar, 100*bPar.perSec/aPar.perSec)
-		fmt.Fprintf(&sb, "  (c) /mcp call_tool      %s   (%.0f%% of direct)\n", cPar, 100*cPar.perSec/aPar.perSec)
+		fmt.Fprintf(&sb, "test_simple_text on the Go SDK conformance server (stdio upstream); scenarios in interleaved rounds\n")
+		fmt.Fprintf(&sb, "sequential, %d calls each:\n", calls)
+		for k, name := range names {
+			fmt.Fprintf(&sb, "  %-30s %s", name, seq[k])
+			if k > 0 {
+				fmt.Fprintf(&sb, "   %+7.1f µs vs (a)", us(seq[k].p50-seq[0].p50))
+			}
+			if k == 2 || k == 4 {
+				fmt.Fprintf(&sb, ", %+7.1f µs vs (a′)", us(seq[k].p50-seq[1].p50))
+			}
+			sb.WriteString("\n")
+		}
+		fmt.Fprintf(&sb, "%d concurrent clients, %d calls each scenario:\n", concurrency, calls)
+		for k, name := range names {
+			fmt.Fprintf(&sb, "  %-30s %s", name, par[k])
+			if k > 0 {
+				fmt.Fprintf(&sb, "   %4.0f%% of (a)", 100*par[k].perSec/par[0].perSec)
+			}
+			if k == 2 || k == 4 {
+				fmt.Fprintf(&sb, ", %4.0f%% of (a′)", 100*par[k].perSec/par[1].perSec)
+			}
+			sb.WriteString("\n")
+		}
+		fmt.Fprintf(&sb, "SDK clients share one HTTP client that keeps its connections (harness_test.go: benchHTTP).\n")
 		writeResult(b, "call_latency", sb.String())
+	}
+}
+
+// startHTTPServer runs the conformance server on its own Streamable HTTP
+// endpoint and returns its URL.
+func startHTTPServer(b testing.TB, bin string) string {
+	b.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(testutil.FreePort(b))
+	cmd := exec.Command(bin, "-http", addr, "-stateless=false")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return "http://" + addr + "/"
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("conformance server on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,18 +144,106 @@ func stdioSession(b testing.TB, name string, args ...string) *mcp.ClientSession 
 	return cs
 }
 
+// benchHTTP is the HTTP client of every SDK session here. Go's default
+// transport keeps only two idle connections per host, so 8 concurrent
+// sessions would open and close a TCP connection on most calls; a real
+// client keeps its connections, and so does this one.
+var benchHTTP = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 256}}
+
 // httpSession connects a Go SDK client to an MCP URL.
 func httpSession(b testing.TB, url string) *mcp.ClientSession {
 	b.Helper()
 	c := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, nil)
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: benchHTTP}, nil)
 	if err != nil {
 		b.Fatalf("connect %s: %v", url, err)
 	}
 	b.Cleanup(func() { cs.Close() })
 	return cs
+}
+
+// plainClient is the least an MCP client over Streamable HTTP does per
+// call: one keep-alive POST of a JSON-RPC request, and reading the JSON (or
+// SSE) response. It separates what the proxy costs from what the Go SDK's
+// HTTP client transport costs on top of its stdio transport.
+type plainClient struct {
+	url, session string
+	seq          atomic.Int64
+}
+
+// plainSession initializes a session with the SDK (so it is a normal
+// session on the proxy) and makes calls in it with plain HTTP.
+func plainSession(b testing.TB, url string) *plainClient {
+	return &plainClient{url: url, session: httpSession(b, url).ID()}
+}
+
+func (c *plainClient) call(ctx context.Context, name string, args any) error {
+	params, _ := json.Marshal(map[string]any{"name": name, "arguments": args})
+	id := c.seq.Add(1)
+	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":%s}`, id, params)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Session-Id", c.session)
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	resp, err := benchHTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d: %s", resp.StatusCode, data)
+	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		// the last data line is the response
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(lines[i], "data: "); ok {
+				data = []byte(v)
+				break
+			}
+		}
+	}
+	var out struct {
+		ID     int64 `json:"id"`
+		Result *struct {
+			IsError bool `json:"isError"`
+		} `json:"result"`
+		Error *struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return fmt.Errorf("response: %v: %s", err, data)
+	}
+	switch {
+	case out.Error != nil:
+		return fmt.Errorf("%s: %s", name, out.Error.Message)
+	case out.Result == nil || out.ID != id:
+		return fmt.Errorf("%s: unexpected response %s", name, data)
+	case out.Result.IsError:
+		return fmt.Errorf("%s: tool error: %s", name, data)
+	}
+	return nil
+}
+
+func plainSimpleText(c *plainClient) caller {
+	return func(ctx context.Context) error { return c.call(ctx, "test_simple_text", map[string]any{}) }
+}
+
+func plainCallTool(c *plainClient, server string) caller {
+	return func(ctx context.Context) error {
+		return c.call(ctx, "call_tool", map[string]any{"name": server + ":test_simple_text"})
+	}
 }
 
 func simpleText(cs *mcp.ClientSession) caller {

@@ -105,14 +105,41 @@ func BenchmarkContainerCallOverhead(b *testing.B) {
 }
 
 // interleaved runs `calls` sequential calls of each of a and b in four
-// alternating rounds, so machine noise hits both alike.
+// alternating rounds, so that machine noise falls on both alike.
 func interleaved(b testing.TB, x, y caller) (stats, stats) {
-	var xs, ys []stats
-	for r := 0; r < 4; r++ {
-		xs = append(xs, must(b)(sequential(calls/4, x)))
-		ys = append(ys, must(b)(sequential(calls/4, y)))
+	r := interleavedSeq(b, 4, x, y)
+	return r[0], r[1]
+}
+
+// interleavedSeq runs `calls` sequential calls of each caller, in rounds
+// that take turns.
+func interleavedSeq(b testing.TB, rounds int, cs ...caller) []stats {
+	per := make([][]stats, len(cs))
+	for r := 0; r < rounds; r++ {
+		for i, c := range cs {
+			per[i] = append(per[i], must(b)(sequential(calls/rounds, c)))
+		}
 	}
-	return mergeStats(xs), mergeStats(ys)
+	out := make([]stats, len(cs))
+	for i := range per {
+		out[i] = mergeStats(per[i])
+	}
+	return out
+}
+
+// interleavedPar is interleavedSeq for sets of concurrent clients.
+func interleavedPar(b testing.TB, rounds int, sets ...[]caller) []stats {
+	per := make([][]stats, len(sets))
+	for r := 0; r < rounds; r++ {
+		for i, set := range sets {
+			per[i] = append(per[i], must(b)(concurrent(calls/rounds, set)))
+		}
+	}
+	out := make([]stats, len(sets))
+	for i := range per {
+		out[i] = mergeStats(per[i])
+	}
+	return out
 }
 
 func mergeStats(ss []stats) stats {
