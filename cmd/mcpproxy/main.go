@@ -39,9 +39,10 @@ func getVersion() string {
 // GOMAXPROCS variable. The proxy relays small messages between processes and
 // spends its time waiting; with one P, a goroutine woken by a message runs on
 // the thread that received it, instead of the runtime waking a second thread
-// to look for work on every hop. Measured on a 2-core machine: one context
-// switch fewer per call, −23 % proxy CPU per call, p50 through
-// /mcp/{server} −60…−130 µs (bench/README.md, BenchmarkSchedulerProcs).
+// to look for work on every hop. Measured on a 2-core machine
+// (BenchmarkSchedulerProcs, bench/results/scheduler_procs.txt): p50 through
+// /mcp/{server} 70–130 µs lower, a quarter less proxy CPU per call, the same
+// 8-client throughput.
 func serveProcs(env string) (n int, set bool) {
 	if env != "" {
 		return 0, false
