@@ -97,7 +97,6 @@ func New(opts Options) (*App, error) {
 	}
 	a.cfg = cfg
 	a.updateSecrets(cfg)
-	iso.prepareShim()
 
 	ix, err := index.New()
 	if err != nil {

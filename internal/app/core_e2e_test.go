@@ -332,6 +332,18 @@ func TestStderrGoesToServerLog(t *testing.T) {
 	}
 }
 
+// A configuration without containers leaves no trace of docker isolation in
+// the data dir: the stdio shim is installed when a config first needs docker
+// (TestIsolationDockerInspect sees it in use).
+func TestNoShimWithoutDocker(t *testing.T) {
+	bin := testutil.FixtureBinary(t)
+	h := startApp(t, hostConfig(t, stdioServer("plain", bin)))
+	h.waitState("plain", upstream.StateReady, 30*time.Second)
+	if _, err := os.Stat(filepath.Join(h.dataDir, "run", "bin")); !os.IsNotExist(err) {
+		t.Fatalf("run/bin exists without any docker server (stat: %v)", err)
+	}
+}
+
 func TestToolListChangedRefreshesIndex(t *testing.T) {
 	bin := testutil.FixtureBinary(t)
 	h := startApp(t, hostConfig(t, stdioServer("fx", bin, "-tools-changed-after", "300ms")))

@@ -36,6 +36,7 @@ type Isolation struct {
 	warned map[string]bool
 
 	hydrateOnce sync.Once
+	shimOnce    sync.Once
 }
 
 func newIsolation(a *App) (*Isolation, error) {
@@ -136,10 +137,13 @@ func (i *Isolation) hydrate(cfg *config.Config) {
 	})
 }
 
-// ConfigChanged logs the decisions at debug level and, once per process, the
-// warning for per-server opt-ins that the global flag ignores.
+// ConfigChanged prepares docker (login-shell environment, stdio shim) the
+// first time a configuration needs it, and logs the decisions at debug level
+// and, once per process, the warning for per-server opt-ins that the global
+// flag ignores.
 func (i *Isolation) ConfigChanged(cfg *config.Config) {
 	i.hydrate(cfg)
+	i.prepareShim(cfg)
 	path := i.resolver.Resolve(context.Background()).Path
 	var ignored []string
 	for _, s := range cfg.Servers {
@@ -261,14 +265,20 @@ func TelemetryPayload(ctx context.Context, dataDir, configPath, version string) 
 	return p, cfg.Telemetry.Enabled, err
 }
 
-// prepareShim installs the stdio shim (once the config is known to be
-// valid, so an invalid config leaves the data dir untouched).
-func (i *Isolation) prepareShim() {
-	if bin, why := installShim(filepath.Join(i.a.opts.DataDir, "run", "bin")); bin != "" {
-		i.launcher.ShimBinary = bin
-	} else {
-		i.a.log.Debug("docker isolation: stdio shim not used; container stdio goes through docker attach", "reason", why)
+// prepareShim installs the stdio shim once, the first time a configuration
+// needs docker (so an invalid config, or one without containers, leaves the
+// data dir untouched and costs no start-up time).
+func (i *Isolation) prepareShim(cfg *config.Config) {
+	if !i.needsDocker(cfg) {
+		return
 	}
+	i.shimOnce.Do(func() {
+		if bin, why := installShim(filepath.Join(i.a.opts.DataDir, "run", "bin")); bin != "" {
+			i.launcher.SetShimBinary(bin)
+		} else {
+			i.a.log.Debug("docker isolation: stdio shim not used; container stdio goes through docker attach", "reason", why)
+		}
+	})
 }
 
 // installShim puts the stdio shim on disk when containers can reach a unix

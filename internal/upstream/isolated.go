@@ -206,12 +206,15 @@ func (l *IsolatingLauncher) Launch(ctx context.Context, s *config.Server, stderr
 	// The stdio shim (when available) connects the server straight to a
 	// socket of ours, so messages skip the docker CLI and daemon relays.
 	var link *shimLink
-	if l.ShimBinary != "" && plan.ShimCompatible(isolation.Shim{Binary: l.ShimBinary, IODir: filepath.Join(l.RunDir, "io-"+name)}) {
+	l.mu.Lock()
+	shimBin := l.ShimBinary
+	l.mu.Unlock()
+	if shimBin != "" && plan.ShimCompatible(isolation.Shim{Binary: shimBin, IODir: filepath.Join(l.RunDir, "io-"+name)}) {
 		var err error
 		if link, err = newShimLink(l.RunDir, name); err != nil {
 			return fail(err)
 		}
-		args = plan.RunArgsShim(name, cidfile, labels, &isolation.Shim{Binary: l.ShimBinary, IODir: link.dir})
+		args = plan.RunArgsShim(name, cidfile, labels, &isolation.Shim{Binary: shimBin, IODir: link.dir})
 		childEnv = append(childEnv, isolation.ShimTokenEnv+"="+link.token)
 		info.Stdio = "socket"
 	} else {
@@ -557,6 +560,13 @@ func (l *IsolatingLauncher) environ() docker.Environ {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.Environ
+}
+
+// SetShimBinary sets ShimBinary for the containers started from now on.
+func (l *IsolatingLauncher) SetShimBinary(path string) {
+	l.mu.Lock()
+	l.ShimBinary = path
+	l.mu.Unlock()
 }
 
 // SetEnviron replaces Environ.
