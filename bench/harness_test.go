@@ -276,7 +276,8 @@ func viaCallTool(cs *mcp.ClientSession, server string) caller {
 type proxyProcess struct {
 	cmd       *exec.Cmd
 	addr      string
-	readyMS   int64
+	readyMS   int64         // as the proxy logs it: since serve began
+	readyWall time.Duration // since the process was started
 	startedAt time.Time
 	logs      *lockedLines
 }
@@ -387,6 +388,7 @@ func startProxy(b testing.TB, cfg any) *proxyProcess {
 		}
 	})
 	line, ok := p.logs.waitFor(readyRe, 5*time.Minute)
+	p.readyWall = time.Since(p.startedAt)
 	if !ok {
 		b.Fatalf("proxy never reported all upstreams settled; log:\n%s", strings.Join(p.logs.lines, "\n"))
 	}
