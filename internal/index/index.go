@@ -98,7 +98,7 @@ func (ix *Index) SetServerTools(server string, tools []Tool) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {
-		return errClosed
+		return ErrClosed
 	}
 	old := ix.tools[server]
 	if len(old) == 0 && len(next) == 0 {
@@ -134,7 +134,7 @@ func (ix *Index) RemoveServer(server string) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {
-		return errClosed
+		return ErrClosed
 	}
 	old := ix.tools[server]
 	if len(old) == 0 {
@@ -211,7 +211,7 @@ func (ix *Index) Search(q string, limit int) ([]Hit, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.closed {
-		return nil, errClosed
+		return nil, ErrClosed
 	}
 	res, err := ix.engine.search(context.Background(), bq, min(limit, max(ix.count, 1)))
 	if err != nil {
@@ -249,4 +249,5 @@ func (ix *Index) Close() error {
 	return ix.engine.close()
 }
 
-var errClosed = errors.New("tool index is closed")
+// ErrClosed is returned by every call on a closed index.
+var ErrClosed = errors.New("tool index is closed")

@@ -63,6 +63,7 @@ func (p *Proxy) retrieveTools(ctx context.Context, req *mcp.CallToolRequest) (*m
 	if in.Limit > 100 {
 		in.Limit = 100
 	}
+	p.indexer.flush()
 	hits, err := p.opts.Index.Search(in.Query, in.Limit)
 	if err != nil {
 		return textResult(true, "retrieve_tools: %v", err), nil

@@ -50,6 +50,7 @@ type Proxy struct {
 
 	mu         sync.Mutex
 	forwarders map[string]*forwarder
+	indexer    *indexer
 }
 
 // New builds the proxy and registers itself as the manager's downstream.
@@ -58,6 +59,7 @@ func New(opts Options) *Proxy {
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
+	p.indexer = newIndexer(opts.Index, opts.Manager, p.log)
 	p.agg = mcp.NewServer(&mcp.Implementation{Name: "mcpproxy", Version: opts.Version}, &mcp.ServerOptions{
 		SupportedProtocolVersions: LegacyProtocolVersions,
 		Instructions:              "mcpproxy aggregates many MCP servers. Use retrieve_tools to find a tool by what it does, then call_tool with its \"server:tool\" name. upstream_servers lists and manages the servers.",
@@ -145,29 +147,17 @@ func (p *Proxy) ListChanged(server, kind string) {
 	}
 }
 
-// ToolsChanged updates the index and tells /mcp clients; the app calls it
-// from the manager's OnToolsChanged.
+// ToolsChanged queues the index update and tells /mcp clients; the app
+// calls it from the manager's OnToolsChanged.
 func (p *Proxy) ToolsChanged(server string, tools []*mcp.Tool) {
-	if p.opts.Index != nil {
-		if tools == nil {
-			_ = p.opts.Index.RemoveServer(server)
-		} else {
-			it := make([]index.Tool, 0, len(tools))
-			for _, t := range tools {
-				schema, _ := json.Marshal(t.InputSchema)
-				it = append(it, index.Tool{Server: server, Name: t.Name, Description: t.Description, InputSchema: schema})
-			}
-			if err := p.opts.Index.SetServerTools(server, it); err != nil {
-				p.log.Warn("index update failed", "server", server, "error", err)
-			}
-		}
-	}
+	p.indexer.update(server, tools)
 	notifyListChanged(p.agg, "tools")
 }
 
 // StateChanged is called when an upstream changes state; a reconnected
 // upstream has no subscriptions.
 func (p *Proxy) StateChanged(server string) {
+	p.indexer.stateChanged()
 	if f := p.existingForwarder(server); f != nil {
 		if u := p.opts.Manager.Get(server); u == nil || u.Status().State != upstream.StateReady {
 			f.resetSubscriptions()
