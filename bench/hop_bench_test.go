@@ -34,7 +34,7 @@ func BenchmarkProcessHop(b *testing.B) {
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "test_simple_text, %d sequential calls each, interleaved, Go SDK stdio client\n", calls)
 		fmt.Fprintf(&sb, "  direct            %s\n", d)
-		fmt.Fprintf(&sb, "  through a relay   %s   (+%.1f µs at p50: one extra process that only copies bytes)\n", h, us(h.p50-d.p50))
+		fmt.Fprintf(&sb, "  through a relay   %s   (%+.1f µs at p50: one extra process that only copies bytes)\n", h, us(h.p50-d.p50))
 		writeResult(b, "process_hop", sb.String())
 		report(b, "direct", d)
 		report(b, "relay", h)

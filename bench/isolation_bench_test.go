@@ -89,10 +89,10 @@ func BenchmarkContainerCallOverhead(b *testing.B) {
 		fmt.Fprintf(&sb, "test_simple_text, %d sequential calls each, interleaved; container cpu_limit %s, network none\n", calls, cpuLimit())
 		fmt.Fprintf(&sb, "through /mcp/{server}:\n")
 		fmt.Fprintf(&sb, "  host stdio        %s\n", h)
-		fmt.Fprintf(&sb, "  container stdio   %s   (+%.1f µs at p50)\n", c, us(c.p50-h.p50))
+		fmt.Fprintf(&sb, "  container stdio   %s   (%+.1f µs at p50)\n", c, us(c.p50-h.p50))
 		fmt.Fprintf(&sb, "direct Go SDK client:\n")
 		fmt.Fprintf(&sb, "  host stdio        %s\n", d)
-		fmt.Fprintf(&sb, "  docker run -i     %s   (+%.1f µs at p50)\n", x, us(x.p50-d.p50))
+		fmt.Fprintf(&sb, "  docker run -i     %s   (%+.1f µs at p50)\n", x, us(x.p50-d.p50))
 		name := "container_call_overhead_cpus" + cpuLimit()
 		if len(hostEnv()) > 0 {
 			name += "_host_gomaxprocs1"
