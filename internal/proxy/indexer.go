@@ -84,12 +84,16 @@ func (x *indexer) applyIn(d time.Duration) {
 		x.timer.Stop()
 	}
 	x.due = at
-	x.timer = time.AfterFunc(d, func() {
-		x.mu.Lock()
-		x.timer = nil
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		x.mu.Lock() // held by applyIn until t and x.timer are set
+		if x.timer == t {
+			x.timer = nil
+		}
 		x.mu.Unlock()
 		x.flush()
 	})
+	x.timer = t
 }
 
 func (x *indexer) connecting() bool {

@@ -55,14 +55,15 @@ func TestIndexerHoldsUpdatesWhileConnecting(t *testing.T) {
 
 	start := time.Now()
 	x.update("b", tools("defenestrate"))
+	time.Sleep(100 * time.Millisecond)
+	if found("defenestrate") {
+		t.Fatal("second update applied while an upstream is connecting")
+	}
 	for !found("defenestrate") {
 		if time.Since(start) > 3*indexHoldMax {
 			t.Fatalf("update not applied within %v while an upstream stays connecting", 3*indexHoldMax)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-	if d := time.Since(start); d < indexHoldMax-50*time.Millisecond {
-		t.Fatalf("applied after %v, before indexHoldMax (%v)", d, indexHoldMax)
 	}
 
 	// Nothing connecting: applied within a few indexSettleDelays.
