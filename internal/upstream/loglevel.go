@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -11,6 +12,9 @@ import (
 // for that server, or through /mcp for all — and each downstream session
 // filters to its own level. One client's logging/setLevel therefore never
 // hides messages from another. The level is sent again after a reconnect.
+
+// logLevelTimeout bounds the logging/setLevel sent when a session starts.
+const logLevelTimeout = 5 * time.Second
 
 // LogLevelRank orders logging levels from debug (0) to emergency (7); an
 // unknown level ranks as debug.

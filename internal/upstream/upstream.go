@@ -352,9 +352,13 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 		u.isolation.Phase = "running"
 	}
 	u.mu.Unlock()
-	if err := u.syncLogLevel(ictx); err != nil {
+	// The level clients asked for, before any call can arrive (a server
+	// that does not answer it delays readiness by logLevelTimeout at most).
+	lctx, lcancel := context.WithTimeout(ictx, logLevelTimeout)
+	if err := u.syncLogLevel(lctx); err != nil {
 		u.m.log.Debug("upstream refused logging/setLevel", "server", u.name, "error", err)
 	}
+	lcancel()
 	u.setState(StateReady, "")
 	u.m.log.Info("upstream ready", "server", u.name, "tools", len(tools))
 	u.m.toolsChanged(u.name, tools)
