@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -79,11 +80,21 @@ func (m *Manager) RaiseLogLevelAll(ctx context.Context, level mcp.LoggingLevel) 
 		ups = append(ups, u)
 	}
 	m.mu.Unlock()
+	// Concurrently, each bounded: one slow upstream does not hold up the
+	// client's logging/setLevel.
+	var wg sync.WaitGroup
 	for _, u := range ups {
-		if err := u.syncLogLevel(ctx); err != nil {
-			m.log.Debug("upstream refused logging/setLevel", "server", u.name, "error", err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			uctx, cancel := context.WithTimeout(ctx, logLevelTimeout)
+			defer cancel()
+			if err := u.syncLogLevel(uctx); err != nil {
+				m.log.Debug("upstream refused logging/setLevel", "server", u.name, "error", err)
+			}
+		}()
 	}
+	wg.Wait()
 }
 
 // syncLogLevel sends the level the manager wants for u to its live session,
