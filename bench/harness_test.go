@@ -276,8 +276,7 @@ func viaCallTool(cs *mcp.ClientSession, server string) caller {
 type proxyProcess struct {
 	cmd       *exec.Cmd
 	addr      string
-	readyMS   int64         // as the proxy logs it: since serve began
-	readyWall time.Duration // since the process was started
+	readyWall time.Duration // from process start to "all upstreams settled"
 	startedAt time.Time
 	logs      *lockedLines
 }
@@ -392,7 +391,6 @@ func startProxy(b testing.TB, cfg any) *proxyProcess {
 	if !ok {
 		b.Fatalf("proxy never reported all upstreams settled; log:\n%s", strings.Join(p.logs.lines, "\n"))
 	}
-	p.readyMS, _ = strconv.ParseInt(readyRe.FindStringSubmatch(line)[1], 10, 64)
 	if strings.Contains(line, "ready=") && !regexp.MustCompile(`ready=(\d+) total=(\d+)`).MatchString(line) {
 		b.Fatalf("unexpected ready line %q", line)
 	}

@@ -38,7 +38,7 @@ func BenchmarkIsolatedColdStart(b *testing.B) {
 			var runs []int64
 			for r := 0; r < 3; r++ {
 				p := startProxy(b, isolatedConfig(image, n))
-				runs = append(runs, p.readyMS)
+				runs = append(runs, p.readyWall.Milliseconds())
 				stopProxy(p)
 			}
 			med := median(runs)
