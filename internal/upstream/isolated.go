@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/docker"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
@@ -41,6 +43,8 @@ type IsolatingLauncher struct {
 	ShimBinary string
 	// Environ decides direct exec vs login-shell wrap of the docker CLI.
 	Environ docker.Environ
+
+	images singleflight.Group // image checks in flight, by reference
 
 	mu         sync.Mutex
 	cfg        *config.Config
@@ -129,6 +133,29 @@ func (l *IsolatingLauncher) log() *slog.Logger {
 	return l.Logger
 }
 
+// imageExistsTimeout bounds one shared image check.
+const imageExistsTimeout = 30 * time.Second
+
+// imageExists checks ref with one docker call for every start that asks at
+// the same time: 20 servers of one image starting together run one
+// `docker image inspect`, not 20. Nothing is cached beyond that call, so a
+// later start sees a pull or removal made since.
+func (l *IsolatingLauncher) imageExists(ctx context.Context, cli *docker.CLI, ref string) (bool, error) {
+	ch := l.images.DoChan(ref, func() (any, error) {
+		// Not bound to the first caller's context: the others share it.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), imageExistsTimeout)
+		defer cancel()
+		return cli.ImageExists(cctx, ref)
+	})
+	select {
+	case r := <-ch:
+		ok, _ := r.Val.(bool)
+		return ok, r.Err
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
 // Launch implements Launcher.
 func (l *IsolatingLauncher) Launch(ctx context.Context, s *config.Server, stderr io.Writer) (*Process, error) {
 	res := l.Resolver.Resolve(ctx)
@@ -165,6 +192,18 @@ func (l *IsolatingLauncher) Launch(ctx context.Context, s *config.Server, stderr
 	sctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 
+	cli := docker.NewCLI(res, l.environ(), nil)
+	// The image check runs while the daemon is probed: both only read, and
+	// each is a docker call of its own.
+	type imageCheck struct {
+		ok  bool
+		err error
+	}
+	imageDone := make(chan imageCheck, 1)
+	go func() {
+		ok, err := l.imageExists(sctx, cli, plan.Image)
+		imageDone <- imageCheck{ok, err}
+	}()
 	step("checking docker")
 	st := l.Prober.Probe(sctx, false)
 	if !st.Available {
@@ -175,9 +214,9 @@ func (l *IsolatingLauncher) Launch(ctx context.Context, s *config.Server, stderr
 		}
 		return fail(fmt.Errorf("docker isolation is required for this server but Docker is unavailable (%s); not starting it on the host", reason))
 	}
-	cli := docker.NewCLI(res, l.environ(), nil)
 	step("checking image")
-	ok, err := cli.ImageExists(sctx, plan.Image)
+	ic := <-imageDone
+	ok, err := ic.ok, ic.err
 	if err != nil {
 		return fail(stalled(sctx.Err(), "image check", plan.Timeout, err))
 	}
