@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,35 +50,8 @@ func fastPathProxyTB(t testing.TB) (*Proxy, string) {
 
 func TestFastPathCallWithProgressLoggingAndSampling(t *testing.T) {
 	p, url := fastPathProxy(t)
-	var mu sync.Mutex
-	var progress []*mcp.ProgressNotificationParams
-	var logs []string
-	sampled := 0
-	c := mcp.NewClient(&mcp.Implementation{Name: "fast-test", Version: "1"}, &mcp.ClientOptions{
-		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
-			mu.Lock()
-			progress = append(progress, r.Params)
-			mu.Unlock()
-		},
-		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) {
-			mu.Lock()
-			logs = append(logs, r.Params.Data.(string))
-			mu.Unlock()
-		},
-		CreateMessageHandler: func(_ context.Context, r *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
-			mu.Lock()
-			sampled++
-			mu.Unlock()
-			return &mcp.CreateMessageResult{Role: "assistant", Model: "test", Content: &mcp.TextContent{Text: "sampled: " + r.Params.Messages[0].Content.(*mcp.TextContent).Text}}, nil
-		},
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, DisableStandaloneSSE: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
+	rc := connectRecording(t, url)
+	cs, ctx := rc.cs, rc.ctx
 	f := p.existingForwarder("everything")
 
 	// A plain call.
@@ -101,15 +75,7 @@ func TestFastPathCallWithProgressLoggingAndSampling(t *testing.T) {
 		// The upstream sees the proxy's token, never the client's.
 		t.Fatalf("upstream saw progress token %q", got)
 	}
-	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(progress) == 3 }, "3 progress notifications")
-	mu.Lock()
-	got := append([]*mcp.ProgressNotificationParams(nil), progress...)
-	mu.Unlock()
-	for _, pr := range got {
-		if pr.ProgressToken != "client-tok" {
-			t.Fatalf("progress token %v, want client-tok", pr.ProgressToken)
-		}
-	}
+	rc.wantProgress(t, 3, "client-tok")
 
 	// Log messages during the call reach the client.
 	if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
@@ -118,7 +84,7 @@ func TestFastPathCallWithProgressLoggingAndSampling(t *testing.T) {
 	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_tool_with_logging"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(logs) == 3 }, "3 log messages")
+	eventually(t, func() bool { _, l, _ := rc.counts(); return l == 3 }, "3 log messages")
 
 	// A sampling request during the call is answered by this client.
 	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_sampling", Arguments: map[string]any{"prompt": "hello"}})
@@ -128,10 +94,7 @@ func TestFastPathCallWithProgressLoggingAndSampling(t *testing.T) {
 	if got := text(res); got != "LLM response: sampled: hello" {
 		t.Fatalf("test_sampling: %q", got)
 	}
-	mu.Lock()
-	n := sampled
-	mu.Unlock()
-	if n != 1 {
+	if _, _, n := rc.counts(); n != 1 {
 		t.Fatalf("sampled %d times", n)
 	}
 
@@ -166,6 +129,69 @@ func TestFastPathUnknownSession404(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown session: status %d, want 404", resp.StatusCode)
+	}
+}
+
+// recordingClient is a Go SDK client that records the progress and log
+// notifications it receives and answers sampling requests.
+type recordingClient struct {
+	cs  *mcp.ClientSession
+	ctx context.Context
+
+	mu       sync.Mutex
+	progress []*mcp.ProgressNotificationParams
+	logs     []string
+	sampled  int
+}
+
+func connectRecording(t *testing.T, url string) *recordingClient {
+	t.Helper()
+	rc := &recordingClient{}
+	c := mcp.NewClient(&mcp.Implementation{Name: "fast-test", Version: "1"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+			rc.mu.Lock()
+			rc.progress = append(rc.progress, r.Params)
+			rc.mu.Unlock()
+		},
+		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) {
+			rc.mu.Lock()
+			rc.logs = append(rc.logs, r.Params.Data.(string))
+			rc.mu.Unlock()
+		},
+		CreateMessageHandler: func(_ context.Context, r *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+			rc.mu.Lock()
+			rc.sampled++
+			rc.mu.Unlock()
+			return &mcp.CreateMessageResult{Role: "assistant", Model: "test", Content: &mcp.TextContent{Text: "sampled: " + r.Params.Messages[0].Content.(*mcp.TextContent).Text}}, nil
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, DisableStandaloneSSE: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	rc.cs, rc.ctx = cs, ctx
+	return rc
+}
+
+func (rc *recordingClient) counts() (progress, logs, sampled int) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.progress), len(rc.logs), rc.sampled
+}
+
+// wantProgress waits for n progress notifications, all with token.
+func (rc *recordingClient) wantProgress(t *testing.T, n int, token string) {
+	t.Helper()
+	eventually(t, func() bool { p, _, _ := rc.counts(); return p == n }, fmt.Sprintf("%d progress notifications", n))
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, pr := range rc.progress {
+		if pr.ProgressToken != token {
+			t.Fatalf("progress token %v, want %s", pr.ProgressToken, token)
+		}
 	}
 }
 
@@ -236,32 +262,8 @@ func TestFastPathCancel(t *testing.T) {
 // (unknown server, bad arguments) is left to the SDK handler.
 func TestAggregateFastPathCallTool(t *testing.T) {
 	p, url := fastPathProxy(t)
-	aggURL := strings.TrimSuffix(url, "/everything")
-	var mu sync.Mutex
-	var progress []*mcp.ProgressNotificationParams
-	var logs []string
-	c := mcp.NewClient(&mcp.Implementation{Name: "agg-fast-test", Version: "1"}, &mcp.ClientOptions{
-		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
-			mu.Lock()
-			progress = append(progress, r.Params)
-			mu.Unlock()
-		},
-		LoggingMessageHandler: func(_ context.Context, r *mcp.LoggingMessageRequest) {
-			mu.Lock()
-			logs = append(logs, r.Params.Data.(string))
-			mu.Unlock()
-		},
-		CreateMessageHandler: func(_ context.Context, r *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
-			return &mcp.CreateMessageResult{Role: "assistant", Model: "test", Content: &mcp.TextContent{Text: "sampled: " + r.Params.Messages[0].Content.(*mcp.TextContent).Text}}, nil
-		},
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: aggURL, DisableStandaloneSSE: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
+	rc := connectRecording(t, strings.TrimSuffix(url, "/everything"))
+	cs, ctx := rc.cs, rc.ctx
 	call := func(name string, args map[string]any, meta mcp.Meta) *mcp.CallToolResult {
 		t.Helper()
 		in := map[string]any{"name": name}
@@ -286,29 +288,19 @@ func TestAggregateFastPathCallTool(t *testing.T) {
 	// session behaves); after, those at or above it do.
 	call("everything:test_tool_with_logging", nil, nil)
 	time.Sleep(100 * time.Millisecond)
-	mu.Lock()
-	early := len(logs)
-	mu.Unlock()
-	if early != 0 {
+	if _, early, _ := rc.counts(); early != 0 {
 		t.Fatalf("%d log messages before logging/setLevel, want 0", early)
 	}
 	if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
 		t.Fatal(err)
 	}
 	call("everything:test_tool_with_logging", nil, nil)
-	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(logs) == 3 }, "3 log messages")
+	eventually(t, func() bool { _, l, _ := rc.counts(); return l == 3 }, "3 log messages")
 
 	if got := text(call("everything:test_tool_with_progress", nil, mcp.Meta{"progressToken": "agg-tok"})); got == "agg-tok" || got == "" {
 		t.Fatalf("upstream saw progress token %q", got)
 	}
-	eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(progress) == 3 }, "3 progress notifications")
-	mu.Lock()
-	for _, pr := range progress {
-		if pr.ProgressToken != "agg-tok" {
-			t.Fatalf("progress token %v, want agg-tok", pr.ProgressToken)
-		}
-	}
-	mu.Unlock()
+	rc.wantProgress(t, 3, "agg-tok")
 
 	if got := text(call("everything:test_sampling", map[string]any{"prompt": "hi"}, nil)); got != "LLM response: sampled: hi" {
 		t.Fatalf("test_sampling: %q", got)

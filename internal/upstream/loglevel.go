@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -75,26 +74,17 @@ func (m *Manager) RaiseLogLevelAll(ctx context.Context, level mcp.LoggingLevel) 
 	if moreVerbose(level, m.logAll) {
 		m.logAll = level
 	}
-	ups := make([]*Upstream, 0, len(m.ups))
-	for _, u := range m.ups {
-		ups = append(ups, u)
-	}
+	ups := m.allLocked()
 	m.mu.Unlock()
 	// Concurrently, each bounded: one slow upstream does not hold up the
 	// client's logging/setLevel.
-	var wg sync.WaitGroup
-	for _, u := range ups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			uctx, cancel := context.WithTimeout(ctx, logLevelTimeout)
-			defer cancel()
-			if err := u.syncLogLevel(uctx); err != nil {
-				m.log.Debug("upstream refused logging/setLevel", "server", u.name, "error", err)
-			}
-		}()
-	}
-	wg.Wait()
+	eachConcurrently(ups, func(u *Upstream) {
+		uctx, cancel := context.WithTimeout(ctx, logLevelTimeout)
+		defer cancel()
+		if err := u.syncLogLevel(uctx); err != nil {
+			m.log.Debug("upstream refused logging/setLevel", "server", u.name, "error", err)
+		}
+	})
 }
 
 // syncLogLevel sends the level the manager wants for u to its live session,

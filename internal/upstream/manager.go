@@ -260,33 +260,41 @@ func (m *Manager) WaitSettled(ctx context.Context) {
 func (m *Manager) Shutdown() {
 	m.mu.Lock()
 	m.closed = true
-	ups := make([]*Upstream, 0, len(m.ups))
-	for _, u := range m.ups {
-		ups = append(ups, u)
-	}
+	ups := m.allLocked()
 	m.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, u := range ups {
-		wg.Add(1)
-		go func(u *Upstream) {
-			defer wg.Done()
-			u.stop(StateStopped)
-		}(u)
-	}
-	wg.Wait()
+	eachConcurrently(ups, func(u *Upstream) { u.stop(StateStopped) })
 }
 
 // Kill ends every upstream process at once.
 func (m *Manager) Kill() {
 	m.mu.Lock()
-	ups := make([]*Upstream, 0, len(m.ups))
-	for _, u := range m.ups {
-		ups = append(ups, u)
-	}
+	ups := m.allLocked()
 	m.mu.Unlock()
 	for _, u := range ups {
 		u.kill()
 	}
+}
+
+// allLocked returns every upstream, in no order (m.mu held).
+func (m *Manager) allLocked() []*Upstream {
+	ups := make([]*Upstream, 0, len(m.ups))
+	for _, u := range m.ups {
+		ups = append(ups, u)
+	}
+	return ups
+}
+
+// eachConcurrently calls f for every upstream at once and waits for all.
+func eachConcurrently(ups []*Upstream, f func(*Upstream)) {
+	var wg sync.WaitGroup
+	for _, u := range ups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(u)
+		}()
+	}
+	wg.Wait()
 }
 
 func (m *Manager) notifyState(name string) {
