@@ -21,10 +21,14 @@ import (
 // fast path on.
 func fastPathProxy(t *testing.T) (*Proxy, string) { return fastPathProxyTB(t) }
 
-func fastPathProxyTB(t testing.TB) (*Proxy, string) {
+func fastPathProxyTB(t testing.TB) (*Proxy, string) { return proxyWithFastPath(t, true) }
+
+// proxyWithFastPath is fastPathProxy with the fast path on or off
+// (MCPPROXY_FASTPATH).
+func proxyWithFastPath(t testing.TB, on bool) (*Proxy, string) {
 	t.Helper()
 	bin := testutil.EverythingServer(t)
-	prev := upstream.SetFastPath(true)
+	prev := upstream.SetFastPath(on)
 	t.Cleanup(func() { upstream.SetFastPath(prev) })
 	m := upstream.NewManager(upstream.Options{})
 	cfg := config.Default()
@@ -42,8 +46,8 @@ func fastPathProxyTB(t testing.TB) (*Proxy, string) {
 	if _, err := m.Get("everything").WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if !m.Get("everything").HasRaw() {
-		t.Fatal("stdio upstream has no raw connection with the fast path on")
+	if m.Get("everything").HasRaw() != on {
+		t.Fatalf("stdio upstream: raw connection %v with the fast path %v", m.Get("everything").HasRaw(), on)
 	}
 	return p, srv.URL + "/mcp/everything"
 }
@@ -393,4 +397,83 @@ func TestLogLevelIsPerClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after a reconnect")
+}
+
+// With the fast path off (MCPPROXY_FASTPATH=0) every call goes through the
+// SDK server and client, and the answers are the same as with it on: on
+// /mcp/{server} and through call_tool, results, error results, JSON-RPC
+// errors, progress, log messages and sampling. The log and progress
+// notifications sent just before a response reach the calling client on
+// the SDK path too (upstream/noteorder.go); the clients here have no
+// standalone stream, so nothing arrives any other way.
+func TestFastPathOffGivesTheSameAnswers(t *testing.T) {
+	type answer struct {
+		text     string
+		isError  bool
+		rpcError string
+	}
+	run := func(on bool) (answers []answer, progress, logs, sampled int, served int64) {
+		p, url := proxyWithFastPath(t, on)
+		for _, endpoint := range []string{url, strings.TrimSuffix(url, "/everything")} {
+			rc := connectRecording(t, endpoint)
+			if err := rc.cs.SetLoggingLevel(rc.ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
+				t.Fatal(err)
+			}
+			agg := !strings.HasSuffix(endpoint, "/everything")
+			call := func(name string, args map[string]any, meta mcp.Meta) {
+				params := &mcp.CallToolParams{Name: name, Arguments: args, Meta: meta}
+				if agg {
+					in := map[string]any{"name": "everything:" + name}
+					if args != nil {
+						in["args"] = args
+					}
+					params = &mcp.CallToolParams{Name: "call_tool", Arguments: in, Meta: meta}
+				}
+				res, err := rc.cs.CallTool(rc.ctx, params)
+				switch {
+				case err != nil:
+					answers = append(answers, answer{rpcError: err.Error()})
+				case name == "test_tool_with_progress":
+					// the text is the proxy's own token, different each run
+					answers = append(answers, answer{isError: res.IsError})
+				default:
+					answers = append(answers, answer{text: text(res), isError: res.IsError})
+				}
+			}
+			call("test_simple_text", nil, nil)
+			call("test_tool_with_progress", nil, mcp.Meta{"progressToken": "tok"})
+			call("test_tool_with_logging", nil, nil)
+			call("test_sampling", map[string]any{"prompt": "hello"}, nil)
+			call("test_error_handling", nil, nil)
+			call("no_such_tool", nil, nil)
+			rc.wantProgress(t, 3, "tok")
+			eventually(t, func() bool { _, l, _ := rc.counts(); return l == 3 }, fmt.Sprintf("3 log messages (fast path %v, %s)", on, endpoint))
+			pr, l, s := rc.counts()
+			progress, logs, sampled = progress+pr, logs+l, sampled+s
+		}
+		served = p.aggFast.served.Load()
+		if f := p.existingForwarder("everything"); f != nil {
+			served += f.fast.served.Load()
+		}
+		return answers, progress, logs, sampled, served
+	}
+	onAnswers, onProgress, onLogs, onSampled, onServed := run(true)
+	offAnswers, offProgress, offLogs, offSampled, offServed := run(false)
+	if offServed != 0 {
+		t.Fatalf("fast path off, yet it served %d calls", offServed)
+	}
+	if onServed != int64(len(onAnswers)) {
+		t.Fatalf("fast path on served %d of %d calls", onServed, len(onAnswers))
+	}
+	if len(onAnswers) != len(offAnswers) {
+		t.Fatalf("%d answers with the fast path, %d without", len(onAnswers), len(offAnswers))
+	}
+	for i := range onAnswers {
+		if onAnswers[i] != offAnswers[i] {
+			t.Errorf("call %d: fast path %+v, SDK path %+v", i, onAnswers[i], offAnswers[i])
+		}
+	}
+	if onProgress != offProgress || onLogs != offLogs || onSampled != offSampled {
+		t.Errorf("progress/logs/sampling: fast path %d/%d/%d, SDK path %d/%d/%d", onProgress, onLogs, onSampled, offProgress, offLogs, offSampled)
+	}
 }

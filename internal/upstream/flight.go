@@ -31,6 +31,9 @@ func (u *Upstream) BeginFlight(ctx context.Context, ss *mcp.ServerSession) (*Fli
 	u.flights = append(u.flights, f)
 	u.flightMu.Unlock()
 	return f, func() {
+		// Notifications the upstream sent before the call's response are
+		// routed to this flight before it ends (noteorder.go).
+		u.notes.waitHandled(noteWait)
 		u.flightMu.Lock()
 		for i, g := range u.flights {
 			if g == f {

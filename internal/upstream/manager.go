@@ -377,6 +377,6 @@ func (m *Manager) newClient(u *Upstream) *mcp.Client {
 		ProgressNotificationHandler: u.handleProgress,
 		ElicitationCompleteHandler:  u.handleElicitationComplete,
 	})
-	c.AddReceivingMiddleware(u.rootsMiddleware)
+	c.AddReceivingMiddleware(u.rootsMiddleware, u.noteMiddleware)
 	return c
 }

@@ -76,6 +76,7 @@ type Upstream struct {
 	logSent    mcp.LoggingLevel
 
 	// in-flight downstream requests, for routing server-to-client messages
+	notes    noteOrder // noteorder.go
 	flightMu sync.Mutex
 	flights  []*Flight
 	tokens   map[string]*Flight
@@ -333,7 +334,7 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 			}
 		}()
 	}
-	sess, err := client.Connect(ictx, transport, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
+	sess, err := client.Connect(ictx, orderedTransport{inner: transport, o: &u.notes}, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
 	if err != nil {
 		return u.explainStartError(ctx, ictx, proc, initTimeout, err)
 	}
