@@ -3,8 +3,11 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -475,5 +478,66 @@ func TestFastPathOffGivesTheSameAnswers(t *testing.T) {
 	}
 	if onProgress != offProgress || onLogs != offLogs || onSampled != offSampled {
 		t.Errorf("progress/logs/sampling: fast path %d/%d/%d, SDK path %d/%d/%d", onProgress, onLogs, onSampled, offProgress, offLogs, offSampled)
+	}
+}
+
+// An HTTP upstream always takes the SDK path: the log and progress
+// notifications of a call still reach the calling client, on both
+// endpoints.
+func TestHTTPUpstreamNotificationsReachCaller(t *testing.T) {
+	bin := testutil.EverythingServer(t)
+	addr := "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
+	cmd := exec.Command(bin, "-http", addr, "-stateless=false")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	m := upstream.NewManager(upstream.Options{})
+	cfg := config.Default()
+	cfg.DockerIsolation.Enabled = false
+	cfg.Servers = []*config.Server{{Name: "remote", URL: "http://" + addr + "/"}}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("HTTP server on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m.Apply(cfg)
+	t.Cleanup(m.Shutdown)
+	p := New(Options{Manager: m})
+	mux := http.NewServeMux()
+	p.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := m.Get("remote").WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, endpoint := range []string{srv.URL + "/mcp/remote", srv.URL + "/mcp"} {
+		rc := connectRecording(t, endpoint)
+		if err := rc.cs.SetLoggingLevel(rc.ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tool := range []string{"test_tool_with_logging", "test_tool_with_progress"} {
+			params := &mcp.CallToolParams{Name: tool, Meta: mcp.Meta{"progressToken": "http-tok"}}
+			if !strings.HasSuffix(endpoint, "/remote") {
+				params = &mcp.CallToolParams{Name: "call_tool", Arguments: map[string]any{"name": "remote:" + tool}, Meta: params.Meta}
+			}
+			if res, err := rc.cs.CallTool(rc.ctx, params); err != nil || res.IsError {
+				t.Fatalf("%s via %s: %v %v", tool, endpoint, err, res)
+			}
+		}
+		rc.wantProgress(t, 3, "http-tok")
+		eventually(t, func() bool { _, l, _ := rc.counts(); return l == 3 }, "3 log messages via "+endpoint)
+	}
+	if n := p.aggFast.served.Load(); n != 0 {
+		t.Fatalf("the fast path served %d calls of an HTTP upstream", n)
 	}
 }
