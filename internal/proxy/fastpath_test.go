@@ -482,8 +482,8 @@ func TestFastPathOffGivesTheSameAnswers(t *testing.T) {
 }
 
 // An HTTP upstream always takes the SDK path: the log and progress
-// notifications of a call still reach the calling client, on both
-// endpoints.
+// notifications and the sampling requests of a call still reach the
+// calling client, on both endpoints.
 func TestHTTPUpstreamNotificationsReachCaller(t *testing.T) {
 	bin := testutil.EverythingServer(t)
 	addr := "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
@@ -536,6 +536,15 @@ func TestHTTPUpstreamNotificationsReachCaller(t *testing.T) {
 		}
 		rc.wantProgress(t, 3, "http-tok")
 		eventually(t, func() bool { _, l, _ := rc.counts(); return l == 3 }, "3 log messages via "+endpoint)
+		// A sampling request during the call is answered by this client.
+		params := &mcp.CallToolParams{Name: "test_sampling", Arguments: map[string]any{"prompt": "hi"}}
+		if !strings.HasSuffix(endpoint, "/remote") {
+			params = &mcp.CallToolParams{Name: "call_tool", Arguments: map[string]any{"name": "remote:test_sampling", "args": map[string]any{"prompt": "hi"}}}
+		}
+		res, err := rc.cs.CallTool(rc.ctx, params)
+		if err != nil || text(res) != "LLM response: sampled: hi" {
+			t.Fatalf("test_sampling via %s: %v %q", endpoint, err, text(res))
+		}
 	}
 	if n := p.aggFast.served.Load(); n != 0 {
 		t.Fatalf("the fast path served %d calls of an HTTP upstream", n)
