@@ -43,7 +43,8 @@ func moreVerbose(a, b mcp.LoggingLevel) bool {
 	return a != "" && (b == "" || LogLevelRank(a) < LogLevelRank(b))
 }
 
-// logLevelFor is the level u's session should have (m.mu held).
+// logLevelForLocked is the level the session of upstream name should have
+// (m.mu held).
 func (m *Manager) logLevelForLocked(name string) mcp.LoggingLevel {
 	l := m.logAll
 	if s := m.logServer[name]; moreVerbose(s, l) {
