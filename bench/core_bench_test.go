@@ -3,9 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,7 +38,7 @@ func BenchmarkCallLatency(b *testing.B) {
 		// (a) direct: one stdio session; 8 concurrent callers share it, as
 		// 8 clients of one stdio server would through any proxy.
 		direct := stdioSession(b, bin)
-		ownHTTP := startHTTPServer(b, bin)
+		ownHTTP := testutil.EverythingHTTP(b, nil)
 		p := startProxy(b, everythingConfig(bin, 1))
 		per := "http://" + p.addr + "/mcp/everything"
 		agg := "http://" + p.addr + "/mcp"
@@ -95,30 +93,6 @@ func BenchmarkCallLatency(b *testing.B) {
 		}
 		fmt.Fprintf(&sb, "SDK clients share one HTTP client that keeps its connections (harness_test.go: benchHTTP).\n")
 		writeResult(b, "call_latency", sb.String())
-	}
-}
-
-// startHTTPServer runs the conformance server on its own Streamable HTTP
-// endpoint and returns its URL.
-func startHTTPServer(b testing.TB, bin string) string {
-	b.Helper()
-	addr := "127.0.0.1:" + strconv.Itoa(testutil.FreePort(b))
-	cmd := exec.Command(bin, "-http", addr, "-stateless=false")
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return "http://" + addr + "/"
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("conformance server on %s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

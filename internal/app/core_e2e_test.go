@@ -96,13 +96,8 @@ func TestAggregateFindsAndCallsNodeServers(t *testing.T) {
 }
 
 func TestHTTPUpstream(t *testing.T) {
-	bin := testutil.EverythingServer(t)
-	port := testutil.FreePort(t)
-	addr := "127.0.0.1:" + itoa(port)
-	srv := startProcess(t, bin, "-http", addr, "-stateless=false")
-	_ = srv
-	waitHTTP(t, "http://"+addr+"/")
-	h := startApp(t, hostConfig(t, map[string]any{"name": "remote", "url": "http://" + addr + "/mcp"}))
+	url := testutil.EverythingHTTP(t, nil)
+	h := startApp(t, hostConfig(t, map[string]any{"name": "remote", "url": url + "mcp"}))
 	h.waitState("remote", upstream.StateReady, 30*time.Second)
 
 	cs := h.connect("/mcp/remote", nil)

@@ -3,11 +3,8 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +34,17 @@ func proxyWithFastPath(t testing.TB, on bool) (*Proxy, string) {
 	cfg := config.Default()
 	cfg.DockerIsolation.Enabled = false
 	cfg.Servers = []*config.Server{{Name: "everything", Command: bin}}
+	p, base := serveUpstreams(t, m, cfg, "everything")
+	if m.Get("everything").HasRaw() != on {
+		t.Fatalf("stdio upstream: raw connection %v with the fast path %v", m.Get("everything").HasRaw(), on)
+	}
+	return p, base + "/mcp/everything"
+}
+
+// serveUpstreams applies cfg to m, serves a proxy over it for the rest of
+// the test and returns it and its base URL once the named upstream is ready.
+func serveUpstreams(t testing.TB, m *upstream.Manager, cfg *config.Config, ready string) (*Proxy, string) {
+	t.Helper()
 	m.Apply(cfg)
 	t.Cleanup(m.Shutdown)
 	p := New(Options{Manager: m})
@@ -46,13 +54,10 @@ func proxyWithFastPath(t testing.TB, on bool) (*Proxy, string) {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := m.Get("everything").WaitReady(ctx); err != nil {
+	if _, err := m.Get(ready).WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if m.Get("everything").HasRaw() != on {
-		t.Fatalf("stdio upstream: raw connection %v with the fast path %v", m.Get("everything").HasRaw(), on)
-	}
-	return p, srv.URL + "/mcp/everything"
+	return p, srv.URL
 }
 
 func TestFastPathCallWithProgressLoggingAndSampling(t *testing.T) {
@@ -485,42 +490,12 @@ func TestFastPathOffGivesTheSameAnswers(t *testing.T) {
 // notifications and the sampling requests of a call still reach the
 // calling client, on both endpoints.
 func TestHTTPUpstreamNotificationsReachCaller(t *testing.T) {
-	bin := testutil.EverythingServer(t)
-	addr := "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
-	cmd := exec.Command(bin, "-http", addr, "-stateless=false")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	m := upstream.NewManager(upstream.Options{})
 	cfg := config.Default()
 	cfg.DockerIsolation.Enabled = false
-	cfg.Servers = []*config.Server{{Name: "remote", URL: "http://" + addr + "/"}}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("HTTP server on %s: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	m.Apply(cfg)
-	t.Cleanup(m.Shutdown)
-	p := New(Options{Manager: m})
-	mux := http.NewServeMux()
-	p.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := m.Get("remote").WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, endpoint := range []string{srv.URL + "/mcp/remote", srv.URL + "/mcp"} {
+	cfg.Servers = []*config.Server{{Name: "remote", URL: testutil.EverythingHTTP(t, nil)}}
+	p, base := serveUpstreams(t, m, cfg, "remote")
+	for _, endpoint := range []string{base + "/mcp/remote", base + "/mcp"} {
 		rc := connectRecording(t, endpoint)
 		if err := rc.cs.SetLoggingLevel(rc.ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
 			t.Fatal(err)
