@@ -374,17 +374,24 @@ func TestReporterDisabledSendsNothing(t *testing.T) {
 	}
 }
 
-func TestReporterToggle(t *testing.T) {
-	c := newCollector(t)
-	var cur atomic.Pointer[config.Config]
-	off := testConfig(true)
+// toggleable returns sources whose config (telemetry off, reporting to c)
+// is read from cur, and the off and on configs to store there.
+func toggleable(t *testing.T, c *collector, globalIsolation bool) (cur *atomic.Pointer[config.Config], off, on *config.Config, src Sources) {
+	t.Helper()
+	cur = &atomic.Pointer[config.Config]{}
+	off = testConfig(globalIsolation)
 	off.Telemetry = config.Telemetry{Enabled: false, Endpoint: c.srv.URL}
-	on := off.Clone()
+	on = off.Clone()
 	on.Telemetry.Enabled = true
 	cur.Store(off)
-
-	src := sources(t, nil)
+	src = sources(t, nil)
 	src.Config = cur.Load
+	return cur, off, on, src
+}
+
+func TestReporterToggle(t *testing.T) {
+	c := newCollector(t)
+	cur, off, on, src := toggleable(t, c, true)
 	r := fastReporter(src)
 	r.Interval = 50 * time.Millisecond
 	runReporter(t, r)
@@ -517,14 +524,7 @@ func TestReporterRetriesAfterFailure(t *testing.T) {
 
 func TestReporterWake(t *testing.T) {
 	c := newCollector(t)
-	var cur atomic.Pointer[config.Config]
-	off := testConfig(false)
-	off.Telemetry = config.Telemetry{Enabled: false, Endpoint: c.srv.URL}
-	on := off.Clone()
-	on.Telemetry.Enabled = true
-	cur.Store(off)
-	src := sources(t, nil)
-	src.Config = cur.Load
+	cur, _, on, src := toggleable(t, c, false)
 	r := fastReporter(src)
 	r.Poll = time.Hour // only Wake can bring the next check forward
 	runReporter(t, r)
