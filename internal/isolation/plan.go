@@ -43,6 +43,53 @@ type Plan struct {
 	// Timeout bounds the whole start: image check and pull, container start
 	// and the MCP initialize handshake.
 	Timeout time.Duration
+
+	// The typed, backend-neutral settings of the runtime seam (design.md,
+	// "The runtime seam"). Decide fills them; backends map them to their
+	// own form (docker flags, a pod spec). NetworkMode, MemoryLimit,
+	// CPULimit and ExtraArgs above are the configured strings they replace.
+
+	// MemoryBytes is the hard memory limit; no swap is allowed beyond it.
+	MemoryBytes int64
+	// MilliCPUs is the CPU quota in thousandths of a CPU.
+	MilliCPUs int64
+	// PidsLimit caps the number of processes; 0 means unlimited (only when
+	// the profile is relaxed).
+	PidsLimit int64
+	// NoFile is the open-files limit (soft = hard); 0 keeps the engine's.
+	NoFile int64
+	// User is "uid:gid"; "" runs as the image's user.
+	User string
+	// ReadOnlyRoot makes the root filesystem read-only.
+	ReadOnlyRoot bool
+	// CapDrop and CapAdd adjust the capability set ("ALL" dropped by the
+	// hardened profile; additions only with AllowDangerous).
+	CapDrop, CapAdd []string
+	// NoNewPrivileges stops setuid binaries from gaining privileges.
+	NoNewPrivileges bool
+	// Init runs a reaping init as PID 1.
+	Init bool
+	// Home is HOME inside the container ("" leaves the image's).
+	Home string
+	// Network is "bridge", "none" or a user-defined network.
+	Network string
+	// Tmpfs are size-capped writable directories (/tmp, Home).
+	Tmpfs []Tmpfs
+	// Mounts are host paths and named volumes, each with its reason.
+	Mounts []Mount
+	// Hardened reports whether the hardened profile applied; Profile names
+	// the profile in force.
+	Hardened bool
+	Profile  string
+	// AllowDangerous is the hand-written per-server escape hatch.
+	AllowDangerous bool
+	// DockerArgs are extra_args (global, then the server's): a Docker-only
+	// escape hatch inserted verbatim before the image. Other backends
+	// refuse a plan that has any.
+	DockerArgs []string
+	// Notes explain each non-default choice, one line each ("hardened:
+	// false (per server)", "mount /data read-only: path in args").
+	Notes []string
 }
 
 // RunArgs returns the `docker run` argv that follows the docker binary:
