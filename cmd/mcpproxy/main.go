@@ -181,11 +181,32 @@ func newConfigCmd(g *globalFlags) *cobra.Command {
 				fmt.Fprintln(cmd.ErrOrStderr(), err)
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d servers)\n", path, len(cfg.Servers))
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(cmd.ErrOrStderr(), warningLine(path, w))
+			}
+			note := ""
+			switch n := len(cfg.Warnings); n {
+			case 0:
+			case 1:
+				note = ", 1 warning"
+			default:
+				note = fmt.Sprintf(", %d warnings", n)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d servers%s)\n", path, len(cfg.Servers), note)
 			return nil
 		},
 	})
 	return c
+}
+
+// warningLine formats a configuration warning like a problem:
+// "<file>:<line>:<col>: warning: <path>: <msg>".
+func warningLine(file string, w config.Problem) string {
+	at := file + ": "
+	if w.Line > 0 {
+		at = fmt.Sprintf("%s:%d:%d: ", file, w.Line, w.Col)
+	}
+	return at + "warning: " + w.Path + ": " + w.Msg
 }
 
 func newTelemetryCmd(g *globalFlags) *cobra.Command {

@@ -819,6 +819,32 @@ func TestConfigValidate(t *testing.T) {
 	assertProblems(t, errOut, filepath.Join(dir, "mcp_config.json"))
 }
 
+// TestConfigValidateUnknownKeys: a misspelt key that would leave isolation
+// off is an error with "did you mean"; keys of other tools load with a
+// warning that names them.
+func TestConfigValidateUnknownKeys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	typo := filepath.Join(dir, "typo.json")
+	if err := os.WriteFile(typo, []byte("{\n  \"docker_isolaton\": {\"enabled\": true}\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "config", "validate", typo)
+	if code == 0 || !strings.Contains(errOut, typo+`:2:3: docker_isolaton: unknown key "docker_isolaton": did you mean "docker_isolation"?`) {
+		t.Errorf("config validate on a misspelt key: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	foreign := filepath.Join(dir, "foreign.json")
+	if err := os.WriteFile(foreign, []byte("{\n  \"enable_tray\": true,\n  \"mcpServers\": []\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runCLI(t, "config", "validate", foreign)
+	if code != 0 || !strings.Contains(out, "valid (0 servers, 1 warning)") ||
+		strings.TrimSpace(errOut) != foreign+`:2:3: warning: enable_tray: unknown key "enable_tray" is ignored` {
+		t.Errorf("config validate with an unknown key: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
 // TestServeInvalidConfig: serve refuses an invalid config, names every
 // problem, and leaves the file (and the folder's other files) alone.
 func TestServeInvalidConfig(t *testing.T) {

@@ -41,12 +41,19 @@ type ServerList struct {
 	DockerStatus    DockerStatusView `json:"docker_status"`
 	DockerIsolation any              `json:"docker_isolation"`
 	Servers         []ServerView     `json:"servers"`
+	// ConfigWarnings are the configuration file's warnings (unknown keys,
+	// settings mcpproxy ignores, dangerous settings allowed by hand), one
+	// "line:col: path: message" each.
+	ConfigWarnings []string `json:"config_warnings,omitempty"`
 }
 
 func (a *App) serverList(ctx context.Context, refresh bool) ServerList {
 	cfg := a.Config()
 	ds := a.iso.DockerStatus(ctx, refresh)
 	out := ServerList{DockerStatus: ds, DockerIsolation: cfg.DockerIsolation, Servers: []ServerView{}}
+	for _, w := range cfg.Warnings {
+		out.ConfigWarnings = append(out.ConfigWarnings, w.String())
+	}
 	for _, u := range a.mgr.List() {
 		st := u.Status()
 		s := u.Config()

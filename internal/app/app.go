@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -61,6 +62,8 @@ type App struct {
 
 	mu  sync.Mutex
 	cfg *config.Config
+	// warned are the configuration warnings last logged.
+	warned []config.Problem
 
 	editMu sync.Mutex
 }
@@ -157,7 +160,14 @@ func (a *App) updateSecrets(cfg *config.Config) {
 func (a *App) apply(cfg *config.Config) {
 	a.mu.Lock()
 	a.cfg = cfg
+	fresh := !slices.Equal(a.warned, cfg.Warnings)
+	a.warned = cfg.Warnings
 	a.mu.Unlock()
+	if fresh {
+		for _, w := range cfg.Warnings {
+			a.log.Warn("config warning", "file", a.opts.ConfigPath, "line", w.Line, "col", w.Col, "path", w.Path, "problem", w.Msg)
+		}
+	}
 	a.updateSecrets(cfg)
 	a.iso.ConfigChanged(cfg)
 	a.mgr.Apply(cfg)

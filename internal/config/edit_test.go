@@ -193,7 +193,7 @@ func TestEdits(t *testing.T) {
       "isolation": {
         // custom image
         "image": "img:1",
-        "x-extra": 1
+        "log_max_size": "10m"
       }
     }
   ]
@@ -216,7 +216,7 @@ func TestEdits(t *testing.T) {
       "isolation": {
         // custom image
         "image": "img:2",
-        "x-extra": 1,
+        "log_max_size": "10m",
         "network_mode": "none"
       },
       "url": "http://h/mcp"
@@ -336,10 +336,10 @@ func TestEdits(t *testing.T) {
 			func(t *testing.T, b string) string {
 				return edited(t, b, `"enabled": false`, `"enabled": true`)
 			}},
-		{"SetServerIsolationEnabled/nil removes", "{\"mcpServers\": [{\"name\": \"a\", \"command\": \"x\", \"isolation\": {\n  \"image\": \"i\",\n  // opt in\n  \"enabled\": true, // yes\n  \"x\": 1\n}}]}",
+		{"SetServerIsolationEnabled/nil removes", "{\"mcpServers\": [{\"name\": \"a\", \"command\": \"x\", \"isolation\": {\n  \"image\": \"i\",\n  // opt in\n  \"enabled\": true, // yes\n  \"log_driver\": \"local\"\n}}]}",
 			func(p string) error { return SetServerIsolationEnabled(p, "a", nil) },
 			func(t *testing.T, b string) string {
-				return "{\"mcpServers\": [{\"name\": \"a\", \"command\": \"x\", \"isolation\": {\n  \"image\": \"i\",\n  \"x\": 1\n}}]}"
+				return "{\"mcpServers\": [{\"name\": \"a\", \"command\": \"x\", \"isolation\": {\n  \"image\": \"i\",\n  \"log_driver\": \"local\"\n}}]}"
 			}},
 		{"SetServerIsolationEnabled/nil without key", arrayFile,
 			func(p string) error { return SetServerIsolationEnabled(p, "fs", nil) },

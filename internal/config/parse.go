@@ -32,7 +32,12 @@ func Load(path string) (*Config, error) {
 // may hold // and /* */ comments and trailing commas. Keys that are absent
 // take their defaults (DefaultDockerIsolation); default_images entries are
 // merged over DefaultImages. mcpServers may be an array of servers or an
-// object keyed by server name. Unknown keys are ignored.
+// object keyed by server name.
+//
+// Unknown keys are never silent (see block): in docker_isolation and a
+// server's isolation block, or close to a known key ("docker_isolaton"),
+// they are problems; elsewhere they load with a warning in
+// Config.Warnings, as do MCPProxy's settings mcpproxy ignores.
 //
 // When anything is wrong Parse returns a *ValidationError that lists every
 // problem with its path and line:column.
@@ -44,11 +49,14 @@ func Parse(data []byte) (*Config, error) {
 	}
 	d := newDecoder(data)
 	c := d.config(&root)
-	v := &validator{problems: d.problems, pos: d.pos, bad: d.bad}
+	d.compatModes(c)
+	v := &validator{problems: d.problems, pos: d.pos, bad: d.bad, hostPaths: defaultHostPaths()}
 	v.config(c, func(i int) string { return d.serverPaths[i] })
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	c.Warnings = append(d.warnings, v.warnings...)
+	sortProblems(c.Warnings)
 	return c, nil
 }
 
@@ -82,7 +90,10 @@ type decoder struct {
 	pos         map[string]position
 	bad         map[string]bool
 	problems    []Problem
+	warnings    []Problem
 	serverPaths []string
+	// modes are the MCPProxy "mode" keys met, for compatModes.
+	modes []modeUse
 }
 
 func newDecoder(data []byte) *decoder {
@@ -114,11 +125,13 @@ func isNull(v *hujson.Value) bool {
 	return v.Value.Kind() == 'n'
 }
 
-// members iterates over the object v, calling fn for each member. Duplicate
-// keys are reported (on the second occurrence) when known reports the key as
-// one the configuration uses. It reports a type error and returns false if v
-// is not an object; null counts as absent.
-func (d *decoder) members(path string, v *hujson.Value, typeMsg string, known func(string) bool, fn func(key, keyPath string, val *hujson.Value)) bool {
+// members iterates over the object v, calling fn for each member whose key
+// b knows (every member when b is nil: env, headers, default_images, the
+// object form of mcpServers). Unknown keys are reported as b says (see
+// block); duplicate known keys are reported on the second occurrence. It
+// reports a type error and returns false if v is not an object; null counts
+// as absent.
+func (d *decoder) members(path string, v *hujson.Value, typeMsg string, b *block, fn func(key, keyPath string, val *hujson.Value)) bool {
 	d.note(path, v)
 	if isNull(v) {
 		return false
@@ -133,23 +146,41 @@ func (d *decoder) members(path string, v *hujson.Value, typeMsg string, known fu
 		m := &obj.Members[i]
 		key := m.Name.Value.(hujson.Literal).String()
 		kp := joinKey(path, key)
-		if known(key) {
-			if seen[key] {
-				d.fail(kp, m.Name.StartOffset, "duplicate key; remove all but one")
-				continue
-			}
-			seen[key] = true
+		if b != nil && !b.has(key) {
+			d.note(kp, &m.Value)
+			d.unknown(b, key, kp, m)
+			continue
 		}
+		if seen[key] {
+			d.fail(kp, m.Name.StartOffset, "duplicate key; remove all but one")
+			continue
+		}
+		seen[key] = true
 		d.note(kp, &m.Value)
 		fn(key, kp, &m.Value)
 	}
 	return true
 }
 
-func allKeys(string) bool { return true }
+// unknown reports the unknown key of block b at kp, as an error or a
+// warning. MCPProxy's "mode" is set aside for compatModes, which can only
+// judge it once the whole file is decoded.
+func (d *decoder) unknown(b *block, key, kp string, m *hujson.ObjectMember) {
+	if key == "mode" && slices.Contains(b.compat, key) {
+		d.modes = append(d.modes, modeUse{path: kp, val: &m.Value, global: b == dockerIsolationBlock})
+		return
+	}
+	msg, isErr := b.unknownKey(key)
+	if isErr {
+		d.fail(kp, m.Name.StartOffset, msg)
+		return
+	}
+	d.warn(kp, m.Name.StartOffset, msg)
+}
 
-func keySet(keys ...string) func(string) bool {
-	return func(k string) bool { return slices.Contains(keys, k) }
+func (d *decoder) warn(path string, off int, msg string) {
+	at := d.position(off)
+	d.warnings = append(d.warnings, Problem{Path: path, Line: at.line, Col: at.col, Msg: msg})
 }
 
 func (d *decoder) str(path string, v *hujson.Value, dst *string) {
@@ -188,6 +219,37 @@ func (d *decoder) optBool(path string, v *hujson.Value, dst **bool) {
 	}
 }
 
+const intMsg = "must be a whole number such as 256"
+
+func (d *decoder) integer(path string, v *hujson.Value, dst *int64) {
+	if isNull(v) {
+		return
+	}
+	lit, ok := v.Value.(hujson.Literal)
+	if !ok || lit.Kind() != '0' {
+		d.fail(path, v.StartOffset, intMsg)
+		return
+	}
+	n, err := strconv.ParseInt(string(lit), 10, 64)
+	if err != nil {
+		d.fail(path, v.StartOffset, intMsg)
+		return
+	}
+	*dst = n
+}
+
+func (d *decoder) optInt(path string, v *hujson.Value, dst **int64) {
+	if isNull(v) {
+		return
+	}
+	var n int64
+	before := len(d.problems)
+	d.integer(path, v, &n)
+	if len(d.problems) == before {
+		*dst = &n
+	}
+}
+
 func (d *decoder) strings(path string, v *hujson.Value, dst *[]string) {
 	if isNull(v) {
 		return
@@ -216,7 +278,7 @@ func (d *decoder) strings(path string, v *hujson.Value, dst *[]string) {
 // already holds.
 func (d *decoder) stringMap(path string, v *hujson.Value, dst *map[string]string) {
 	m := map[string]string{}
-	ok := d.members(path, v, "must be an object of string values", allKeys, func(key, kp string, val *hujson.Value) {
+	ok := d.members(path, v, "must be an object of string values", nil, func(key, kp string, val *hujson.Value) {
 		lit, ok := val.Value.(hujson.Literal)
 		if !ok || lit.Kind() != '"' {
 			d.fail(kp, val.StartOffset, "must be a string")
@@ -256,16 +318,6 @@ func (d *decoder) duration(path string, v *hujson.Value, dst *Duration) {
 	}
 }
 
-var (
-	configKeys          = keySet("listen", "mcpServers", "docker_isolation", "telemetry", "init_timeout")
-	serverKeys          = keySet(serverKeyList...)
-	serverKeyList       = []string{"name", "command", "args", "env", "working_dir", "url", "headers", "enabled", "isolation"}
-	isolationKeys       = keySet(isolationKeyList...)
-	isolationKeyList    = []string{"enabled", "image", "network_mode", "working_dir", "extra_args", "memory_limit", "cpu_limit"}
-	dockerIsolationKeys = keySet("enabled", "memory_limit", "cpu_limit", "timeout", "network_mode", "registry", "default_images", "extra_args")
-	telemetryKeys       = keySet("enabled", "endpoint")
-)
-
 func (d *decoder) config(root *hujson.Value) *Config {
 	c := Default()
 	d.note("", root)
@@ -273,7 +325,7 @@ func (d *decoder) config(root *hujson.Value) *Config {
 		d.fail("", root.StartOffset, "the configuration must be a JSON object")
 		return c
 	}
-	d.members("", root, "", configKeys, func(key, kp string, v *hujson.Value) {
+	d.members("", root, "", topBlock, func(key, kp string, v *hujson.Value) {
 		switch key {
 		case "listen":
 			d.str(kp, v, &c.Listen)
@@ -282,7 +334,7 @@ func (d *decoder) config(root *hujson.Value) *Config {
 		case "docker_isolation":
 			d.dockerIsolation(kp, v, &c.DockerIsolation)
 		case "telemetry":
-			d.members(kp, v, "must be an object", telemetryKeys, func(key, kp string, v *hujson.Value) {
+			d.members(kp, v, "must be an object", telemetryBlock, func(key, kp string, v *hujson.Value) {
 				switch key {
 				case "enabled":
 					d.boolean(kp, v, &c.Telemetry.Enabled)
@@ -308,7 +360,7 @@ func (d *decoder) servers(path string, v *hujson.Value) []*Server {
 			d.serverPaths = append(d.serverPaths, p)
 		}
 	case *hujson.Object:
-		d.members(path, v, "", allKeys, func(key, kp string, v *hujson.Value) {
+		d.members(path, v, "", nil, func(key, kp string, v *hujson.Value) {
 			out = append(out, d.server(kp, v, &key))
 			d.serverPaths = append(d.serverPaths, kp)
 		})
@@ -330,7 +382,7 @@ func (d *decoder) server(p string, v *hujson.Value, key *string) *Server {
 		d.fail(p, v.StartOffset, "must be a server object")
 		return s
 	}
-	d.members(p, v, "", serverKeys, func(k, kp string, v *hujson.Value) {
+	d.members(p, v, "", serverBlock, func(k, kp string, v *hujson.Value) {
 		switch k {
 		case "name":
 			var name string
@@ -359,7 +411,7 @@ func (d *decoder) server(p string, v *hujson.Value, key *string) *Server {
 				return
 			}
 			iso := &ServerIsolation{}
-			if d.members(kp, v, "must be an object", isolationKeys, func(k, kp string, v *hujson.Value) {
+			if d.members(kp, v, "must be an object", serverIsolationBlock, func(k, kp string, v *hujson.Value) {
 				switch k {
 				case "enabled":
 					d.optBool(kp, v, &iso.Enabled)
@@ -375,6 +427,12 @@ func (d *decoder) server(p string, v *hujson.Value, key *string) *Server {
 					d.str(kp, v, &iso.MemoryLimit)
 				case "cpu_limit":
 					d.str(kp, v, &iso.CPULimit)
+				case "hardened":
+					d.optBool(kp, v, &iso.Hardened)
+				case "pids_limit":
+					d.optInt(kp, v, &iso.PidsLimit)
+				case "allow_dangerous":
+					d.boolean(kp, v, &iso.AllowDangerous)
 				}
 			}) {
 				s.Isolation = iso
@@ -385,7 +443,7 @@ func (d *decoder) server(p string, v *hujson.Value, key *string) *Server {
 }
 
 func (d *decoder) dockerIsolation(p string, v *hujson.Value, di *DockerIsolation) {
-	d.members(p, v, "must be an object", dockerIsolationKeys, func(k, kp string, v *hujson.Value) {
+	d.members(p, v, "must be an object", dockerIsolationBlock, func(k, kp string, v *hujson.Value) {
 		switch k {
 		case "enabled":
 			d.boolean(kp, v, &di.Enabled)
@@ -403,6 +461,10 @@ func (d *decoder) dockerIsolation(p string, v *hujson.Value, di *DockerIsolation
 			d.stringMap(kp, v, &di.DefaultImages)
 		case "extra_args":
 			d.strings(kp, v, &di.ExtraArgs)
+		case "hardened":
+			d.boolean(kp, v, &di.Hardened)
+		case "pids_limit":
+			d.integer(kp, v, &di.PidsLimit)
 		}
 	})
 }

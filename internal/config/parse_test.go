@@ -172,18 +172,6 @@ func TestParseIsolation(t *testing.T) {
 	}
 }
 
-func TestParseUnknownKeysAllowed(t *testing.T) {
-	_, err := Parse([]byte(`{
-		"future": {"x": 1},
-		"mcpServers": {"a": {"command": "x", "type": "stdio", "disabled_tools": ["t"]}},
-		"docker_isolation": {"enabled": false, "gpu": true},
-		"telemetry": {"enabled": false, "interval": "24h"}
-	}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestParseProblems(t *testing.T) {
 	tests := []struct {
 		name string
@@ -416,6 +404,7 @@ func TestValidate(t *testing.T) {
 			`docker_isolation.network_mode: must not be empty; remove the key to use the default ("bridge")`,
 			`docker_isolation.registry: must not be empty; remove the key to use the default ("docker.io")`,
 			`docker_isolation.timeout: must be a positive duration such as "30s"`,
+			`docker_isolation.pids_limit: must be a whole number from 1 to 4194304: the most processes the container may run (default 256)`,
 		}},
 		{"empty runtime", func(c *Config) { c.DockerIsolation.DefaultImages[""] = "x" },
 			[]string{`docker_isolation.default_images[""]: runtime name must not be empty`}},

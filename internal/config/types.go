@@ -30,6 +30,12 @@ type Config struct {
 	// not isolated (isolated servers are bounded by docker_isolation.timeout).
 	// Zero means the default (30s).
 	InitTimeout Duration `json:"init_timeout,omitempty"`
+
+	// Warnings are the file's problems that do not stop it from loading:
+	// unknown keys (a configuration written for MCPProxy loads, its extra
+	// keys ignored) and keys mcpproxy accepts but ignores. Set by Parse;
+	// never written to a file.
+	Warnings []Problem `json:"-"`
 }
 
 // Server is one upstream MCP server. A server with a URL is a Streamable-HTTP
@@ -91,6 +97,17 @@ type ServerIsolation struct {
 	ExtraArgs   []string `json:"extra_args,omitempty"`
 	MemoryLimit string   `json:"memory_limit,omitempty"`
 	CPULimit    string   `json:"cpu_limit,omitempty"`
+	// Hardened is nil when absent (inherit docker_isolation.hardened);
+	// false relaxes the hardened profile for this server (shown in the list
+	// view), true applies it even when the global flag is off.
+	Hardened *bool `json:"hardened,omitempty"`
+	// PidsLimit is nil when absent (inherit docker_isolation.pids_limit).
+	PidsLimit *int64 `json:"pids_limit,omitempty"`
+	// AllowDangerous lets this server's own extra_args and network_mode
+	// give the container host access (--privileged, host namespaces,
+	// sensitive mounts; see internal/dockerargs). Meant to be written by
+	// hand in the file only; it never applies to the global extra_args.
+	AllowDangerous bool `json:"allow_dangerous,omitempty"`
 }
 
 // Clone returns a deep copy of si.
@@ -104,6 +121,14 @@ func (si *ServerIsolation) Clone() *ServerIsolation {
 		c.Enabled = &v
 	}
 	c.ExtraArgs = append([]string(nil), si.ExtraArgs...)
+	if si.Hardened != nil {
+		v := *si.Hardened
+		c.Hardened = &v
+	}
+	if si.PidsLimit != nil {
+		v := *si.PidsLimit
+		c.PidsLimit = &v
+	}
 	return &c
 }
 
@@ -118,6 +143,12 @@ type DockerIsolation struct {
 	Registry      string            `json:"registry"`
 	DefaultImages map[string]string `json:"default_images"`
 	ExtraArgs     []string          `json:"extra_args"`
+	// Hardened applies the hardened profile to every isolated server
+	// (dropped capabilities, no-new-privileges, read-only root, non-root
+	// user, PID limit, …); default true.
+	Hardened bool `json:"hardened"`
+	// PidsLimit caps the processes of each container; default 256.
+	PidsLimit int64 `json:"pids_limit"`
 }
 
 // Telemetry configures the anonymous daily report.
@@ -163,8 +194,17 @@ func DefaultDockerIsolation() DockerIsolation {
 		Registry:      "docker.io",
 		DefaultImages: DefaultImages(),
 		ExtraArgs:     []string{},
+		Hardened:      true,
+		PidsLimit:     DefaultPidsLimit,
 	}
 }
+
+// DefaultPidsLimit is docker_isolation.pids_limit's default.
+const DefaultPidsLimit = 256
+
+// MaxPidsLimit is the largest pids_limit accepted (the kernel's pid_max
+// ceiling).
+const MaxPidsLimit = 4194304
 
 // Default returns the configuration used when there is no file.
 func Default() *Config {
@@ -186,6 +226,7 @@ func (c *Config) Clone() *Config {
 	}
 	n.DockerIsolation.DefaultImages = cloneMap(c.DockerIsolation.DefaultImages)
 	n.DockerIsolation.ExtraArgs = append([]string{}, c.DockerIsolation.ExtraArgs...)
+	n.Warnings = append([]Problem(nil), c.Warnings...)
 	return &n
 }
 

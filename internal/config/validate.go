@@ -5,11 +5,15 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/mcpproxy/mcpproxy/internal/dockerargs"
 )
 
 // Problem is one thing wrong with a configuration.
@@ -89,11 +93,18 @@ func (e *ValidationError) Error() string {
 //     inherits the global value. A server's isolation.working_dir is an
 //     absolute container path.
 //   - telemetry.endpoint, when set, is an http(s) URL; listen is host:port.
+//   - pids_limit is a whole number from 1 to MaxPidsLimit.
+//   - extra_args and network_mode never give a container the host
+//     (dockerargs.Check: --privileged, host namespaces, added capabilities,
+//     devices, weakened seccomp/AppArmor/SELinux, binds of /, a home, /etc,
+//     /proc, /sys, /dev, a docker socket, …) unless the server's own block
+//     says "allow_dangerous": true; the global extra_args and network_mode
+//     have no such way out.
 func Validate(c *Config) error {
 	if c == nil {
 		return &ValidationError{Problems: []Problem{{Msg: "no configuration"}}}
 	}
-	v := &validator{}
+	v := &validator{hostPaths: defaultHostPaths()}
 	v.config(c, func(i int) string { return fmt.Sprintf("mcpServers[%d]", i) })
 	return v.err()
 }
@@ -104,16 +115,40 @@ func Validate(c *Config) error {
 // a bad path are not reported twice.
 type validator struct {
 	problems []Problem
+	warnings []Problem
 	pos      map[string]position
 	bad      map[string]bool
+	// hostPaths judges the host paths of bind mounts in extra_args.
+	hostPaths dockerargs.HostPaths
+}
+
+// defaultHostPaths is this host's view for judging bind mounts: the user's
+// home, and symlinks resolved (Docker follows them).
+func defaultHostPaths() dockerargs.HostPaths {
+	home, _ := os.UserHomeDir()
+	return dockerargs.HostPaths{Home: home, Resolve: filepath.EvalSymlinks}
 }
 
 type position struct{ line, col int }
 
 func (v *validator) add(path, msg string) {
+	if p, ok := v.problem(path, msg); ok {
+		v.problems = append(v.problems, p)
+	}
+}
+
+// warn records a problem that does not stop the configuration from loading.
+func (v *validator) warn(path, msg string) {
+	if p, ok := v.problem(path, msg); ok {
+		v.warnings = append(v.warnings, p)
+	}
+}
+
+// problem places msg at path (false when path is below a bad value).
+func (v *validator) problem(path, msg string) (Problem, bool) {
 	for q := path; q != ""; q = parentPath(q) {
 		if v.bad[q] {
-			return
+			return Problem{}, false
 		}
 	}
 	p := Problem{Path: path, Msg: msg}
@@ -126,21 +161,26 @@ func (v *validator) add(path, msg string) {
 			break
 		}
 	}
-	v.problems = append(v.problems, p)
+	return p, true
 }
 
 func (v *validator) err() error {
 	if len(v.problems) == 0 {
 		return nil
 	}
-	sort.SliceStable(v.problems, func(i, j int) bool {
-		a, b := v.problems[i], v.problems[j]
+	sortProblems(v.problems)
+	return &ValidationError{Problems: v.problems}
+}
+
+// sortProblems orders problems by their position in the file.
+func sortProblems(ps []Problem) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
 		return a.Col < b.Col
 	})
-	return &ValidationError{Problems: v.problems}
 }
 
 func (v *validator) config(c *Config, serverPath func(int) string) {
@@ -235,6 +275,42 @@ func (v *validator) server(p string, s *Server) {
 		if iso.CPULimit != "" && !validCPU(iso.CPULimit) {
 			v.add(ip+".cpu_limit", cpuMsg)
 		}
+		if iso.PidsLimit != nil {
+			v.pidsLimit(ip+".pids_limit", *iso.PidsLimit)
+		}
+		v.serverDangerous(ip, iso)
+	}
+}
+
+// serverDangerous refuses a server's extra_args and network_mode that give
+// the container the host, unless its block allows them (then each one is a
+// warning, so that config validate shows them).
+func (v *validator) serverDangerous(ip string, iso *ServerIsolation) {
+	found := false
+	report := func(path, msg string) {
+		found = true
+		if iso.AllowDangerous {
+			v.warn(path, `allowed by "allow_dangerous": true: `+msg)
+			return
+		}
+		v.add(path, msg+`; remove it, or, if this server really needs it, write "allow_dangerous": true in its isolation block by hand`)
+	}
+	for _, f := range dockerargs.Check(iso.ExtraArgs, v.hostPaths) {
+		report(fmt.Sprintf("%s.extra_args[%d]", ip, f.Index), fmt.Sprintf("%q gives the container %s", f.Arg, f.Why))
+	}
+	if iso.NetworkMode != "" && validNetworkMode(iso.NetworkMode) {
+		if why := dockerargs.CheckNetworkMode(iso.NetworkMode); why != "" {
+			report(ip+".network_mode", fmt.Sprintf("%q gives the container %s", iso.NetworkMode, why))
+		}
+	}
+	if iso.AllowDangerous && !found {
+		v.warn(ip+".allow_dangerous", `has no effect: nothing in this server's extra_args or network_mode needs it; remove it`)
+	}
+}
+
+func (v *validator) pidsLimit(path string, n int64) {
+	if n < 1 || n > MaxPidsLimit {
+		v.add(path, fmt.Sprintf("must be a whole number from 1 to %d: the most processes the container may run (default %d)", MaxPidsLimit, DefaultPidsLimit))
 	}
 }
 
@@ -254,6 +330,16 @@ func (v *validator) dockerIsolation(p string, d *DockerIsolation) {
 	check("registry", d.Registry, def.Registry, validRegistry, `must be a registry host such as "docker.io" or "registry.example.com:5000"`)
 	if d.Timeout <= 0 {
 		v.add(p+".timeout", `must be a positive duration such as "30s"`)
+	}
+	v.pidsLimit(p+".pids_limit", d.PidsLimit)
+	const noWayOut = `; allow_dangerous does not apply to the global settings: if one server really needs it, set it in that server's isolation block and write "allow_dangerous": true there by hand`
+	for _, f := range dockerargs.Check(d.ExtraArgs, v.hostPaths) {
+		v.add(fmt.Sprintf("%s.extra_args[%d]", p, f.Index), fmt.Sprintf("%q gives every isolated container %s; remove it%s", f.Arg, f.Why, noWayOut))
+	}
+	if validNetworkMode(d.NetworkMode) {
+		if why := dockerargs.CheckNetworkMode(d.NetworkMode); why != "" {
+			v.add(p+".network_mode", fmt.Sprintf(`%q gives every isolated container %s; use "bridge" or "none"%s`, d.NetworkMode, why, noWayOut))
+		}
 	}
 	for _, k := range sortedKeys(d.DefaultImages) {
 		kp := joinKey(p+".default_images", k)

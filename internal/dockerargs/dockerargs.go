@@ -1,0 +1,432 @@
+// Package dockerargs reads `docker run` arguments the way the docker CLI
+// parses them and says which ones open a door from a container to the host:
+// host namespaces, added capabilities, devices, weakened security profiles
+// and bind mounts of sensitive host paths.
+//
+// It exists for the Docker-only escape hatch `extra_args` (and
+// `network_mode`): the configuration refuses what this package finds unless
+// a server's block says `allow_dangerous: true`. The package is pure; host
+// paths are judged by name, with symlinks resolved only through the caller's
+// HostPaths.Resolve.
+//
+// Every flag spelling the docker CLI (spf13/pflag) accepts counts:
+// "--flag value", "--flag=value", "-v value", "-vvalue", "-v=value" and short
+// flags combined in one argument ("-itv/:/h"). Unknown flags are allowed
+// (Docker adds flags); to stay on the safe side no argument is ever skipped
+// as "the value of an unknown flag", so a value that itself looks like a
+// dangerous flag is reported too.
+package dockerargs
+
+import (
+	"encoding/csv"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// Finding is one dangerous argument.
+type Finding struct {
+	// Index is the position in the argument list where the flag starts.
+	Index int
+	// Arg is the flag as written, with its value when that is a separate
+	// argument ("--cap-add ALL", "-v=/:/h").
+	Arg string
+	// Rule is the name of the Table row that matched ("--cap-add").
+	Rule string
+	// Why says what the argument gives the container, in a few words.
+	Why string
+}
+
+// HostPaths is what judging a host path needs from the host.
+type HostPaths struct {
+	// Home is the user's home directory ("" when unknown).
+	Home string
+	// Resolve, when set, resolves symlinks of an existing path (the result
+	// is judged too, since Docker follows symlinks of a bind source). It is
+	// typically filepath.EvalSymlinks.
+	Resolve func(p string) (string, error)
+}
+
+// Rule is one row of the dangerous-argument table.
+type Rule struct {
+	// Name is how the row is shown: the flag, with the value class it
+	// covers ("--security-opt seccomp=…").
+	Name string
+	// Flags are the long flag names (without dashes) the row reads.
+	Flags []string
+	// Bool is true for boolean flags: their value is only ever attached
+	// ("--privileged=false"); a following argument is not theirs.
+	Bool bool
+	// judge returns why the value is dangerous, or "". present is false
+	// when no value was given (a value flag at the end of the list).
+	judge func(value string, present bool, hp HostPaths) string
+}
+
+// Table is every dangerous `docker run` argument, one row per door. A flag
+// may appear in several rows (one per dangerous value class).
+var Table = []Rule{
+	{Name: "--privileged", Flags: []string{"privileged"}, Bool: true, judge: func(v string, present bool, _ HostPaths) string {
+		if present {
+			if b, err := strconv.ParseBool(v); err == nil && !b {
+				return ""
+			}
+		}
+		return "every capability and every host device"
+	}},
+	{Name: "--cap-add", Flags: []string{"cap-add"}, judge: always("Linux capabilities beyond Docker's default set")},
+	{Name: "--device", Flags: []string{"device"}, judge: always("a host device")},
+	{Name: "--device-cgroup-rule", Flags: []string{"device-cgroup-rule"}, judge: always("access to host devices")},
+	{Name: "--gpus", Flags: []string{"gpus"}, judge: always("host GPU devices")},
+	{Name: "--volumes-from", Flags: []string{"volumes-from"}, judge: always("the mounts of another container")},
+	{Name: "--pid=host|container:…", Flags: []string{"pid"}, judge: hostOrContainer("process")},
+	{Name: "--ipc=host|container:…", Flags: []string{"ipc"}, judge: hostOrContainer("IPC")},
+	{Name: "--network=host|container:…", Flags: []string{"network", "net"}, judge: networkJudge},
+	{Name: "--uts=host", Flags: []string{"uts"}, judge: hostOnly("UTS (hostname)")},
+	{Name: "--userns=host", Flags: []string{"userns"}, judge: hostOnly("user")},
+	{Name: "--cgroupns=host", Flags: []string{"cgroupns"}, judge: hostOnly("cgroup")},
+	{Name: "--security-opt seccomp=…", Flags: []string{"security-opt"}, judge: secOpt("seccomp", func(v string) string {
+		if v == "unconfined" {
+			return "no seccomp filter: every system call"
+		}
+		return "a seccomp profile other than Docker's default"
+	})},
+	{Name: "--security-opt apparmor=…", Flags: []string{"security-opt"}, judge: secOpt("apparmor", func(v string) string {
+		if v == "docker-default" {
+			return ""
+		}
+		return "an AppArmor profile other than Docker's default"
+	})},
+	{Name: "--security-opt label=disable", Flags: []string{"security-opt"}, judge: secOpt("label", func(v string) string {
+		if v == "disable" {
+			return "no SELinux confinement"
+		}
+		return ""
+	})},
+	{Name: "--security-opt systempaths=unconfined", Flags: []string{"security-opt"}, judge: secOpt("systempaths", func(v string) string {
+		if v == "unconfined" {
+			return "unmasked /proc and /sys paths"
+		}
+		return ""
+	})},
+	{Name: "-v/--volume HOST:…", Flags: []string{"volume"}, judge: volumeJudge},
+	{Name: "--mount src=HOST,…", Flags: []string{"mount"}, judge: mountJudge},
+}
+
+// shortFlags maps docker run's one-letter flags to their long names; bool
+// ones take no value.
+var shortFlags = map[byte]struct {
+	long string
+	bool bool
+}{
+	'a': {"attach", false}, 'c': {"cpu-shares", false}, 'd': {"detach", true},
+	'e': {"env", false}, 'h': {"hostname", false}, 'i': {"interactive", true},
+	'l': {"label", false}, 'm': {"memory", false}, 'p': {"publish", false},
+	'P': {"publish-all", true}, 't': {"tty", true}, 'u': {"user", false},
+	'v': {"volume", false}, 'w': {"workdir", false},
+}
+
+// rulesByFlag indexes Table by long flag name.
+var rulesByFlag = func() map[string][]*Rule {
+	m := map[string][]*Rule{}
+	for i := range Table {
+		for _, f := range Table[i].Flags {
+			m[f] = append(m[f], &Table[i])
+		}
+	}
+	return m
+}()
+
+// Check returns the dangerous arguments in args (docker run flags, as
+// extra_args holds them), in order.
+func Check(args []string, hp HostPaths) []Finding {
+	var out []Finding
+	for i, a := range args {
+		for _, f := range flagsIn(args, i) {
+			for _, r := range rulesByFlag[f.name] {
+				if why := r.judge(f.value, f.present, hp); why != "" {
+					out = append(out, Finding{Index: i, Arg: f.written(a), Rule: r.Name, Why: why})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// CheckNetworkMode says why a network_mode value gives the container the
+// host ("" when it does not): "host" shares the host's network stack, and
+// "container:<id>" joins another container's namespaces.
+func CheckNetworkMode(mode string) string {
+	return networkJudge(mode, true, HostPaths{})
+}
+
+// flag is one flag occurrence in an argument.
+type flag struct {
+	name    string // long name
+	value   string
+	present bool // a value was given (attached or next argument)
+	next    bool // the value is the next argument
+}
+
+// written is how the flag appears in the arguments, for messages.
+func (f flag) written(arg string) string {
+	if f.next {
+		return arg + " " + f.value
+	}
+	return arg
+}
+
+// flagsIn parses args[i] as docker's flag parser would and returns the flags
+// it holds: one for a long flag, one per letter of combined short flags. A
+// value-taking flag without an attached value takes args[i+1].
+func flagsIn(args []string, i int) []flag {
+	a := args[i]
+	nextArg := func() (string, bool) {
+		if i+1 < len(args) {
+			return args[i+1], true
+		}
+		return "", false
+	}
+	switch {
+	case strings.HasPrefix(a, "--") && len(a) > 2:
+		name, val, hasEq := strings.Cut(a[2:], "=")
+		f := flag{name: name, value: val, present: hasEq}
+		if !hasEq && !isBoolFlag(name) {
+			f.value, f.present = nextArg()
+			f.next = f.present
+		}
+		return []flag{f}
+	case strings.HasPrefix(a, "-") && len(a) > 1 && a != "--":
+		var out []flag
+		letters := a[1:]
+		for j := 0; j < len(letters); j++ {
+			s, ok := shortFlags[letters[j]]
+			if !ok {
+				return out // docker stops here with "unknown shorthand flag"
+			}
+			rest := letters[j+1:]
+			if s.bool {
+				if strings.HasPrefix(rest, "=") {
+					return append(out, flag{name: s.long, value: rest[1:], present: true})
+				}
+				out = append(out, flag{name: s.long})
+				continue
+			}
+			f := flag{name: s.long}
+			switch {
+			case strings.HasPrefix(rest, "="):
+				f.value, f.present = rest[1:], true
+			case rest != "":
+				f.value, f.present = rest, true
+			default:
+				f.value, f.present = nextArg()
+				f.next = f.present
+			}
+			return append(out, f)
+		}
+		return out
+	}
+	return nil
+}
+
+// isBoolFlag reports whether a long flag of the table is boolean.
+func isBoolFlag(name string) bool {
+	for _, r := range rulesByFlag[name] {
+		if r.Bool {
+			return true
+		}
+	}
+	return false
+}
+
+func always(why string) func(string, bool, HostPaths) string {
+	return func(string, bool, HostPaths) string { return why }
+}
+
+func hostOnly(ns string) func(string, bool, HostPaths) string {
+	return func(v string, _ bool, _ HostPaths) string {
+		if strings.EqualFold(strings.TrimSpace(v), "host") {
+			return "the host's " + ns + " namespace"
+		}
+		return ""
+	}
+}
+
+func hostOrContainer(ns string) func(string, bool, HostPaths) string {
+	return func(v string, present bool, hp HostPaths) string {
+		if why := hostOnly(ns)(v, present, hp); why != "" {
+			return why
+		}
+		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), "container:") {
+			return "another container's " + ns + " namespace"
+		}
+		return ""
+	}
+}
+
+func networkJudge(v string, _ bool, _ HostPaths) string {
+	v = strings.ToLower(strings.TrimSpace(v))
+	switch {
+	case v == "host":
+		return "the host's network stack (every host port and loopback service)"
+	case strings.HasPrefix(v, "container:"):
+		return "another container's network namespace"
+	}
+	return ""
+}
+
+// secOpt judges a --security-opt value of the given kind ("seccomp",
+// "apparmor", …), written "kind=value" or (older form) "kind:value".
+func secOpt(kind string, judge func(value string) string) func(string, bool, HostPaths) string {
+	return func(v string, _ bool, _ HostPaths) string {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok {
+			k, val, ok = strings.Cut(v, ":")
+		}
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), kind) {
+			return ""
+		}
+		return judge(strings.ToLower(strings.TrimSpace(val)))
+	}
+}
+
+// volumeJudge judges "-v SRC:DST[:OPTS]": SRC is a host path when absolute
+// (otherwise a named volume; "-v /data" alone is an anonymous volume).
+func volumeJudge(v string, _ bool, hp HostPaths) string {
+	src, _, ok := strings.Cut(v, ":")
+	if !ok {
+		return ""
+	}
+	return hostPath(src, hp)
+}
+
+// mountJudge judges "--mount type=bind,source=SRC,target=DST,…". Every
+// absolute source counts whatever the type (docker defaults the type to
+// volume, and a local volume can bind a host path through
+// volume-opt=device=SRC).
+func mountJudge(v string, _ bool, hp HostPaths) string {
+	r := csv.NewReader(strings.NewReader(v))
+	r.LazyQuotes = true
+	fields, err := r.Read()
+	if err != nil {
+		fields = strings.Split(v, ",")
+	}
+	for _, f := range fields {
+		k, val, _ := strings.Cut(f, "=")
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "source", "src":
+			if why := hostPath(val, hp); why != "" {
+				return why
+			}
+		case "volume-opt":
+			if ok, dev, _ := strings.Cut(val, "="); strings.EqualFold(ok, "device") {
+				if why := hostPath(dev, hp); why != "" {
+					return why
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// Protected host trees: a bind of the tree, of anything inside it, or of
+// any of its ancestors is dangerous.
+var protectedTrees = []struct{ path, what string }{
+	{"/etc", "host configuration (/etc)"},
+	{"/proc", "host kernel and process state (/proc)"},
+	{"/sys", "host kernel state (/sys)"},
+	{"/dev", "host devices (/dev)"},
+	{"/boot", "the host's boot files (/boot)"},
+	{"/root", "root's home directory"},
+	{"/run", "host runtime sockets (/run)"},
+	{"/var/run", "host runtime sockets (/var/run)"},
+	{"/var/lib/docker", "Docker's own storage"},
+	{"/tmp/.X11-unix", "the X server's sockets"},
+}
+
+// homeSecrets are directories and files under a home that hold credentials.
+var homeSecrets = []string{".ssh", ".aws", ".gnupg", ".docker", ".kube", ".config", ".mcpproxy", ".netrc", ".git-credentials", ".npmrc", ".pypirc"}
+
+// hostPath says why binding host path p into a container is dangerous, or
+// "" (a relative p is a volume name, not a host path).
+func hostPath(p string, hp HostPaths) string {
+	p = strings.TrimSpace(p)
+	if !strings.HasPrefix(p, "/") {
+		return ""
+	}
+	clean := path.Clean(p)
+	if why := judgePath(clean, hp); why != "" {
+		return why
+	}
+	if hp.Resolve != nil {
+		if r, err := hp.Resolve(clean); err == nil && r != clean && strings.HasPrefix(r, "/") {
+			if why := judgePath(path.Clean(r), hp); why != "" {
+				return why + " (" + clean + " resolves to " + r + ")"
+			}
+		}
+	}
+	return ""
+}
+
+func judgePath(p string, hp HostPaths) string {
+	if p == "/" {
+		return "the host's whole filesystem"
+	}
+	if isDockerSocket(path.Base(p)) {
+		return "a container engine's socket (" + p + "): control of the host"
+	}
+	for _, t := range protectedTrees {
+		if within(p, t.path) {
+			return t.what
+		}
+		if within(t.path, p) {
+			return "a directory holding " + t.what
+		}
+	}
+	var homes []string
+	if hp.Home != "" && strings.HasPrefix(hp.Home, "/") && path.Clean(hp.Home) != "/" {
+		homes = append(homes, path.Clean(hp.Home))
+	}
+	// Every /home/<user> (and macOS's /Users/<user>) is someone's home.
+	for _, root := range []string{"/home/", "/Users/"} {
+		if rest, ok := strings.CutPrefix(p, root); ok {
+			user, _, _ := strings.Cut(rest, "/")
+			homes = append(homes, root+user)
+		}
+	}
+	for _, h := range homes {
+		switch {
+		case p == h:
+			return "a home directory (" + h + ")"
+		case within(h, p):
+			return "a directory holding a home directory (" + h + ")"
+		}
+		for _, s := range homeSecrets {
+			if within(p, path.Join(h, s)) {
+				return "credentials under the home directory (" + path.Join(h, s) + ")"
+			}
+		}
+	}
+	if p == "/home" || p == "/Users" {
+		return "the users' home directories"
+	}
+	if p == "/tmp" {
+		return "the host's /tmp (agent and X sockets of other programs)"
+	}
+	return ""
+}
+
+// within reports whether p is dir or inside it.
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// isDockerSocket reports whether a file name is a container engine's API
+// socket: docker.sock and any *.sock whose name mentions docker, podman or
+// containerd.
+func isDockerSocket(name string) bool {
+	n := strings.ToLower(name)
+	if !strings.HasSuffix(n, ".sock") {
+		return false
+	}
+	return strings.Contains(n, "docker") || strings.Contains(n, "podman") || strings.Contains(n, "containerd")
+}

@@ -1,0 +1,206 @@
+package dockerargs
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var testHost = HostPaths{
+	Home: "/home/alice",
+	Resolve: func(p string) (string, error) {
+		switch p {
+		case "/srv/rootlink":
+			return "/", nil
+		case "/srv/sock":
+			return "/var/run/docker.sock", nil
+		}
+		return "", errors.New("no such file")
+	},
+}
+
+// dangerousCases are, for each row of Table, spellings that must be refused.
+// TestEveryRowHasCases checks that no row is left without one.
+var dangerousCases = []struct {
+	rule string
+	args []string
+	arg  string // Finding.Arg
+}{
+	{"--privileged", []string{"--privileged"}, "--privileged"},
+	{"--privileged", []string{"--privileged=true"}, "--privileged=true"},
+	{"--privileged", []string{"--privileged=1"}, "--privileged=1"},
+	{"--privileged", []string{"--privileged=yes"}, "--privileged=yes"}, // docker rejects it; refused anyway
+	{"--privileged", []string{"--rm", "--privileged", "false"}, "--privileged"},
+	{"--cap-add", []string{"--cap-add", "ALL"}, "--cap-add ALL"},
+	{"--cap-add", []string{"--cap-add=ALL"}, "--cap-add=ALL"},
+	{"--cap-add", []string{"--cap-add=SYS_ADMIN"}, "--cap-add=SYS_ADMIN"},
+	{"--cap-add", []string{"--cap-add"}, "--cap-add"},
+	{"--device", []string{"--device", "/dev/sda"}, "--device /dev/sda"},
+	{"--device", []string{"--device=/dev/fuse"}, "--device=/dev/fuse"},
+	{"--device-cgroup-rule", []string{"--device-cgroup-rule=c 1:3 mr"}, "--device-cgroup-rule=c 1:3 mr"},
+	{"--gpus", []string{"--gpus", "all"}, "--gpus all"},
+	{"--volumes-from", []string{"--volumes-from", "other"}, "--volumes-from other"},
+	{"--volumes-from", []string{"--volumes-from=other:ro"}, "--volumes-from=other:ro"},
+	{"--pid=host|container:…", []string{"--pid=host"}, "--pid=host"},
+	{"--pid=host|container:…", []string{"--pid", "host"}, "--pid host"},
+	{"--pid=host|container:…", []string{"--pid=container:abc"}, "--pid=container:abc"},
+	{"--ipc=host|container:…", []string{"--ipc=host"}, "--ipc=host"},
+	{"--ipc=host|container:…", []string{"--ipc", "container:db"}, "--ipc container:db"},
+	{"--network=host|container:…", []string{"--network=host"}, "--network=host"},
+	{"--network=host|container:…", []string{"--network", "host"}, "--network host"},
+	{"--network=host|container:…", []string{"--net", "host"}, "--net host"},
+	{"--network=host|container:…", []string{"--net=HOST"}, "--net=HOST"},
+	{"--network=host|container:…", []string{"--network=container:1a2b"}, "--network=container:1a2b"},
+	{"--uts=host", []string{"--uts=host"}, "--uts=host"},
+	{"--uts=host", []string{"--uts", "host"}, "--uts host"},
+	{"--userns=host", []string{"--userns=host"}, "--userns=host"},
+	{"--cgroupns=host", []string{"--cgroupns", "host"}, "--cgroupns host"},
+	{"--security-opt seccomp=…", []string{"--security-opt", "seccomp=unconfined"}, "--security-opt seccomp=unconfined"},
+	{"--security-opt seccomp=…", []string{"--security-opt=seccomp:unconfined"}, "--security-opt=seccomp:unconfined"},
+	{"--security-opt seccomp=…", []string{"--security-opt=seccomp=/etc/permissive.json"}, "--security-opt=seccomp=/etc/permissive.json"},
+	{"--security-opt apparmor=…", []string{"--security-opt", "apparmor=unconfined"}, "--security-opt apparmor=unconfined"},
+	{"--security-opt apparmor=…", []string{"--security-opt=apparmor:unconfined"}, "--security-opt=apparmor:unconfined"},
+	{"--security-opt label=disable", []string{"--security-opt", "label=disable"}, "--security-opt label=disable"},
+	{"--security-opt label=disable", []string{"--security-opt=label:disable"}, "--security-opt=label:disable"},
+	{"--security-opt systempaths=unconfined", []string{"--security-opt", "systempaths=unconfined"}, "--security-opt systempaths=unconfined"},
+	{"-v/--volume HOST:…", []string{"-v/:/h"}, "-v/:/h"},
+	{"-v/--volume HOST:…", []string{"-v=/:/h"}, "-v=/:/h"},
+	{"-v/--volume HOST:…", []string{"-v", "/:/h"}, "-v /:/h"},
+	{"-v/--volume HOST:…", []string{"--volume", "/etc:/x:ro"}, "--volume /etc:/x:ro"},
+	{"-v/--volume HOST:…", []string{"--volume=/etc/shadow:/s"}, "--volume=/etc/shadow:/s"},
+	{"-v/--volume HOST:…", []string{"-itv/:/h"}, "-itv/:/h"},
+	{"-v/--volume HOST:…", []string{"-iv", "/proc:/p"}, "-iv /proc:/p"},
+	{"-v/--volume HOST:…", []string{"-v", "/sys/fs/cgroup:/c"}, "-v /sys/fs/cgroup:/c"},
+	{"-v/--volume HOST:…", []string{"-v", "/dev:/dev"}, "-v /dev:/dev"},
+	{"-v/--volume HOST:…", []string{"-v", "/var/run/docker.sock:/var/run/docker.sock"}, "-v /var/run/docker.sock:/var/run/docker.sock"},
+	{"-v/--volume HOST:…", []string{"-v", "/run/docker.sock:/d.sock"}, "-v /run/docker.sock:/d.sock"},
+	{"-v/--volume HOST:…", []string{"-v", "/opt/x/rootless-docker.sock:/d.sock"}, "-v /opt/x/rootless-docker.sock:/d.sock"},
+	{"-v/--volume HOST:…", []string{"-v", "/var:/v"}, "-v /var:/v"}, // holds /var/run and /var/lib/docker
+	{"-v/--volume HOST:…", []string{"-v", "/home/alice:/h"}, "-v /home/alice:/h"},
+	{"-v/--volume HOST:…", []string{"-v", "/home/alice/:/h"}, "-v /home/alice/:/h"},
+	{"-v/--volume HOST:…", []string{"-v", "/home:/h"}, "-v /home:/h"},
+	{"-v/--volume HOST:…", []string{"-v", "/home/bob:/h"}, "-v /home/bob:/h"},
+	{"-v/--volume HOST:…", []string{"-v", "/home/alice/.ssh:/k:ro"}, "-v /home/alice/.ssh:/k:ro"},
+	{"-v/--volume HOST:…", []string{"-v", "/home/bob/.aws/credentials:/c"}, "-v /home/bob/.aws/credentials:/c"},
+	{"-v/--volume HOST:…", []string{"-v", "/home/alice/.mcpproxy:/d"}, "-v /home/alice/.mcpproxy:/d"},
+	{"-v/--volume HOST:…", []string{"-v", "/etc/../:/h"}, "-v /etc/../:/h"},
+	{"-v/--volume HOST:…", []string{"-v", "//:/h"}, "-v //:/h"},
+	{"-v/--volume HOST:…", []string{"-v", "/srv/rootlink:/h"}, "-v /srv/rootlink:/h"},
+	{"-v/--volume HOST:…", []string{"-v", "/srv/sock:/d.sock"}, "-v /srv/sock:/d.sock"},
+	{"-v/--volume HOST:…", []string{"-v", "/tmp:/tmp"}, "-v /tmp:/tmp"},
+	{"-v/--volume HOST:…", []string{"-v", "/root:/r"}, "-v /root:/r"},
+	{"--mount src=HOST,…", []string{"--mount", "type=bind,src=/,dst=/h"}, "--mount type=bind,src=/,dst=/h"},
+	{"--mount src=HOST,…", []string{"--mount=type=bind,source=/etc,target=/e,readonly"}, "--mount=type=bind,source=/etc,target=/e,readonly"},
+	{"--mount src=HOST,…", []string{"--mount", "source=/,target=/h"}, "--mount source=/,target=/h"},
+	{"--mount src=HOST,…", []string{"--mount", "target=/h,SRC=/var/run/docker.sock"}, "--mount target=/h,SRC=/var/run/docker.sock"},
+	{"--mount src=HOST,…", []string{"--mount", `"type=bind","src=/"`, "x"}, `--mount "type=bind","src=/"`},
+	{"--mount src=HOST,…", []string{"--mount", "type=volume,dst=/h,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/"}, "--mount type=volume,dst=/h,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/"},
+}
+
+func TestDangerous(t *testing.T) {
+	for _, tc := range dangerousCases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			got := Check(tc.args, testHost)
+			if len(got) != 1 {
+				t.Fatalf("Check(%q) = %+v, want one finding of rule %q", tc.args, got, tc.rule)
+			}
+			f := got[0]
+			if f.Rule != tc.rule || f.Arg != tc.arg || f.Why == "" {
+				t.Errorf("Check(%q) = %+v, want rule %q arg %q", tc.args, f, tc.rule, tc.arg)
+			}
+		})
+	}
+}
+
+func TestEveryRowHasCases(t *testing.T) {
+	covered := map[string]bool{}
+	for _, tc := range dangerousCases {
+		covered[tc.rule] = true
+	}
+	for _, r := range Table {
+		if !covered[r.Name] {
+			t.Errorf("table row %q has no test case", r.Name)
+		}
+	}
+}
+
+func TestSafe(t *testing.T) {
+	safe := [][]string{
+		{"--cap-drop=ALL"},
+		{"--cap-drop", "NET_RAW"},
+		{"--privileged=false"},
+		{"--privileged=0"},
+		{"--network=none"},
+		{"--network", "bridge"},
+		{"--net=mynet"},
+		{"--pid=private"},
+		{"--ipc=shareable"},
+		{"--ipc", "private"},
+		{"--security-opt", "no-new-privileges"},
+		{"--security-opt=apparmor=docker-default"},
+		{"--security-opt", "label=type:svirt_apache_t"},
+		{"-v", "/home/alice/projects:/data:ro"},
+		{"-v", "/home/alice/projects/site:/site"},
+		{"-v", "/srv/data:/data"},
+		{"-v", "/tmp/work:/w"},
+		{"-v", "cache:/root/.cache"},
+		{"-v", "/data"}, // anonymous volume at /data
+		{"--volume=myvol:/x"},
+		{"--mount", "type=volume,src=npm-cache,dst=/root/.npm"},
+		{"--mount", "type=tmpfs,dst=/scratch,tmpfs-size=64m"},
+		{"--mount", "type=bind,src=/srv/data,dst=/data,readonly"},
+		{"--tmpfs", "/run:size=64m"},
+		{"-e", "FOO=/"},
+		{"--env=HOST=1"},
+		{"--read-only", "--init", "-i", "-t", "-it"},
+		{"--user", "1000:1000"},
+		{"--some-future-flag", "value", "--another=x"},
+		{"--label", "com.example=host"},
+		{"-w", "/app"},
+		{"--hostname", "host"},
+		{"-h", "host"},
+		{"--add-host", "db:127.0.0.1"},
+	}
+	for _, args := range safe {
+		if got := Check(args, testHost); len(got) != 0 {
+			t.Errorf("Check(%q) = %+v, want nothing", args, got)
+		}
+	}
+}
+
+// TestConservative pins the cases where, to stay safe, Check reports an
+// argument docker would have read as a value or a word.
+func TestConservative(t *testing.T) {
+	for _, args := range [][]string{
+		{"-e", "--privileged"},
+		{"--unknown-value-flag", "--cap-add=ALL"},
+		{"--", "--privileged"},
+	} {
+		if got := Check(args, testHost); len(got) != 1 || got[0].Index != 1 {
+			t.Errorf("Check(%q) = %+v, want the second argument reported", args, got)
+		}
+	}
+}
+
+func TestFindingIndexes(t *testing.T) {
+	args := []string{"--rm", "--cap-add", "NET_ADMIN", "-v", "/srv:/srv", "--privileged", "-v/:/h"}
+	var got []int
+	for _, f := range Check(args, testHost) {
+		got = append(got, f.Index)
+	}
+	if want := []int{1, 5, 6}; !reflect.DeepEqual(got, want) {
+		t.Errorf("indexes = %v, want %v", got, want)
+	}
+}
+
+func TestCheckNetworkMode(t *testing.T) {
+	for mode, bad := range map[string]bool{
+		"host": true, "Host": true, "container:abc": true, "container:my-db": true,
+		"bridge": false, "none": false, "default": false, "mynet": false, "hostnet": false,
+	} {
+		if got := CheckNetworkMode(mode) != ""; got != bad {
+			t.Errorf("CheckNetworkMode(%q) dangerous = %v, want %v", mode, got, bad)
+		}
+	}
+}
