@@ -308,16 +308,6 @@ func (a *App) edit(f func(path string) error) error {
 	return a.reloadAndApply()
 }
 
-// AddServer implements proxy.Controller.
-func (a *App) AddServer(ctx context.Context, s *config.Server) error {
-	return a.edit(func(p string) error { return config.AddServer(p, s) })
-}
-
-// UpdateServer implements proxy.Controller.
-func (a *App) UpdateServer(ctx context.Context, s *config.Server) error {
-	return a.edit(func(p string) error { return config.UpdateServer(p, s) })
-}
-
 // RemoveServer implements proxy.Controller.
 func (a *App) RemoveServer(ctx context.Context, name string) error {
 	return a.edit(func(p string) error { return config.RemoveServer(p, name) })

@@ -25,31 +25,33 @@ func AddServer(path string, s *Server) error {
 	if s == nil {
 		return errors.New("add server: no server")
 	}
-	return editFile(path, func(d *document, c *Config) error {
-		if c.Server(s.Name) != nil {
-			return fmt.Errorf("add server %q: %w", s.Name, ErrServerExists)
-		}
-		list := member(&d.root, "mcpServers")
-		if list == nil || isNull(list) {
-			raw, err := serverJSON(s, true)
-			if err != nil {
-				return err
-			}
-			return d.setMember(&d.root, "mcpServers", append(append([]byte("["), raw...), ']'))
-		}
-		if asObject(list) != nil {
-			raw, err := serverJSON(s, false)
-			if err != nil {
-				return err
-			}
-			return d.appendMember(list, s.Name, raw)
-		}
+	return editFile(path, func(d *document, c *Config) error { return d.addServer(c, s) })
+}
+
+func (d *document) addServer(c *Config, s *Server) error {
+	if c.Server(s.Name) != nil {
+		return fmt.Errorf("add server %q: %w", s.Name, ErrServerExists)
+	}
+	list := member(&d.root, "mcpServers")
+	if list == nil || isNull(list) {
 		raw, err := serverJSON(s, true)
 		if err != nil {
 			return err
 		}
-		return d.appendElement(list, raw)
-	})
+		return d.setMember(&d.root, "mcpServers", append(append([]byte("["), raw...), ']'))
+	}
+	if asObject(list) != nil {
+		raw, err := serverJSON(s, false)
+		if err != nil {
+			return err
+		}
+		return d.appendMember(list, s.Name, raw)
+	}
+	raw, err := serverJSON(s, true)
+	if err != nil {
+		return err
+	}
+	return d.appendElement(list, raw)
 }
 
 // UpdateServer replaces the server named s.Name by s. Fields that did not
@@ -59,25 +61,27 @@ func UpdateServer(path string, s *Server) error {
 	if s == nil {
 		return errors.New("update server: no server")
 	}
-	return editFile(path, func(d *document, c *Config) error {
-		entry, objectForm, err := d.server(s.Name)
-		if err != nil {
-			return err
-		}
-		raw, err := serverJSON(s, !objectForm)
-		if err != nil {
-			return err
-		}
-		known := serverKeys
-		if objectForm {
-			// The key is the name; a "name" inside is left alone.
-			known = func(k string) bool { return k != "name" && serverKeys(k) }
-		}
-		return d.syncObject(entry, raw, known, map[string]func(string) bool{
-			"isolation": isolationKeys,
-			"env":       allKeys,
-			"headers":   allKeys,
-		})
+	return editFile(path, func(d *document, c *Config) error { return d.updateServer(s) })
+}
+
+func (d *document) updateServer(s *Server) error {
+	entry, objectForm, err := d.server(s.Name)
+	if err != nil {
+		return err
+	}
+	raw, err := serverJSON(s, !objectForm)
+	if err != nil {
+		return err
+	}
+	known := serverKeys
+	if objectForm {
+		// The key is the name; a "name" inside is left alone.
+		known = func(k string) bool { return k != "name" && serverKeys(k) }
+	}
+	return d.syncObject(entry, raw, known, map[string]func(string) bool{
+		"isolation": isolationKeys,
+		"env":       allKeys,
+		"headers":   allKeys,
 	})
 }
 

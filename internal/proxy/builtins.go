@@ -6,11 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/mcpproxy/mcpproxy/internal/config"
 )
 
 func (p *Proxy) registerBuiltins() {
@@ -26,10 +25,15 @@ func (p *Proxy) registerBuiltins() {
 		Description: "Call a tool of an upstream MCP server. name is \"server:tool\" as returned by retrieve_tools; args are the tool's arguments. The upstream's result is returned unchanged.",
 		InputSchema: json.RawMessage(`{"type":"object","properties":{"name":{"type":"string","description":"server:tool"},"args":{"type":"object","description":"Arguments for the tool"}},"required":["name"]}`),
 	}, p.callTool)
+	if p.opts.DisableManagement {
+		return
+	}
 	p.agg.AddTool(&mcp.Tool{
 		Name: "upstream_servers",
 		Description: "List and manage upstream MCP servers. operation: list | add | remove | update | enable | disable | restart. " +
-			"add/update take server (an object with name, command, args, env, working_dir, url, headers, enabled, isolation); the others take name.",
+			"add/update take server (an object with name, command, args, env, url, headers, enabled; update changes only the fields given); the others take name. " +
+			"A server added, or whose command, args, env, url or headers are changed, through this tool waits in quarantine (not started, no tools) until a person approves it. " +
+			"Isolation settings cannot be changed here.",
 		InputSchema: json.RawMessage(`{"type":"object","properties":{"operation":{"type":"string","enum":["list","add","remove","update","enable","disable","restart"]},"name":{"type":"string"},"server":{"type":"object"}},"required":["operation"]}`),
 	}, p.upstreamServers)
 }
@@ -209,13 +213,27 @@ func (p *Proxy) forwardCall(ctx context.Context, req *mcp.CallToolRequest, raw b
 	return res, nil
 }
 
+// upstreamServersArgs are the arguments of upstream_servers.
+var upstreamServersArgs = []string{"operation", "name", "server"}
+
 func (p *Proxy) upstreamServers(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 	var in struct {
 		Operation string          `json:"operation"`
 		Name      string          `json:"name"`
 		Server    json.RawMessage `json:"server"`
 	}
-	if err := json.Unmarshal(orEmpty(req.Params.Arguments), &in); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(orEmpty(req.Params.Arguments)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(orEmpty(req.Params.Arguments), &keys) == nil {
+			for k := range keys {
+				if !slices.Contains(upstreamServersArgs, k) {
+					return textResult(true, "upstream_servers: unknown argument %q: it takes only operation, name and server (a server's name, command, args, env, url, headers and enabled); "+
+						"global settings such as docker_isolation, and a server's isolation, can only be changed in the config file or through the authenticated REST API, web UI or CLI", k), nil
+				}
+			}
+		}
 		return textResult(true, "upstream_servers: invalid arguments: %v", err), nil
 	}
 	c := p.opts.Controller
@@ -229,6 +247,7 @@ func (p *Proxy) upstreamServers(ctx context.Context, req *mcp.CallToolRequest) (
 		return nil
 	}
 	var err error
+	var change ServerChange
 	switch in.Operation {
 	case "list":
 		v, err := c.ListServers(ctx)
@@ -240,21 +259,23 @@ func (p *Proxy) upstreamServers(ctx context.Context, req *mcp.CallToolRequest) (
 		if len(in.Server) == 0 {
 			return textResult(true, "upstream_servers %s: server is required (an object with at least name and command or url)", in.Operation), nil
 		}
-		var s config.Server
-		dec := json.NewDecoder(bytesReader(in.Server))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&s); err != nil {
-			return textResult(true, "upstream_servers %s: server: %v", in.Operation, err), nil
-		}
-		if s.Name == "" {
-			s.Name = in.Name
-		}
 		if in.Operation == "add" {
-			err = c.AddServer(ctx, &s)
+			change, err = c.AddServer(ctx, in.Name, in.Server)
 		} else {
-			err = c.UpdateServer(ctx, &s)
+			if in.Name == "" {
+				var named struct {
+					Name string `json:"name"`
+				}
+				_ = json.Unmarshal(in.Server, &named)
+				in.Name = named.Name
+			}
+			if err = needName(); err == nil {
+				change, err = c.UpdateServer(ctx, in.Name, in.Server)
+			}
 		}
-		in.Name = s.Name
+		if change.Name != "" {
+			in.Name = change.Name
+		}
 	case "remove":
 		if err = needName(); err == nil {
 			err = c.RemoveServer(ctx, in.Name)
@@ -273,7 +294,12 @@ func (p *Proxy) upstreamServers(ctx context.Context, req *mcp.CallToolRequest) (
 	if err != nil {
 		return textResult(true, "upstream_servers %s %s: %v", in.Operation, in.Name, err), nil
 	}
-	return jsonResult(map[string]any{"ok": true, "operation": in.Operation, "name": in.Name})
+	out := map[string]any{"ok": true, "operation": in.Operation, "name": in.Name}
+	if change.Quarantined {
+		out["quarantined"] = true
+	}
+	if change.Note != "" {
+		out["note"] = change.Note
+	}
+	return jsonResult(out)
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -12,21 +12,34 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/index"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
 
 // Controller performs the upstream_servers operations that change the
-// configuration. The app implements it: it edits the config file and applies
-// the result.
+// configuration. The app implements it: it checks what an MCP client may
+// change (internal/trust), edits the config file and applies the result.
 type Controller interface {
 	ListServers(ctx context.Context) (any, error)
-	AddServer(ctx context.Context, s *config.Server) error
-	UpdateServer(ctx context.Context, s *config.Server) error
+	// AddServer adds the server object a client sent; name is the call's
+	// name argument ("" when absent).
+	AddServer(ctx context.Context, name string, server json.RawMessage) (ServerChange, error)
+	// UpdateServer applies the fields of the server object a client sent to
+	// the server named name.
+	UpdateServer(ctx context.Context, name string, server json.RawMessage) (ServerChange, error)
 	RemoveServer(ctx context.Context, name string) error
 	SetServerEnabled(ctx context.Context, name string, enabled bool) error
 	RestartServer(ctx context.Context, name string) error
+}
+
+// ServerChange is what an upstream_servers add or update did.
+type ServerChange struct {
+	// Name is the server's name.
+	Name string
+	// Quarantined is true when the server now waits for a person's approval.
+	Quarantined bool
+	// Note tells the client what happens next.
+	Note string
 }
 
 // Options configures a Proxy.
@@ -34,8 +47,10 @@ type Options struct {
 	Manager    *upstream.Manager
 	Index      *index.Index
 	Controller Controller
-	Logger     *slog.Logger
-	Version    string
+	// DisableManagement leaves the upstream_servers tool out of /mcp.
+	DisableManagement bool
+	Logger            *slog.Logger
+	Version           string
 }
 
 // Proxy serves /mcp and /mcp/{server}.
