@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -478,6 +479,44 @@ func TestServeWithoutConfig(t *testing.T) {
 	p.signal(syscall.SIGTERM)
 	if code := p.waitExit(10 * time.Second); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
+	}
+}
+
+// TestServeSameDataDirRefused: a second proxy on a data directory in use
+// exits at once naming the first one's listen address and leaves it
+// serving; once the first is killed (-9), the next start takes over and
+// removes the runtime files the dead one left.
+func TestServeSameDataDirRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first := startProxy(t, dir, "")
+	stale := filepath.Join(dir, "run", "io-ghost", "stdio.sock")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	other := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	_, errOut, code := runCLI(t, "--data-dir", dir, "serve", "--listen", other)
+	if code == 0 || !strings.Contains(errOut, "is in use by another mcpproxy (pid "+strconv.Itoa(first.cmd.Process.Pid)+")") ||
+		!strings.Contains(errOut, "it listens on "+first.addr) {
+		t.Fatalf("second serve on the same data dir: exit %d, stderr:\n%s", code, errOut)
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Errorf("the refused proxy touched the running one's files: %v", err)
+	}
+	cs := first.connect()
+	if _, err := cs.ListTools(context.Background(), nil); err != nil {
+		t.Errorf("the first proxy stopped answering: %v", err)
+	}
+
+	first.signal(syscall.SIGKILL)
+	first.waitExit(10 * time.Second)
+	startProxy(t, dir, "")
+	if _, err := os.Stat(filepath.Dir(stale)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale runtime files of the killed proxy were kept: %v", err)
 	}
 }
 

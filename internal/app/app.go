@@ -19,6 +19,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/datadir"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/index"
 	"github.com/mcpproxy/mcpproxy/internal/logging"
@@ -59,6 +60,8 @@ type App struct {
 	proxy *proxy.Proxy
 	index *index.Index
 	iso   *Isolation
+	// dirLock is this process's claim on the data directory.
+	dirLock *datadir.Lock
 
 	mu  sync.Mutex
 	cfg *config.Config
@@ -85,7 +88,23 @@ func New(opts Options) (*App, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	a := &App{opts: opts, log: opts.Logger}
+	lock, err := datadir.Acquire(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{opts: opts, log: opts.Logger, dirLock: lock}
+	ok := false
+	defer func() {
+		if !ok {
+			lock.Release()
+		}
+	}()
+	// Holding the lock proves every runtime file is a dead instance's.
+	if removed, err := lock.ClearStale(filepath.Join(opts.DataDir, "run"), "bin"); err != nil {
+		a.log.Warn("could not remove stale runtime files", "error", err)
+	} else if len(removed) > 0 {
+		a.log.Info("removed runtime files of a previous instance", "files", len(removed))
+	}
 	iso, err := newIsolation(a)
 	if err != nil {
 		return nil, err
@@ -127,6 +146,7 @@ func New(opts Options) (*App, error) {
 	})
 	p = proxy.New(proxy.Options{Manager: a.mgr, Index: ix, Controller: a, Logger: a.log, Version: opts.Version})
 	a.proxy = p
+	ok = true
 	return a, nil
 }
 
@@ -195,9 +215,13 @@ func (a *App) Serve(ctx context.Context) error {
 	if listen == "" {
 		listen = DefaultListen
 	}
+	defer a.dirLock.Release()
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (use --listen to pick another address)", listen, err)
+	}
+	if err := a.dirLock.SetListen(ln.Addr().String()); err != nil {
+		a.log.Warn("could not record the listen address in the data dir lock", "error", err)
 	}
 	if !httpapi.IsLoopbackListen(listen) {
 		a.log.Warn("LISTENING ON A NON-LOOPBACK ADDRESS: any machine that can reach it can use every upstream server through mcpproxy; bind 127.0.0.1 unless you mean it", "listen", ln.Addr().String())

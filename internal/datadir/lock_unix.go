@@ -1,0 +1,48 @@
+//go:build unix
+
+package datadir
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// errLocked reports that another open file holds the lock.
+var errLocked = errors.New("lock held")
+
+const noFollow = syscall.O_NOFOLLOW
+
+// openLockFile opens (creating, mode 0600) the lock file without following
+// a symlink and checks it is a regular file.
+func openLockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return f, nil
+}
+
+// tryLock takes an exclusive flock on f without waiting; it lasts until f
+// is closed (by the kernel when the process dies).
+func tryLock(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			return errLocked
+		default:
+			return fmt.Errorf("flock: %w", err)
+		}
+	}
+}
