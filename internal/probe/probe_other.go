@@ -23,7 +23,9 @@ type ForkResult struct {
 type Bomb struct{ Result ForkResult }
 
 // ForkBomb is linux only.
-func ForkBomb(max, reserve int) *Bomb { return &Bomb{Result: ForkResult{Error: errUnsupported.Error()}} }
+func ForkBomb(max, reserve int) *Bomb {
+	return &Bomb{Result: ForkResult{Error: errUnsupported.Error()}}
+}
 
 // Release does nothing off linux.
 func (b *Bomb) Release() {}
