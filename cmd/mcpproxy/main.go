@@ -98,7 +98,7 @@ func (g *globalFlags) resolve() (dataDir, configPath string) {
 
 func newServe(g *globalFlags) *cobra.Command {
 	var listen string
-	var tray bool
+	var tray, readOnly, noManagement bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the proxy",
@@ -127,7 +127,8 @@ func newServe(g *globalFlags) *cobra.Command {
 					logger.Info("tray icon is not supported in this build; continuing without it")
 				}
 			}
-			a, err := app.New(app.Options{ConfigPath: configPath, DataDir: dataDir, Listen: listen, Version: getVersion(), Logger: logger, Redactor: red, Started: started})
+			a, err := app.New(app.Options{ConfigPath: configPath, DataDir: dataDir, Listen: listen, Version: getVersion(), Logger: logger, Redactor: red, Started: started,
+				Console: cmd.ErrOrStderr(), ReadOnly: readOnly, DisableManagement: noManagement})
 			if err != nil {
 				logger.Error("cannot start", "error", err)
 				return err
@@ -149,6 +150,8 @@ func newServe(g *globalFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default 127.0.0.1:8080)")
+	cmd.Flags().BoolVar(&readOnly, "read-only", false, "refuse every configuration change from MCP clients and the API (edit the config file instead)")
+	cmd.Flags().BoolVar(&noManagement, "disable-management", false, "leave the upstream_servers tool out of /mcp")
 	cmd.Flags().BoolVar(&tray, "tray", false, "show a tray icon (needs a desktop session)")
 	return cmd
 }

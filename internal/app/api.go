@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
 
@@ -98,7 +99,7 @@ func writeErr(w http.ResponseWriter, status int, msg string) {
 }
 
 // registerAPI adds the small REST API used by scripts and the UI.
-func (a *App) registerAPI(mux *http.ServeMux) {
+func (a *App) registerAPI(mux *httpapi.Mux) {
 	mux.HandleFunc("GET /api/v1/servers", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.serverList(r.Context(), r.URL.Query().Get("refresh") != ""))
 	})
@@ -116,7 +117,7 @@ func (a *App) registerAPI(mux *http.ServeMux) {
 			return
 		}
 		if err := a.SetDockerIsolation(r.Context(), *body.Enabled); err != nil {
-			writeErr(w, http.StatusBadRequest, err.Error())
+			writeErr(w, errorStatus(err, http.StatusBadRequest), err.Error())
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"enabled": *body.Enabled})
@@ -126,9 +127,6 @@ func (a *App) registerAPI(mux *http.ServeMux) {
 			writeErr(w, http.StatusNotFound, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -24,6 +25,7 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/index"
 	"github.com/mcpproxy/mcpproxy/internal/logging"
 	"github.com/mcpproxy/mcpproxy/internal/proxy"
+	"github.com/mcpproxy/mcpproxy/internal/trust"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
 
@@ -50,6 +52,15 @@ type Options struct {
 	Started time.Time
 	// Ready, if set, receives the bound address once the listener is up.
 	Ready func(addr string)
+	// Console receives what is shown once to the person who started the
+	// proxy and never logged: a newly generated API key. nil discards.
+	Console io.Writer
+	// ReadOnly refuses every configuration change from MCP clients and the
+	// API (--read-only).
+	ReadOnly bool
+	// DisableManagement leaves the upstream_servers tool out of /mcp
+	// (--disable-management).
+	DisableManagement bool
 }
 
 // App is a running mcpproxy.
@@ -69,6 +80,11 @@ type App struct {
 	warned []config.Problem
 
 	editMu sync.Mutex
+
+	auth *httpapi.Auth
+	// apiKey is the key in force; keyGenerated is set when New made it.
+	apiKey       atomic.Pointer[string]
+	keyGenerated bool
 }
 
 // New loads (or creates) the configuration and builds the app.
@@ -117,8 +133,10 @@ func New(opts Options) (*App, error) {
 	if created {
 		a.log.Info("created initial config", "path", opts.ConfigPath, "docker_isolation_enabled", cfg.DockerIsolation.Enabled)
 	}
-	a.cfg = cfg
-	a.updateSecrets(cfg)
+	if err := a.ensureAPIKey(cfg); err != nil {
+		return nil, err
+	}
+	a.updateSecrets(a.cfg)
 
 	ix, err := index.New()
 	if err != nil {
@@ -144,7 +162,8 @@ func New(opts Options) (*App, error) {
 			}
 		},
 	})
-	p = proxy.New(proxy.Options{Manager: a.mgr, Index: ix, Controller: a, Logger: a.log, Version: opts.Version})
+	p = proxy.New(proxy.Options{Manager: a.mgr, Index: ix, Controller: a, Logger: a.log, Version: opts.Version,
+		DisableManagement: opts.DisableManagement})
 	a.proxy = p
 	ok = true
 	return a, nil
@@ -173,6 +192,9 @@ func (a *App) updateSecrets(cfg *config.Config) {
 			vals = append(vals, v)
 		}
 	}
+	if k := a.apiKey.Load(); k != nil {
+		vals = append(vals, *k)
+	}
 	a.opts.Redactor.Set(vals)
 }
 
@@ -183,6 +205,7 @@ func (a *App) apply(cfg *config.Config) {
 	fresh := !slices.Equal(a.warned, cfg.Warnings)
 	a.warned = cfg.Warnings
 	a.mu.Unlock()
+	a.keyChanged(cfg)
 	if fresh {
 		for _, w := range cfg.Warnings {
 			a.log.Warn("config warning", "file", a.opts.ConfigPath, "line", w.Line, "col", w.Col, "path", w.Path, "problem", w.Msg)
@@ -193,11 +216,21 @@ func (a *App) apply(cfg *config.Config) {
 	a.mgr.Apply(cfg)
 }
 
-// Handler returns the HTTP handler with every route, guarded.
+// Handler returns the HTTP handler with every route, guarded: the REST API
+// needs the API key (or the web UI's session), /mcp needs it when
+// require_mcp_auth is on, /healthz and the UI page are open.
 func (a *App) Handler(listen string) http.Handler {
 	mux := http.NewServeMux()
-	a.proxy.Register(mux)
-	a.registerAPI(mux)
+	mcpMux := http.NewServeMux()
+	a.proxy.Register(mcpMux)
+	mcpAuth := a.auth.RequireKey(func() bool { return a.Config().RequireMCPAuth }, mcpMux)
+	mux.Handle("/mcp", mcpAuth)
+	mux.Handle("/mcp/", mcpAuth)
+	mux.Handle("/api/", a.auth.Require(a.apiMux()))
+	a.auth.RegisterSession(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	})
 	a.registerUI(mux)
 	var extra []string
 	if h, _, err := net.SplitHostPort(listen); err == nil && h != "" {
@@ -255,7 +288,8 @@ func (a *App) Serve(ctx context.Context) error {
 		a.iso.Start(ctx)
 	}()
 	go func() { _ = srv.Serve(ln) }()
-	a.log.Info("mcpproxy listening", "addr", ln.Addr().String(), "mcp", "http://"+ln.Addr().String()+"/mcp", "config", a.opts.ConfigPath)
+	a.log.Info("mcpproxy listening", "addr", ln.Addr().String(), "mcp", "http://"+ln.Addr().String()+"/mcp", "ui", "http://"+ln.Addr().String()+"/", "config", a.opts.ConfigPath)
+	a.announceKey(ln.Addr().String())
 	if a.opts.Ready != nil {
 		a.opts.Ready(ln.Addr().String())
 	}
@@ -324,6 +358,9 @@ func (a *App) reloadAndApply() error {
 }
 
 func (a *App) edit(f func(path string) error) error {
+	if a.opts.ReadOnly {
+		return trust.ErrReadOnly
+	}
 	a.editMu.Lock()
 	defer a.editMu.Unlock()
 	if err := f(a.opts.ConfigPath); err != nil {

@@ -11,13 +11,9 @@ import (
 // warning is logged and listed by the servers API (the list view).
 func TestConfigWarningsShown(t *testing.T) {
 	h := startApp(t, "{\n  \"enable_tray\": true,\n  \"mcpServers\": []\n}\n")
-	resp, err := http.Get(h.url("/api/v1/servers"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	_, body := h.api(http.MethodGet, "/api/v1/servers", "")
 	var list ServerList
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+	if err := json.Unmarshal(body, &list); err != nil {
 		t.Fatal(err)
 	}
 	want := `2:3: enable_tray: unknown key "enable_tray" is ignored`

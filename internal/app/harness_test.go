@@ -28,15 +28,19 @@ type harness struct {
 	addr    string
 	app     *App
 	logs    *syncBuffer
+	console *syncBuffer
 	cancel  context.CancelFunc
 	done    chan error
 }
 
 // startApp writes cfg (a JSON document, or "" for none) and starts the proxy.
-func startApp(t testing.TB, cfg string) *harness {
+func startApp(t testing.TB, cfg string) *harness { return startAppWith(t, cfg, nil) }
+
+// startAppWith is startApp with options changed by with (nil: none).
+func startAppWith(t testing.TB, cfg string, with func(*Options)) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	h := &harness{t: t, dataDir: dir, cfgPath: filepath.Join(dir, "mcp_config.json"), logs: &syncBuffer{}, done: make(chan error, 1)}
+	h := &harness{t: t, dataDir: dir, cfgPath: filepath.Join(dir, "mcp_config.json"), logs: &syncBuffer{}, console: &syncBuffer{}, done: make(chan error, 1)}
 	if cfg != "" {
 		if err := os.WriteFile(h.cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
@@ -49,8 +53,12 @@ func startApp(t testing.TB, cfg string) *harness {
 	}
 	t.Cleanup(func() { closer.Close() })
 	addrCh := make(chan string, 1)
-	a, err := New(Options{ConfigPath: h.cfgPath, DataDir: dir, Listen: "127.0.0.1:0", Version: "test", Logger: logger, Redactor: red,
-		Ready: func(addr string) { addrCh <- addr }})
+	opts := Options{ConfigPath: h.cfgPath, DataDir: dir, Listen: "127.0.0.1:0", Version: "test", Logger: logger, Redactor: red,
+		Ready: func(addr string) { addrCh <- addr }, Console: h.console}
+	if with != nil {
+		with(&opts)
+	}
+	a, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

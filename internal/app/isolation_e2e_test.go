@@ -37,6 +37,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/docker"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/logging"
@@ -888,16 +889,8 @@ func TestIsolationToggleMovesRunningServer(t *testing.T) {
 		t.Fatalf("before: whoami %+v, want the host", id)
 	}
 	patch := func(enabled bool) {
-		req, _ := http.NewRequest(http.MethodPatch, h.url("/api/v1/config/docker-isolation"), strings.NewReader(fmt.Sprintf(`{"enabled": %v}`, enabled)))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("PATCH docker-isolation %v: %d %s", enabled, resp.StatusCode, body)
+		if code, body := h.api(http.MethodPatch, "/api/v1/config/docker-isolation", fmt.Sprintf(`{"enabled": %v}`, enabled)); code != http.StatusOK {
+			t.Fatalf("PATCH docker-isolation %v: %d %s", enabled, code, body)
 		}
 	}
 
@@ -1004,9 +997,14 @@ func TestIsolationCrashReaper(t *testing.T) {
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			var l ServerList
-			if resp, err := http.Get(p.base + "/api/v1/servers"); err == nil {
-				_ = json.NewDecoder(resp.Body).Decode(&l)
-				resp.Body.Close()
+			// The proxy writes its API key into the file at start.
+			if c, err := config.Load(filepath.Join(dataDir, "mcp_config.json")); err == nil && c.APIKey != "" {
+				req, _ := http.NewRequest(http.MethodGet, p.base+"/api/v1/servers", nil)
+				req.Header.Set("X-API-Key", c.APIKey)
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					_ = json.NewDecoder(resp.Body).Decode(&l)
+					resp.Body.Close()
+				}
 			}
 			ids := map[string]string{}
 			for _, s := range l.Servers {

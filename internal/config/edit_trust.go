@@ -1,8 +1,12 @@
 package config
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // AddServerFrom adds the server build returns for the configuration the
@@ -40,5 +44,45 @@ func ModifyServer(path, name string, change func(c *Config, old *Server) (*Serve
 			return fmt.Errorf("modify server %q: the name cannot change", name)
 		}
 		return d.updateServer(s)
+	})
+}
+
+// MinAPIKeyLen is the shortest api_key accepted.
+const MinAPIKeyLen = 32
+
+// NewAPIKey returns a fresh API key: 32 random bytes, hex-encoded.
+func NewAPIKey() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate API key: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// apiKeyProblem says what is wrong with an api_key value ("" when nothing
+// is; an absent key is generated at start).
+func apiKeyProblem(key string) string {
+	switch {
+	case key == "":
+		return ""
+	case len(key) < MinAPIKeyLen:
+		return fmt.Sprintf("must be at least %d characters (remove the key and mcpproxy generates one)", MinAPIKeyLen)
+	case strings.ContainsFunc(key, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return "must not contain spaces or control characters"
+	}
+	return ""
+}
+
+// SetAPIKey sets the top-level api_key of the configuration file at path.
+func SetAPIKey(path, key string) error {
+	if msg := apiKeyProblem(key); msg != "" || key == "" {
+		return errors.New("set API key: invalid key")
+	}
+	raw, err := json.Marshal(key)
+	if err != nil {
+		return err
+	}
+	return editFile(path, func(d *document, c *Config) error {
+		return d.setMember(&d.root, "api_key", raw)
 	})
 }

@@ -344,6 +344,10 @@ func (d *decoder) config(root *hujson.Value) *Config {
 			})
 		case "init_timeout":
 			d.duration(kp, v, &c.InitTimeout)
+		case "api_key":
+			d.str(kp, v, &c.APIKey)
+		case "require_mcp_auth":
+			d.boolean(kp, v, &c.RequireMCPAuth)
 		}
 	})
 	return c

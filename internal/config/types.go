@@ -30,6 +30,12 @@ type Config struct {
 	// not isolated (isolated servers are bounded by docker_isolation.timeout).
 	// Zero means the default (30s).
 	InitTimeout Duration `json:"init_timeout,omitempty"`
+	// APIKey authenticates the REST API, the web UI's session and
+	// `mcpproxy upstream`; generated at first run. A secret: never logged,
+	// never in an API response.
+	APIKey string `json:"api_key,omitempty"`
+	// RequireMCPAuth puts APIKey on /mcp and /mcp/{server} too.
+	RequireMCPAuth bool `json:"require_mcp_auth,omitempty"`
 
 	// Warnings are the file's problems that do not stop it from loading:
 	// unknown keys (a configuration written for MCPProxy loads, its extra

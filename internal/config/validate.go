@@ -190,6 +190,9 @@ func (v *validator) config(c *Config, serverPath func(int) string) {
 	if c.InitTimeout < 0 {
 		v.add("init_timeout", `must be a positive duration such as "30s"`)
 	}
+	if msg := apiKeyProblem(c.APIKey); msg != "" {
+		v.add("api_key", msg)
+	}
 	seen := make(map[string]string, len(c.Servers))
 	for i, s := range c.Servers {
 		p := serverPath(i)

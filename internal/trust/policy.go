@@ -48,6 +48,10 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("%s cannot be set by an MCP client (%s); %s", e.Field, e.Why, e.Where)
 }
 
+// ErrReadOnly is returned for a configuration change while mcpproxy runs
+// with --read-only.
+var ErrReadOnly = errors.New("mcpproxy runs with --read-only: configuration changes through MCP clients and the API are refused; edit the config file instead")
+
 // Env is what the policy needs to know about the proxy.
 type Env struct {
 	// Global is the docker_isolation block in force.
