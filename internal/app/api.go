@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
+	"github.com/mcpproxy/mcpproxy/internal/trust"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
 
@@ -35,6 +36,8 @@ type ServerView struct {
 	// LastExit says why the server's last container ended (for example that
 	// it was OOM-killed); it outlives the restart that follows.
 	LastExit *upstream.ExitNote `json:"last_exit,omitempty"`
+	// Quarantine says why a quarantined server waits and how to approve it.
+	Quarantine *trust.QuarantineView `json:"quarantine,omitempty"`
 }
 
 // ServerList is the upstream_servers list result.
@@ -81,6 +84,10 @@ func (a *App) serverList(ctx context.Context, refresh bool) ServerList {
 		if n, ok := a.iso.launcher.LastExit(st.Name); ok {
 			v.LastExit = &n
 		}
+		if s.Quarantined {
+			note, known := a.trust.Quarantine(st.Name)
+			v.Quarantine = trust.DescribeQuarantine(st.Name, note, known)
+		}
 		out.Servers = append(out.Servers, v)
 	}
 	return out
@@ -117,7 +124,7 @@ func (a *App) registerAPI(mux *httpapi.Mux) {
 			return
 		}
 		if err := a.SetDockerIsolation(r.Context(), *body.Enabled); err != nil {
-			writeErr(w, errorStatus(err, http.StatusBadRequest), err.Error())
+			writeErr(w, httpapi.ErrorStatus(err, http.StatusBadRequest), err.Error())
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"enabled": *body.Enabled})

@@ -71,6 +71,7 @@ type App struct {
 	proxy *proxy.Proxy
 	index *index.Index
 	iso   *Isolation
+	trust *trust.Store
 	// dirLock is this process's claim on the data directory.
 	dirLock *datadir.Lock
 
@@ -120,6 +121,9 @@ func New(opts Options) (*App, error) {
 		a.log.Warn("could not remove stale runtime files", "error", err)
 	} else if len(removed) > 0 {
 		a.log.Info("removed runtime files of a previous instance", "files", len(removed))
+	}
+	if a.trust, err = trust.Open(opts.DataDir); err != nil {
+		return nil, err
 	}
 	iso, err := newIsolation(a)
 	if err != nil {
@@ -367,11 +371,6 @@ func (a *App) edit(f func(path string) error) error {
 		return err
 	}
 	return a.reloadAndApply()
-}
-
-// RemoveServer implements proxy.Controller.
-func (a *App) RemoveServer(ctx context.Context, name string) error {
-	return a.edit(func(p string) error { return config.RemoveServer(p, name) })
 }
 
 // SetServerEnabled implements proxy.Controller.

@@ -223,6 +223,8 @@ func TestUpstreamServersManagement(t *testing.T) {
 	if res.IsError {
 		t.Fatalf("add: %s", resultText(res))
 	}
+	h.waitState("fx", upstream.StateQuarantined, 10*time.Second)
+	approve(t, h, "fx")
 	h.waitState("fx", upstream.StateReady, 30*time.Second)
 	b, _ := os.ReadFile(h.cfgPath)
 	mustContain(t, string(b), "// keep me")

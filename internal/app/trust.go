@@ -3,9 +3,8 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
+	"time"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
@@ -25,7 +24,7 @@ func (a *App) trustEnv(ctx context.Context, cfg *config.Config) trust.Env {
 
 // AddServer implements proxy.Controller: an MCP client adds a server. Only
 // the fields trust.ClientKeys may be set; the decision is made against the
-// file's own settings inside the edit.
+// file's own settings inside the edit. The server is written quarantined.
 func (a *App) AddServer(ctx context.Context, name string, raw json.RawMessage) (proxy.ServerChange, error) {
 	var ch trust.Change
 	err := a.edit(func(p string) error {
@@ -38,22 +37,79 @@ func (a *App) AddServer(ctx context.Context, name string, raw json.RawMessage) (
 	if err != nil {
 		return proxy.ServerChange{}, err
 	}
-	return proxy.ServerChange{Name: ch.Server.Name}, nil
+	a.noteQuarantine(ch.Server.Name, "add", ch.Changed)
+	return quarantinedChange(ch.Server.Name), nil
 }
 
 // UpdateServer implements proxy.Controller: an MCP client changes some
-// fields of a server; every field it may not set keeps its value.
+// fields of a server; every field it may not set keeps its value, and a
+// change of what the server runs puts it back into quarantine.
 func (a *App) UpdateServer(ctx context.Context, name string, raw json.RawMessage) (proxy.ServerChange, error) {
+	var ch trust.Change
 	err := a.edit(func(p string) error {
 		return config.ModifyServer(p, name, func(c *config.Config, old *config.Server) (*config.Server, error) {
-			ch, err := trust.ClientUpdate(old, raw, a.trustEnv(ctx, c))
+			var err error
+			ch, err = trust.ClientUpdate(old, raw, a.trustEnv(ctx, c))
 			return ch.Server, err
 		})
 	})
 	if err != nil {
 		return proxy.ServerChange{}, err
 	}
-	return proxy.ServerChange{Name: name}, nil
+	if ch.Relaunches() {
+		a.noteQuarantine(name, "update", ch.Changed)
+		return quarantinedChange(name), nil
+	}
+	return proxy.ServerChange{Name: name, Quarantined: ch.Server.Quarantined}, nil
+}
+
+// RemoveServer implements proxy.Controller; the server's pins and
+// quarantine note go with it.
+func (a *App) RemoveServer(ctx context.Context, name string) error {
+	if err := a.edit(func(p string) error { return config.RemoveServer(p, name) }); err != nil {
+		return err
+	}
+	if err := a.trust.Forget(name); err != nil {
+		a.log.Warn("trust state not updated", "server", name, "error", err)
+	}
+	return nil
+}
+
+func (a *App) noteQuarantine(name, op string, changed []string) {
+	err := a.trust.NoteQuarantine(name, trust.QuarantineNote{Operation: op, Changed: changed, At: time.Now().UTC()})
+	if err != nil {
+		a.log.Warn("trust state not updated", "server", name, "error", err)
+	}
+	a.log.Info("server quarantined until a person approves it", "server", name, "operation", op, "changed", changed)
+}
+
+func quarantinedChange(name string) proxy.ServerChange {
+	return proxy.ServerChange{Name: name, Quarantined: true,
+		Note: fmt.Sprintf("server %q is quarantined: it is not started and shows no tools until a person approves it (mcpproxy upstream approve %s, or the web UI)", name, name)}
+}
+
+// ApproveServer implements httpapi.Trust: a person lets a quarantined
+// server run. Its tools are pinned when they are first listed; a server
+// that had pins keeps them, so a tool that differs still waits.
+func (a *App) ApproveServer(ctx context.Context, name string) (trust.ServerApproval, error) {
+	was := false
+	err := a.edit(func(p string) error {
+		return config.ModifyServer(p, name, func(c *config.Config, s *config.Server) (*config.Server, error) {
+			was = s.Quarantined
+			s.Quarantined = false
+			return s, nil
+		})
+	})
+	if err != nil {
+		return trust.ServerApproval{}, err
+	}
+	if was {
+		if err := a.trust.ServerApproved(name); err != nil {
+			a.log.Warn("trust state not updated", "server", name, "error", err)
+		}
+		a.log.Info("quarantined server approved", "server", name)
+	}
+	return trust.ServerApproval{Name: name, WasQuarantined: was}, nil
 }
 
 // ensureAPIKey makes cfg the configuration in force with an API key: the
@@ -110,20 +166,10 @@ func (a *App) announceKey(addr string) {
 		"Web UI: http://%s/ (sign in with the key)\n\n", a.opts.ConfigPath, *a.apiKey.Load(), addr)
 }
 
-// errorStatus is the HTTP status of an error from a management operation.
-func errorStatus(err error, fallback int) int {
-	switch {
-	case errors.Is(err, trust.ErrReadOnly):
-		return http.StatusForbidden
-	case errors.Is(err, config.ErrServerNotFound):
-		return http.StatusNotFound
-	}
-	return fallback
-}
-
 // apiMux returns the REST API's routes (all behind the API key).
 func (a *App) apiMux() *httpapi.Mux {
 	api := httpapi.NewMux()
 	a.registerAPI(api)
+	httpapi.RegisterTrust(api, a)
 	return api
 }

@@ -7,16 +7,23 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/docker"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
+	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
 
 // manage calls upstream_servers with args and returns the result's text and
@@ -140,8 +147,16 @@ func TestMCPClientCannotLoosenIsolation(t *testing.T) {
 	// What an MCP client may do: add the hostile fixture with the allowed
 	// fields. It runs in a container and cannot read the host file.
 	text, isErr := manage(t, cs, map[string]any{"operation": "add", "server": map[string]any{"name": "hostile", "command": "/mcpfixture", "args": []string{"-name", "hostile"}}})
-	if isErr {
+	if isErr || !strings.Contains(text, `"quarantined": true`) {
 		t.Fatalf("add with allowed fields: %s", text)
+	}
+	// Quarantined: configured, no container, no tools, until approved.
+	v = waitServer(t, cs, "hostile", 10*time.Second, "quarantined", func(v ServerView) bool { return v.State == upstream.StateQuarantined })
+	if v.Quarantine == nil || !strings.Contains(v.Quarantine.Reason, "added by an MCP client") || !strings.Contains(v.Quarantine.Approve, "mcpproxy upstream approve hostile") {
+		t.Fatalf("list view of the quarantined server: %+v", v.Quarantine)
+	}
+	if ids := dockerOut(t, "ps", "-aq", "--filter", "label="+docker.LabelServer+"=hostile", "--filter", "label="+docker.LabelInstance+"="+h.app.iso.instance.ID); ids != "" {
+		t.Fatalf("a quarantined server has containers: %s", ids)
 	}
 	approve(t, h, "hostile")
 	readyInContainer(t, cs, "hostile", 60*time.Second)
@@ -201,15 +216,214 @@ func TestMCPClientRefusalsWithIsolationOff(t *testing.T) {
 	canary.assertAbsent(t)
 }
 
-// approve lets a person approve a server the way the API does. (Before
-// quarantine exists this only waits for the server to be configured.)
+// approve approves a quarantined server through the authenticated API, as
+// a person would (the CLI and the web UI call the same route).
 func approve(t testing.TB, h *harness, name string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for h.app.Manager().Get(name) == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("server %q never configured", name)
+	code, body := h.api(http.MethodPost, "/api/v1/servers/"+name+"/approve", "")
+	var res struct {
+		Name           string `json:"name"`
+		WasQuarantined bool   `json:"was_quarantined"`
+	}
+	if code != http.StatusOK || json.Unmarshal(body, &res) != nil || res.Name != name || !res.WasQuarantined {
+		t.Fatalf("approve %s: %d %s", name, code, body)
+	}
+}
+
+// retrieveNames returns the "server:tool" names retrieve_tools finds.
+func retrieveNames(t testing.TB, cs *mcp.ClientSession, query string) []string {
+	t.Helper()
+	res := callTool(t, cs, "retrieve_tools", map[string]any{"query": query, "limit": 100})
+	var out struct {
+		Tools []struct {
+			Name string `json:"name"`
+		} `json:"tools"`
+	}
+	if err := json.Unmarshal([]byte(resultText(res)), &out); err != nil {
+		t.Fatalf("retrieve_tools: %v: %s", err, resultText(res))
+	}
+	var names []string
+	for _, tl := range out.Tools {
+		names = append(names, tl.Name)
+	}
+	return names
+}
+
+// A server an MCP client adds is written quarantined and runs nothing —
+// not on enable, not on restart — and shows no tool on any endpoint until a
+// person approves it; then it works. An MCP update of what a trusted
+// server runs stops it and quarantines it again.
+func TestQuarantineUntilApproved(t *testing.T) {
+	t.Parallel()
+	bin := testutil.FixtureBinary(t)
+	canary := newCanary(t)
+	h := startApp(t, hostConfig(t, stdioServer("trusted", bin, "-name", "trusted")))
+	h.waitState("trusted", upstream.StateReady, 30*time.Second)
+	cs := h.connect("/mcp", nil)
+
+	// The command records every start in the canary file.
+	starter := []string{"-c", "echo started >> " + string(canary) + " && exec " + bin}
+	text, isErr := manage(t, cs, map[string]any{"operation": "add", "server": map[string]any{"name": "q", "command": "/bin/sh", "args": starter}})
+	if isErr || !strings.Contains(text, "quarantined") {
+		t.Fatalf("add: %s", text)
+	}
+	b, _ := os.ReadFile(h.cfgPath)
+	var file struct {
+		Servers []map[string]any `json:"mcpServers"`
+	}
+	if err := json.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	if q := file.Servers[len(file.Servers)-1]; q["name"] != "q" || q["quarantined"] != true {
+		t.Fatalf("the file holds %v", q)
+	}
+	h.waitState("q", upstream.StateQuarantined, 10*time.Second)
+	for _, args := range []map[string]any{
+		{"operation": "enable", "name": "q"},
+		{"operation": "restart", "name": "q"},
+		{"operation": "update", "name": "q", "server": map[string]any{"enabled": true}},
+	} {
+		if text, isErr := manage(t, cs, args); isErr {
+			t.Fatalf("%v: %s", args, text)
 		}
-		time.Sleep(20 * time.Millisecond)
+		h.waitState("q", upstream.StateQuarantined, 10*time.Second)
+	}
+	assertHidden := func(server string) {
+		t.Helper()
+		for _, n := range retrieveNames(t, cs, "echo text unchanged") {
+			if strings.HasPrefix(n, server+":") {
+				t.Fatalf("retrieve_tools lists %s", n)
+			}
+		}
+		res := callTool(t, cs, "call_tool", map[string]any{"name": server + ":echo", "args": map[string]any{"text": "x"}})
+		if !res.IsError || !strings.Contains(resultText(res), "quarantined") {
+			t.Fatalf("call_tool %s:echo: %s", server, resultText(res))
+		}
+		c := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if s, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: h.url("/mcp/" + server)}, nil); err == nil {
+			s.Close()
+			t.Fatalf("/mcp/%s answers initialize while quarantined", server)
+		} else if !strings.Contains(err.Error(), "quarantined") {
+			t.Fatalf("/mcp/%s: %v", server, err)
+		}
+	}
+	assertHidden("q")
+	canary.assertAbsent(t)
+	v, _ := findServer(listServers(t, cs), "q")
+	if v.Quarantine == nil || !strings.Contains(v.Quarantine.Reason, "added by an MCP client") {
+		t.Fatalf("list view: %+v", v)
+	}
+	// An MCP client cannot approve: it has no route and no field for it.
+	if text, isErr := manage(t, cs, map[string]any{"operation": "update", "name": "q", "server": map[string]any{"quarantined": false}}); !isErr {
+		t.Fatalf("an MCP client released quarantine: %s", text)
+	}
+	if code, _ := apiRequest(t, http.MethodPost, h.url("/api/v1/servers/q/approve"), "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("approve without the key: %d", code)
+	}
+	canary.assertAbsent(t)
+
+	approve(t, h, "q")
+	h.waitState("q", upstream.StateReady, 30*time.Second)
+	if _, err := os.Stat(string(canary)); err != nil {
+		t.Fatalf("the approved server did not start: %v", err)
+	}
+	res := callTool(t, cs, "call_tool", map[string]any{"name": "q:echo", "args": map[string]any{"text": "approved"}})
+	if res.IsError || resultText(res) != "approved" {
+		t.Fatalf("q:echo after approval: %s", resultText(res))
+	}
+	if b, _ := os.ReadFile(h.cfgPath); strings.Contains(string(b), "quarantined") {
+		t.Fatalf("approval left the flag in the file:\n%s", b)
+	}
+	// Approving again changes nothing.
+	if code, body := h.api(http.MethodPost, "/api/v1/servers/q/approve", ""); code != http.StatusOK || !strings.Contains(string(body), `"was_quarantined": false`) {
+		t.Fatalf("second approval: %d %s", code, body)
+	}
+	if code, _ := h.api(http.MethodPost, "/api/v1/servers/nosuch/approve", ""); code != http.StatusNotFound {
+		t.Fatalf("approve of an unknown server: %d", code)
+	}
+
+	// A prompt-injected client swaps what the trusted server runs: the
+	// server stops and waits for a person again.
+	text, isErr = manage(t, cs, map[string]any{"operation": "update", "name": "trusted", "server": map[string]any{"command": "/bin/sh", "args": starter}})
+	if isErr || !strings.Contains(text, "quarantined") {
+		t.Fatalf("update of the trusted server: %s", text)
+	}
+	h.waitState("trusted", upstream.StateQuarantined, 10*time.Second)
+	assertHidden("trusted")
+	v, _ = findServer(listServers(t, cs), "trusted")
+	if v.Quarantine == nil || !strings.Contains(v.Quarantine.Reason, "args, command changed by an MCP client") {
+		t.Fatalf("list view of the re-quarantined server: %+v", v.Quarantine)
+	}
+	b, _ = os.ReadFile(string(canary))
+	if n := strings.Count(string(b), "started"); n != 1 {
+		t.Fatalf("the swapped command ran %d times before approval", n-1)
+	}
+}
+
+// Approvals and MCP edits at the same time never lose one another's change
+// and never corrupt the file; the comments stay.
+func TestConcurrentApprovalsAndEdits(t *testing.T) {
+	t.Parallel()
+	bin := testutil.FixtureBinary(t)
+	h := startApp(t, "{\n  // keep this comment\n  \"docker_isolation\": {\"enabled\": false},\n  \"mcpServers\": []\n}\n")
+	cs := h.connect("/mcp", nil)
+	const n = 8
+	for i := range n {
+		if text, isErr := manage(t, cs, map[string]any{"operation": "add", "server": map[string]any{"name": fmt.Sprintf("s%d", i), "command": bin, "enabled": false}}); isErr {
+			t.Fatal(text)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4*n)
+	for i := range n {
+		name := fmt.Sprintf("s%d", i)
+		wg.Add(3)
+		go func() {
+			defer wg.Done()
+			if code, body := h.api(http.MethodPost, "/api/v1/servers/"+name+"/approve", ""); code != http.StatusOK {
+				errs <- fmt.Sprintf("approve %s: %d %s", name, code, body)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if text, isErr := manage(t, cs, map[string]any{"operation": "add", "server": map[string]any{"name": "new" + name, "command": bin, "enabled": false}}); isErr {
+				errs <- text
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if text, isErr := manage(t, cs, map[string]any{"operation": "update", "name": name, "server": map[string]any{"env": map[string]string{"N": name}}}); isErr {
+				errs <- text
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	b, err := os.ReadFile(h.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, string(b), "// keep this comment")
+	cfg, err := config.Parse(b)
+	if err != nil {
+		t.Fatalf("the file is corrupt: %v\n%s", err, b)
+	}
+	for i := range n {
+		name := fmt.Sprintf("s%d", i)
+		s, added := cfg.Server(name), cfg.Server("new"+name)
+		if s == nil || added == nil || s.Env["N"] != name || !added.Quarantined {
+			t.Fatalf("lost an update of %s: %+v %+v\n%s", name, s, added, b)
+		}
+		// The env change and the approval race; whichever came last decides
+		// the flag, but both are in the file: an env change after the
+		// approval quarantines again, one before it was approved.
+	}
+	if fi, _ := os.Stat(h.cfgPath); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("config mode %v", fi.Mode().Perm())
 	}
 }

@@ -76,7 +76,6 @@ func TestUnknownKeys(t *testing.T) {
 			`6:93: docker_isolation.log_max_files: "log_max_files" is MCPProxy's setting; mcpproxy ignores it`,
 			`6:115: docker_isolation.log_driver: "log_driver" is MCPProxy's setting; mcpproxy ignores it`,
 			`7:47: mcpServers[0].protocol: unknown key "protocol" is ignored`,
-			`7:68: mcpServers[0].quarantined: unknown key "quarantined" is ignored`,
 			`7:90: mcpServers[0].created: unknown key "created" is ignored`,
 			`8:17: mcpServers[0].isolation.log_max_size: "log_max_size" is MCPProxy's setting; mcpproxy ignores it`,
 		}},

@@ -410,6 +410,8 @@ func (d *decoder) server(p string, v *hujson.Value, key *string) *Server {
 			d.stringMap(kp, v, &s.Headers)
 		case "enabled":
 			d.optBool(kp, v, &s.Enabled)
+		case "quarantined":
+			d.boolean(kp, v, &s.Quarantined)
 		case "isolation":
 			if isNull(v) {
 				return

@@ -58,6 +58,10 @@ type Server struct {
 	Enabled *bool `json:"enabled,omitempty"`
 	// Isolation is the per-server docker isolation override; nil when absent.
 	Isolation *ServerIsolation `json:"isolation,omitempty"`
+	// Quarantined marks a server an MCP client added or changed: it is not
+	// started and shows no tool until a person approves it (the key is then
+	// removed). Servers written by hand are trusted as written.
+	Quarantined bool `json:"quarantined,omitempty"`
 }
 
 // IsEnabled reports whether the server should run (absent means yes).

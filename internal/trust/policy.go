@@ -87,8 +87,8 @@ type Change struct {
 func (c Change) Relaunches() bool { return len(c.Changed) > 0 }
 
 // ClientAdd checks a server object an MCP client sent to add a server and
-// returns the server to add. name, when not "", is the name argument of the
-// call; it must agree with the object's own name.
+// returns the server to add, quarantined. name, when not "", is the name
+// argument of the call; it must agree with the object's own name.
 func ClientAdd(raw json.RawMessage, name string, env Env) (Change, error) {
 	s := &config.Server{}
 	keys, err := applyClient(s, raw, env)
@@ -98,6 +98,7 @@ func ClientAdd(raw json.RawMessage, name string, env Env) (Change, error) {
 	if err := settleName(s, keys, name); err != nil {
 		return Change{}, err
 	}
+	s.Quarantined = true
 	ch := Change{Server: s}
 	for _, k := range launchKeys {
 		if keys[k] {
@@ -111,7 +112,9 @@ func ClientAdd(raw json.RawMessage, name string, env Env) (Change, error) {
 }
 
 // ClientUpdate checks a server object an MCP client sent to update old and
-// returns old with the client's fields applied. Only the keys present in raw
+// returns old with the client's fields applied; a change of what it runs or
+// where it connects (Change.Relaunches) quarantines it again, so that a
+// client cannot swap what a trusted server runs. Only the keys present in raw
 // change (a JSON merge: null removes an optional value); every field a client
 // may not set keeps old's value, so an update never drops an isolation block
 // it did not name.
@@ -132,6 +135,7 @@ func ClientUpdate(old *config.Server, raw json.RawMessage, env Env) (Change, err
 		if err := checkLaunch(s, env); err != nil {
 			return Change{}, err
 		}
+		s.Quarantined = true
 	}
 	return ch, nil
 }

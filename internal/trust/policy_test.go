@@ -192,15 +192,15 @@ func TestClientAddAllowed(t *testing.T) {
 		changed               []string
 	}{
 		{"stdio", `{"name":"fs","command":"npx","args":["-y","pkg"],"env":{"TOKEN":"t0k3n"},"enabled":false}`, "", isoOn(),
-			config.Server{Name: "fs", Command: "npx", Args: []string{"-y", "pkg"}, Env: map[string]string{"TOKEN": "t0k3n"}, Enabled: new(false)},
+			config.Server{Name: "fs", Command: "npx", Args: []string{"-y", "pkg"}, Env: map[string]string{"TOKEN": "t0k3n"}, Enabled: new(false), Quarantined: true},
 			[]string{"command", "args", "env"}},
 		{"http", `{"url":"https://example.com/mcp","headers":{"Authorization":"Bearer x"}}`, "remote", isoOn(),
-			config.Server{Name: "remote", URL: "https://example.com/mcp", Headers: map[string]string{"Authorization": "Bearer x"}},
+			config.Server{Name: "remote", URL: "https://example.com/mcp", Headers: map[string]string{"Authorization": "Bearer x"}, Quarantined: true},
 			[]string{"url", "headers"}},
 		{"opt-in is harmless", `{"name":"py","command":"uvx","isolation":{"enabled":true}}`, "py", isoOn(),
-			config.Server{Name: "py", Command: "uvx"}, []string{"command"}},
+			config.Server{Name: "py", Command: "uvx", Quarantined: true}, []string{"command"}},
 		{"docker while isolation is off", `{"name":"d","command":"docker","args":["run","x"]}`, "", isoOff(),
-			config.Server{Name: "d", Command: "docker", Args: []string{"run", "x"}}, []string{"command", "args"}},
+			config.Server{Name: "d", Command: "docker", Args: []string{"run", "x"}, Quarantined: true}, []string{"command", "args"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ch, err := ClientAdd(json.RawMessage(tc.server), tc.argName, tc.env)
@@ -245,6 +245,7 @@ func TestClientUpdateMerges(t *testing.T) {
 	want := old.Clone()
 	want.Args = []string{"server.js", "--verbose"}
 	want.Env = map[string]string{"TOKEN": "secret", "LEVEL": "debug"}
+	want.Quarantined = true // what a trusted server runs changed
 	if !reflect.DeepEqual(ch.Server, want) {
 		t.Fatalf("merged %+v\nwant %+v", ch.Server, want)
 	}
@@ -256,8 +257,19 @@ func TestClientUpdateMerges(t *testing.T) {
 	}
 
 	ch, err = ClientUpdate(old, json.RawMessage(`{"enabled":false,"name":"trusted"}`), isoOn())
-	if err != nil || ch.Relaunches() || ch.Server.IsEnabled() {
+	if err != nil || ch.Relaunches() || ch.Server.IsEnabled() || ch.Server.Quarantined {
 		t.Fatalf("enabled only: %+v %v", ch, err)
+	}
+	// The same values again change nothing a trusted server runs.
+	ch, err = ClientUpdate(old, json.RawMessage(`{"command":"node","args":["server.js"],"env":{"MODE":"prod"}}`), isoOn())
+	if err != nil || ch.Relaunches() || ch.Server.Quarantined {
+		t.Fatalf("same values: %+v %v", ch, err)
+	}
+	// An update of a quarantined server never releases it.
+	q := old.Clone()
+	q.Quarantined = true
+	if ch, err = ClientUpdate(q, json.RawMessage(`{"enabled":true}`), isoOn()); err != nil || !ch.Server.Quarantined {
+		t.Fatalf("update of a quarantined server: %+v %v", ch, err)
 	}
 	if _, err := ClientUpdate(old, json.RawMessage(`{"name":"other"}`), isoOn()); err == nil {
 		t.Fatal("a rename must be refused")

@@ -29,6 +29,9 @@ const (
 	StateReady      State = "ready"
 	StateError      State = "error"
 	StateStopped    State = "stopped"
+	// StateQuarantined is a server that waits for a person's approval
+	// (config "quarantined": true): it is never started.
+	StateQuarantined State = "quarantined"
 )
 
 // ProtocolVersion is the MCP version spoken to upstreams: the stateful
@@ -148,6 +151,8 @@ func (u *Upstream) WaitReady(ctx context.Context) (*mcp.ClientSession, error) {
 			return nil, fmt.Errorf("server %q is disabled", u.name)
 		case StateStopped:
 			return nil, fmt.Errorf("server %q is stopped", u.name)
+		case StateQuarantined:
+			return nil, fmt.Errorf("server %q is quarantined: it was added or changed by an MCP client and waits for a person's approval (`mcpproxy upstream approve %s`)", u.name, u.name)
 		case StateError:
 			// A reconnect may be on its way; report the error now.
 			return nil, fmt.Errorf("server %q is not available: %s", u.name, lastErr)
@@ -184,10 +189,14 @@ func (u *Upstream) start() {
 	u.cancel = cancel
 	u.done = make(chan struct{})
 	done := u.done
-	enabled := u.cfg.IsEnabled()
+	enabled, quarantined := u.cfg.IsEnabled(), u.cfg.Quarantined
 	u.mu.Unlock()
-	if !enabled {
-		u.setState(StateDisabled, "")
+	if quarantined || !enabled {
+		state := StateDisabled
+		if quarantined {
+			state = StateQuarantined
+		}
+		u.setState(state, "")
 		close(done)
 		cancel()
 		return
