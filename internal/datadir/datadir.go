@@ -74,16 +74,29 @@ func Acquire(dataDir string) (*Lock, error) {
 		return nil, fmt.Errorf("data dir lock: %w", err)
 	}
 	path := filepath.Join(abs, LockName)
-	f, err := openLockFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("data dir lock: %w", err)
-	}
-	if err := tryLock(f); err != nil {
-		f.Close()
-		if errors.Is(err, errLocked) {
-			return nil, &InUseError{Dir: abs, Owner: readOwner(path)}
+	var f *os.File
+	for attempt := 0; ; attempt++ {
+		f, err = openLockFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("data dir lock: %w", err)
 		}
-		return nil, fmt.Errorf("data dir lock %s: %w", path, err)
+		if err := tryLock(f); err != nil {
+			f.Close()
+			if errors.Is(err, errLocked) {
+				return nil, &InUseError{Dir: abs, Owner: readOwner(path)}
+			}
+			return nil, fmt.Errorf("data dir lock %s: %w", path, err)
+		}
+		// The owner before us removes the file while still holding its
+		// lock: if it did so between our open and our lock, we hold a lock
+		// on a file nobody else will open. Start again on the new one.
+		if sameFile(f, path) {
+			break
+		}
+		f.Close()
+		if attempt == 3 {
+			return nil, fmt.Errorf("data dir lock %s: the lock file keeps being replaced", path)
+		}
 	}
 	l := &Lock{dir: abs, file: f, owner: Owner{PID: os.Getpid(), Started: time.Now().UTC().Truncate(time.Second)}}
 	if err := l.write(); err != nil {
@@ -122,19 +135,32 @@ func (l *Lock) write() error {
 	return nil
 }
 
-// Release drops the claim. The file stays (removing it would let a third
-// process lock a new file while a second one still holds the old one).
-// Safe to call more than once.
+// Release removes the lock file and drops the claim (in that order, so
+// that Acquire's check sees either a held lock or no file). Safe to call
+// more than once.
 func (l *Lock) Release() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.file == nil {
 		return nil
 	}
-	_ = l.file.Truncate(0)
-	err := l.file.Close()
+	rmErr := os.Remove(filepath.Join(l.dir, LockName))
+	if errors.Is(rmErr, fs.ErrNotExist) {
+		rmErr = nil
+	}
+	err := errors.Join(rmErr, l.file.Close())
 	l.file = nil
 	return err
+}
+
+// sameFile reports whether the open file f is still the file at path.
+func sameFile(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Lstat(path)
+	return err == nil && os.SameFile(a, b)
 }
 
 // Held reports whether some process holds the lock of dataDir, without

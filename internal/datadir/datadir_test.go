@@ -66,6 +66,9 @@ func TestSecondAcquireRefused(t *testing.T) {
 	if held, err := Held(dir); err != nil || held {
 		t.Errorf("Held after Release = %v, %v; want false", held, err)
 	}
+	if _, err := os.Stat(filepath.Join(dir, LockName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock file after Release: %v", err)
+	}
 	again, err := Acquire(dir)
 	if err != nil {
 		t.Fatalf("Acquire after Release: %v", err)

@@ -99,3 +99,57 @@ func buildHostile(goos, goarch string) (string, error) {
 	}
 	return filepath.Join(dir, "hostile"), nil
 }
+
+// ProxyBinary returns the path of a build of mcpproxy itself
+// (./cmd/mcpproxy), for tests that run the proxy as a process of its own
+// (its memory, signals, exit). It is rebuilt when any non-test Go source of
+// the module, go.mod or go.sum changes.
+func ProxyBinary(t testing.TB) string {
+	t.Helper()
+	path, err := memo.do("mcpproxy/host", func() (string, error) {
+		root, err := ModuleRoot()
+		if err != nil {
+			return "", err
+		}
+		h, err := goKey("mcpproxy", runtime.GOOS, runtime.GOARCH)
+		if err != nil {
+			return "", err
+		}
+		var inputs []string
+		err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			name := d.Name()
+			if d.IsDir() {
+				if p != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "bench" || name == "design") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			// Go sources and everything they may embed (the UI, the shim).
+			if !strings.HasSuffix(name, "_test.go") && !strings.HasSuffix(name, ".md") {
+				inputs = append(inputs, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+		for _, in := range inputs { // WalkDir walks in lexical order
+			rel, _ := filepath.Rel(root, in)
+			if err := h.file(filepath.ToSlash(rel), in); err != nil {
+				return "", err
+			}
+		}
+		dir, err := cachedDir("mcpproxy", h.key(), func(dir string) error {
+			return runGo(root, nil, "build", "-o", filepath.Join(dir, "mcpproxy"), "./cmd/mcpproxy")
+		})
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(dir, "mcpproxy"), nil
+	})
+	fatalIf(t, err, "ProxyBinary")
+	return path
+}

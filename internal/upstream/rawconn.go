@@ -58,6 +58,8 @@ func (t *rawTransport) Connect(ctx context.Context) (mcp.Connection, error) {
 		// Decode once, route on the reader goroutine (rawio.go).
 		sc := newStdioConn(iot.Reader, iot.Writer, rc.intercept)
 		sc.pre = rc.preResponse
+		sc.garbage = t.u.garbageLine
+		sc.start()
 		rc.Connection = sc
 		rc.own = true
 	} else {
@@ -255,6 +257,15 @@ func (u *Upstream) CallRaw(ctx context.Context, method string, params json.RawMe
 	}
 	res, err = c.call(ctx, method, params)
 	return res, true, err
+}
+
+// protocolError is why the raw connection stopped reading, when the
+// server broke the protocol (nil otherwise).
+func (c *rawConn) protocolError() error {
+	if sc, ok := c.Connection.(*stdioConn); ok {
+		return sc.readErr()
+	}
+	return nil
 }
 
 // HasRaw reports whether CallRaw can be used now.

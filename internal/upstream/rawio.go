@@ -3,10 +3,13 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -14,11 +17,18 @@ import (
 
 // stdioConn is the fast path's newline-delimited JSON-RPC connection over a
 // stdio server's pipes, used in place of the SDK's IOTransport connection.
-// It reads as the SDK does (a JSON decoder over the stream, one value per
-// line, frames bounded by mcp.DefaultMaxLineLength) but decodes each message
-// once, on its reader goroutine, where intercept takes the fast path's
-// messages (responses to raw requests, messages for fast-path flights) off
-// the stream before they would cross to the SDK session's goroutine.
+// It reads one message per line (a value spread over several lines, as a
+// pretty-printing server writes it, is put together again), bounded by
+// mcp.DefaultMaxLineLength, and decodes each message once, on its reader
+// goroutine, where intercept takes the fast path's messages (responses to
+// raw requests, messages for fast-path flights) off the stream before they
+// would cross to the SDK session's goroutine.
+//
+// A hostile or careless server cannot make it buffer more than the limit
+// or end the session with noise: a line that is not JSON (a banner, a log
+// line on stdout) is skipped and reported to garbage; a message larger than
+// the limit is read past without being kept, and ends the connection with
+// an error that says so.
 type stdioConn struct {
 	r         io.ReadCloser
 	w         io.WriteCloser
@@ -26,6 +36,15 @@ type stdioConn struct {
 	// pre, if set, may take a raw message before it is decoded for the SDK
 	// (the SDK's decoder allocates a large buffer per message).
 	pre func(json.RawMessage) bool
+	// garbage, if set, is told about each skipped non-JSON line (its first
+	// bytes) and how many were skipped so far.
+	garbage func(line []byte, count int)
+	// limit bounds one message; 0 means mcp.DefaultMaxLineLength.
+	limit int
+
+	// failed is why reading stopped, when it was not the end of the stream
+	// (a message over the limit, a read error).
+	failed atomic.Pointer[error]
 
 	wmu       sync.Mutex
 	incoming  chan stdioMsg
@@ -41,47 +60,138 @@ type stdioMsg struct {
 
 func newStdioConn(r io.ReadCloser, w io.WriteCloser, intercept func(jsonrpc.Message) bool) *stdioConn {
 	c := &stdioConn{r: r, w: w, intercept: intercept, incoming: make(chan stdioMsg), closed: make(chan struct{})}
-	go c.readLoop()
 	return c
 }
 
+// start runs the reader; call it once the hooks are set.
+func (c *stdioConn) start() { go c.readLoop() }
+
+// maxValueLines bounds how many lines one message may be spread over
+// before the lines gathered so far are taken for garbage.
+const maxValueLines = 10000
+
 func (c *stdioConn) readLoop() {
-	lim := &frameLimit{r: c.r, limit: mcp.DefaultMaxLineLength}
-	dec := json.NewDecoder(lim)
-	for {
-		var raw json.RawMessage
-		err := dec.Decode(&raw)
-		if err == nil {
-			var tr [1]byte
-			if n, rerr := dec.Buffered().Read(tr[:]); n > 0 {
-				if tr[0] != '\n' && tr[0] != '\r' {
-					err = fmt.Errorf("invalid trailing data at the end of stream")
-				}
-			} else if rerr != nil && rerr != io.EOF {
-				err = rerr
-			}
+	limit := c.limit
+	if limit <= 0 {
+		limit = mcp.DefaultMaxLineLength
+	}
+	br := bufio.NewReaderSize(c.r, 64<<10)
+	var acc []byte // a message spread over lines, so far
+	accLines, skipped := 0, 0
+	skip := func(b []byte) {
+		skipped++
+		if c.garbage != nil {
+			c.garbage(b[:min(len(b), 200)], skipped)
 		}
-		if err != nil {
+	}
+	for {
+		line, err := readFrame(br, limit-len(acc))
+		if errors.Is(err, errFrameTooLarge) {
+			err = fmt.Errorf("the server sent a message larger than the %d MiB limit: %w", limit>>20, err)
+			c.failed.Store(&err)
 			c.deliver(stdioMsg{err: err})
 			return
 		}
-		lim.count = 0
-		if c.pre != nil && c.pre(raw) {
+		if t := bytes.TrimSpace(line); len(t) > 0 {
+			switch {
+			case len(acc) == 0 && t[0] != '{' && t[0] != '[':
+				skip(t)
+			default:
+				if len(acc) > 0 && t[0] == '{' && bytes.Contains(t, jsonrpcKey) && json.Valid(t) {
+					// A whole message on this line: what came before was
+					// not the start of one.
+					skip(acc)
+					acc, accLines = nil, 0
+				}
+				if acc == nil {
+					acc = line // readFrame's buffer is ours
+				} else {
+					acc = append(append(acc, '\n'), line...)
+				}
+				accLines++
+				if !json.Valid(acc) {
+					if accLines >= maxValueLines {
+						skip(acc)
+						acc, accLines = nil, 0
+					}
+					break
+				}
+				raw := json.RawMessage(acc)
+				acc, accLines = nil, 0
+				if !c.dispatch(raw, skip) {
+					return
+				}
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				c.failed.Store(&err)
+			}
+			c.deliver(stdioMsg{err: err})
+			return
+		}
+	}
+}
+
+// readErr is why reading stopped early (nil at the end of the stream or
+// while it goes on).
+func (c *stdioConn) readErr() error {
+	if p := c.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+var jsonrpcKey = []byte(`"jsonrpc"`)
+
+// dispatch decodes one message and hands it on; false when the connection
+// is done. JSON that is not JSON-RPC (a structured log line on stdout) is
+// skipped.
+func (c *stdioConn) dispatch(raw json.RawMessage, skip func([]byte)) bool {
+	if c.pre != nil && c.pre(raw) {
+		return true
+	}
+	msgs, err := decodeBatch(raw)
+	if err != nil {
+		skip(raw)
+		return true
+	}
+	for _, m := range msgs {
+		if c.intercept != nil && c.intercept(m) {
 			continue
 		}
-		msgs, err := decodeBatch(raw)
-		if err != nil {
-			c.deliver(stdioMsg{err: err})
-			return
+		if !c.deliver(stdioMsg{msg: m}) {
+			return false
 		}
-		for _, m := range msgs {
-			if c.intercept != nil && c.intercept(m) {
-				continue
+	}
+	return true
+}
+
+// readFrame returns the next line without its newline, in a buffer of its
+// own. A line longer than limit is read to its end without being kept and
+// reported as errFrameTooLarge. At the end of the stream it returns what
+// is left with the reader's error.
+func readFrame(br *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(line)+len(frag) > limit+1 { // +1: the newline
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
 			}
-			if !c.deliver(stdioMsg{msg: m}) {
-				return
+			if err != nil && !errors.Is(err, bufio.ErrBufferFull) && err != io.EOF {
+				return nil, err
 			}
+			return nil, errFrameTooLarge
 		}
+		line = append(line, frag...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err == nil {
+			line = line[:len(line)-1]
+		}
+		return line, err
 	}
 }
 
@@ -178,23 +288,14 @@ func (c *stdioConn) Close() error {
 
 func (c *stdioConn) SessionID() string { return "" }
 
-// frameLimit bounds the bytes buffered for one JSON value, as the SDK does.
-type frameLimit struct {
-	r     io.Reader
-	limit int
-	count int
-}
-
+// errFrameTooLarge reports a message larger than the limit.
 var errFrameTooLarge = errors.New("inbound JSON-RPC frame exceeded the configured maximum line length")
 
-func (r *frameLimit) Read(p []byte) (int, error) {
-	if r.count >= r.limit {
-		return 0, errFrameTooLarge
+// garbageLine reports a non-JSON line the server wrote to stdout: the
+// first ten, then every thousandth, so a flood cannot fill the log.
+func (u *Upstream) garbageLine(line []byte, count int) {
+	if count <= 10 || count%1000 == 0 {
+		u.m.log.Warn("upstream wrote a line that is not JSON-RPC to stdout; skipped (servers must log to stderr)",
+			"server", u.name, "skipped_so_far", count, "line", string(line))
 	}
-	if len(p) > r.limit-r.count {
-		p = p[:r.limit-r.count]
-	}
-	n, err := r.r.Read(p)
-	r.count += n
-	return n, err
 }

@@ -385,6 +385,14 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 		u.session = nil
 		u.mu.Unlock()
 		u.setState(StateError, "connection closed")
+		u.mu.Lock()
+		raw := u.raw
+		u.mu.Unlock()
+		if raw != nil {
+			if perr := raw.protocolError(); perr != nil {
+				return perr
+			}
+		}
 		if proc != nil {
 			select {
 			case <-proc.Done():

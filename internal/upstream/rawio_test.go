@@ -1,0 +1,85 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+)
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// readAll reads messages from a stdioConn fed with input until an error.
+func readAll(t *testing.T, input string, limit int) (msgs []jsonrpc.Message, garbage []string, err error) {
+	t.Helper()
+	c := newStdioConn(io.NopCloser(strings.NewReader(input)), nopWriteCloser{io.Discard}, nil)
+	c.limit = limit
+	c.garbage = func(line []byte, count int) { garbage = append(garbage, string(line)) }
+	c.start()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		m, err := c.Read(ctx)
+		if err != nil {
+			return msgs, garbage, err
+		}
+		msgs = append(msgs, m)
+	}
+}
+
+func TestStdioConnReading(t *testing.T) {
+	big := `{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"` + strings.Repeat("x", 2000) + `"}}`
+	tests := []struct {
+		name    string
+		in      string
+		limit   int
+		methods []string
+		garbage []string
+		err     string
+	}{
+		{"one per line", `{"jsonrpc":"2.0","method":"a"}` + "\n" + `{"jsonrpc":"2.0","method":"b"}` + "\n", 0, []string{"a", "b"}, nil, "EOF"},
+		{"last line without newline", `{"jsonrpc":"2.0","method":"a"}`, 0, []string{"a"}, nil, "EOF"},
+		{"banner and log lines are skipped", "Server starting on stdio...\n" + `{"jsonrpc":"2.0","method":"a"}` + "\r\n\n  \nINFO ready\n" + `{"jsonrpc":"2.0","method":"b"}` + "\n",
+			0, []string{"a", "b"}, []string{"Server starting on stdio...", "INFO ready"}, "EOF"},
+		{"pretty-printed message", "{\n  \"jsonrpc\": \"2.0\",\n  \"method\": \"a\"\n}\n" + `{"jsonrpc":"2.0","method":"b"}` + "\n", 0, []string{"a", "b"}, nil, "EOF"},
+		{"broken message then a good one", `{"jsonrpc":"2.0","method":` + "\n" + `{"jsonrpc":"2.0","method":"b"}` + "\n", 0,
+			[]string{"b"}, []string{`{"jsonrpc":"2.0","method":`}, "EOF"},
+		{"JSON log lines are skipped", `{"level":"info","msg":"listening"}` + "\n" + `{"jsonrpc":"2.0","method":"a"}` + "\n", 0,
+			[]string{"a"}, []string{`{"level":"info","msg":"listening"}`}, "EOF"},
+		{"id-first message after a broken one", `{"broken":` + "\n" + `{"id":1,"jsonrpc":"2.0","method":"b"}` + "\n", 0,
+			[]string{"b"}, []string{`{"broken":`}, "EOF"},
+		{"garbage with control bytes", "\x00\xff}{ nope\n" + `{"jsonrpc":"2.0","method":"a"}` + "\n", 0, []string{"a"}, []string{"\x00\xff}{ nope"}, "EOF"},
+		{"message over the limit", `{"jsonrpc":"2.0","method":"a"}` + "\n" + big + "\n" + `{"jsonrpc":"2.0","method":"c"}` + "\n", 1024,
+			[]string{"a"}, nil, "larger than"},
+		{"message at the limit", big + "\n", len(big), []string{"notifications/message"}, nil, "EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msgs, garbage, err := readAll(t, tt.in, tt.limit)
+			var methods []string
+			for _, m := range msgs {
+				if r, ok := m.(*jsonrpc.Request); ok {
+					methods = append(methods, r.Method)
+				}
+			}
+			if strings.Join(methods, ",") != strings.Join(tt.methods, ",") {
+				t.Errorf("messages %v, want %v", methods, tt.methods)
+			}
+			if strings.Join(garbage, "|") != strings.Join(tt.garbage, "|") {
+				t.Errorf("garbage %q, want %q", garbage, tt.garbage)
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("error %v, want one containing %q", err, tt.err)
+			}
+			if tt.err == "larger than" && !errors.Is(err, errFrameTooLarge) {
+				t.Errorf("error %v does not wrap errFrameTooLarge", err)
+			}
+		})
+	}
+}
