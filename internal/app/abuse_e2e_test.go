@@ -213,7 +213,9 @@ func TestProtocolAbuse(t *testing.T) {
 	agg := p.connect("/mcp", nil)
 	othersServe := func(t *testing.T, after string) {
 		t.Helper()
-		defer func() { t.Logf("after %s: proxy VmHWM %d kB, VmRSS %d kB", after, p.statusKB("VmHWM"), p.statusKB("VmRSS")) }()
+		defer func() {
+			t.Logf("after %s: proxy VmHWM %d kB, VmRSS %d kB", after, p.statusKB("VmHWM"), p.statusKB("VmRSS"))
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		res, err := goodCS.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "still here"}})

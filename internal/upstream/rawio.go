@@ -1,10 +1,10 @@
 package upstream
 
 import (
-	"context"
-	"encoding/json"
 	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
