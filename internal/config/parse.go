@@ -471,6 +471,10 @@ func (d *decoder) dockerIsolation(p string, v *hujson.Value, di *DockerIsolation
 			d.boolean(kp, v, &di.Hardened)
 		case "pids_limit":
 			d.integer(kp, v, &di.PidsLimit)
+		case "backend":
+			d.str(kp, v, &di.Backend)
+		case "kubernetes":
+			d.kubernetes(kp, v, &di.Kubernetes)
 		}
 	})
 }

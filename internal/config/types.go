@@ -159,6 +159,11 @@ type DockerIsolation struct {
 	Hardened bool `json:"hardened"`
 	// PidsLimit caps the processes of each container; default 256.
 	PidsLimit int64 `json:"pids_limit"`
+	// Backend runs the isolated servers: "docker" (default) or
+	// "kubernetes" (pods, see Kubernetes).
+	Backend string `json:"backend"`
+	// Kubernetes says where the kubernetes backend runs its pods.
+	Kubernetes Kubernetes `json:"kubernetes"`
 }
 
 // Telemetry configures the anonymous daily report.
@@ -206,6 +211,7 @@ func DefaultDockerIsolation() DockerIsolation {
 		ExtraArgs:     []string{},
 		Hardened:      true,
 		PidsLimit:     DefaultPidsLimit,
+		Backend:       BackendDocker,
 	}
 }
 
@@ -236,6 +242,7 @@ func (c *Config) Clone() *Config {
 	}
 	n.DockerIsolation.DefaultImages = cloneMap(c.DockerIsolation.DefaultImages)
 	n.DockerIsolation.ExtraArgs = append([]string{}, c.DockerIsolation.ExtraArgs...)
+	n.DockerIsolation.Kubernetes = c.DockerIsolation.Kubernetes.Clone()
 	n.Warnings = append([]Problem(nil), c.Warnings...)
 	return &n
 }

@@ -93,6 +93,9 @@ func (e *ValidationError) Error() string {
 //     inherits the global value. A server's isolation.working_dir is an
 //     absolute container path.
 //   - telemetry.endpoint, when set, is an http(s) URL; listen is host:port.
+//   - docker_isolation.backend is "docker" or "kubernetes"; with kubernetes,
+//     its kubernetes block holds Kubernetes names, and extra_args and Docker
+//     network modes (other than bridge and none) are refused (kubernetes.go).
 //   - pids_limit is a whole number from 1 to MaxPidsLimit.
 //   - extra_args and network_mode never give a container the host
 //     (dockerargs.Check: --privileged, host namespaces, added capabilities,
@@ -211,6 +214,7 @@ func (v *validator) config(c *Config, serverPath func(int) string) {
 		seen[s.Name] = p
 	}
 	v.dockerIsolation("docker_isolation", &c.DockerIsolation)
+	v.backend(c, serverPath)
 	if e := c.Telemetry.Endpoint; e != "" && !validHTTPURL(e) {
 		v.add("telemetry.endpoint", "must be an http:// or https:// URL with a host; remove the key to use the default endpoint")
 	}
