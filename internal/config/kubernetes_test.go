@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func TestKubernetesBlock(t *testing.T) {
+func TestConfigKubernetesBlock(t *testing.T) {
 	c, err := Parse([]byte(`{
 	"docker_isolation": {
 		"enabled": true,
@@ -46,7 +46,7 @@ func TestKubernetesBlock(t *testing.T) {
 	}
 }
 
-func TestKubernetesProblems(t *testing.T) {
+func TestConfigKubernetesProblems(t *testing.T) {
 	tests := []struct {
 		name, in string
 		want     []string
