@@ -58,8 +58,17 @@ else
   fi
   echo "kube: cluster binaries ready in $(( $(date +%s) - t0 )) s"
   trap 'echo "kube: tearing the cluster down"; "$shared/k8s/down.sh" >/dev/null 2>&1 || true' EXIT
+  # ../shared/k8s/up.sh runs the kubelet with cgroupsPerQOS: false, which
+  # puts containers straight under one cgroup with no pod-level cgroup: the
+  # node's podPidsLimit is then not enforced, and a fork bomb in a pod is
+  # stopped only by its memory limit. Until the shared script sets it, the
+  # cluster starts from a copy with cgroupsPerQOS: true (a no-op once the
+  # shared script has it).
+  scripts="$K8S_DIR.scripts"
+  rm -rf "$scripts" && cp -r "$shared/k8s" "$scripts" && chmod -R u+w "$scripts"
+  sed -i 's/^cgroupsPerQOS: false$/cgroupsPerQOS: true/' "$scripts/up.sh"
   t0=$(date +%s%N)
-  if ! "$shared/k8s/up.sh" >"$K8S_DIR.up.log" 2>&1; then
+  if ! "$scripts/up.sh" >"$K8S_DIR.up.log" 2>&1; then
     cat "$K8S_DIR.up.log"; echo "kube: FAIL: starting the cluster"; exit 1
   fi
   grep -E 'ready' "$K8S_DIR.up.log" | sed 's/^/kube: /'
