@@ -141,7 +141,7 @@ func newServe(g *globalFlags) *cobra.Command {
 				}
 			}
 			a, err := app.New(app.Options{ConfigPath: configPath, DataDir: dataDir, Listen: listen, Version: getVersion(), Logger: logger, Redactor: red, Started: started,
-				Console: cmd.ErrOrStderr(), ReadOnly: readOnly, DisableManagement: noManagement})
+				Console: cmd.ErrOrStderr(), ReadOnly: readOnly, DisableManagement: noManagement, APIKey: os.Getenv(app.APIKeyEnv)})
 			if err != nil {
 				logger.Error("cannot start", "error", err)
 				return err

@@ -61,6 +61,10 @@ type Options struct {
 	// DisableManagement leaves the upstream_servers tool out of /mcp
 	// (--disable-management).
 	DisableManagement bool
+	// APIKey, when set, is the API key in force, from the environment
+	// (MCPPROXY_API_KEY, e.g. a Kubernetes Secret): nothing is generated or
+	// written to the config file, and the file's api_key is ignored.
+	APIKey string
 }
 
 // App is a running mcpproxy.

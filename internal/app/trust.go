@@ -116,6 +116,9 @@ func (a *App) ApproveServer(ctx context.Context, name string) (trust.ServerAppro
 // file's, or a new one written into the file (comments kept, mode 0600)
 // and shown once on the console by Serve.
 func (a *App) ensureAPIKey(cfg *config.Config) error {
+	if a.opts.APIKey != "" {
+		return a.envAPIKey(cfg)
+	}
 	if cfg.APIKey == "" {
 		key, err := config.NewAPIKey()
 		if err != nil {
@@ -145,6 +148,9 @@ func (a *App) ensureAPIKey(cfg *config.Config) error {
 // removed keeps the key in force until the next start, which generates a
 // new one.
 func (a *App) keyChanged(cfg *config.Config) {
+	if a.opts.APIKey != "" {
+		return // the environment's key stays in force
+	}
 	cur := a.apiKey.Load()
 	switch {
 	case cfg.APIKey == "" && cur != nil && *cur != "":
