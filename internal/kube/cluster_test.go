@@ -375,7 +375,9 @@ func TestKubeOOMKilledReported(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the container did not end")
 	}
+	ended := time.Now()
 	x := c.Exit(ctx)
+	t.Logf("exit known %v after the stream ended", time.Since(ended).Round(time.Millisecond))
 	if !x.OOMKilled || !strings.Contains(x.Reason, "OOM-killed") || !strings.Contains(x.Reason, "64Mi") {
 		t.Errorf("exit = %+v, want OOM-killed at 64Mi", x)
 	}
