@@ -38,6 +38,10 @@ type ServerView struct {
 	LastExit *upstream.ExitNote `json:"last_exit,omitempty"`
 	// Quarantine says why a quarantined server waits and how to approve it.
 	Quarantine *trust.QuarantineView `json:"quarantine,omitempty"`
+	// ToolsWithheld are the tools held back because they changed or are
+	// new since a person approved the server's tools (see
+	// GET /api/v1/servers/{name}/tools?changed=1).
+	ToolsWithheld []string `json:"tools_withheld,omitempty"`
 }
 
 // ServerList is the upstream_servers list result.
@@ -88,6 +92,7 @@ func (a *App) serverList(ctx context.Context, refresh bool) ServerList {
 			note, known := a.trust.Quarantine(st.Name)
 			v.Quarantine = trust.DescribeQuarantine(st.Name, note, known)
 		}
+		v.ToolsWithheld = a.gate.Withheld(st.Name)
 		out.Servers = append(out.Servers, v)
 	}
 	return out

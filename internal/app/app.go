@@ -76,6 +76,7 @@ type App struct {
 	index *index.Index
 	iso   *Isolation
 	trust *trust.Store
+	gate  *trust.Gate
 	// dirLock is this process's claim on the data directory.
 	dirLock *datadir.Lock
 
@@ -161,7 +162,7 @@ func New(opts Options) (*App, error) {
 		ClientVersion: opts.Version,
 		OnToolsChanged: func(server string, tools []*mcp.Tool) {
 			if p != nil {
-				p.ToolsChanged(server, tools)
+				p.ToolsChanged(server, a.gate.VisibleTools(server, tools))
 			}
 		},
 		OnStateChanged: func(server string) {
@@ -170,8 +171,9 @@ func New(opts Options) (*App, error) {
 			}
 		},
 	})
+	a.gate = trust.NewGate(a.trust, a.currentTools, a.log)
 	p = proxy.New(proxy.Options{Manager: a.mgr, Index: ix, Controller: a, Logger: a.log, Version: opts.Version,
-		DisableManagement: opts.DisableManagement})
+		DisableManagement: opts.DisableManagement, Gate: a.gate})
 	a.proxy = p
 	ok = true
 	return a, nil

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -352,7 +353,18 @@ func TestToolListChangedRefreshesIndex(t *testing.T) {
 		default:
 		}
 	}})
+	// The upstream's list gains "late"; a new tool waits for a person (see
+	// TestToolPinningWithholdsChangedTool), who approves it here.
 	deadline := time.Now().Add(10 * time.Second)
+	for !slices.ContainsFunc(h.app.Manager().Get("fx").Tools(), func(tl *mcp.Tool) bool { return tl.Name == "late" }) {
+		if time.Now().After(deadline) {
+			t.Fatal("the fixture never added its late tool")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, b := h.api(http.MethodPost, "/api/v1/servers/fx/tools/approve", `{"tools":[{"name":"late"}]}`); code != http.StatusOK {
+		t.Fatalf("approve late: %d %s", code, b)
+	}
 	for {
 		out := resultText(callTool(t, cs, "retrieve_tools", map[string]any{"query": "late"}))
 		if strings.Contains(out, "fx:late") {

@@ -2,14 +2,18 @@ package app
 
 import (
 	"context"
+
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/proxy"
 	"github.com/mcpproxy/mcpproxy/internal/trust"
+	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
 
 // trustEnv is what the trust policy needs for a change decided against
@@ -72,6 +76,7 @@ func (a *App) RemoveServer(ctx context.Context, name string) error {
 	if err := a.trust.Forget(name); err != nil {
 		a.log.Warn("trust state not updated", "server", name, "error", err)
 	}
+	a.gate.ServerForgotten(name)
 	return nil
 }
 
@@ -178,4 +183,42 @@ func (a *App) apiMux() *httpapi.Mux {
 	a.registerAPI(api)
 	httpapi.RegisterTrust(api, a)
 	return api
+}
+
+// currentTools is the gate's view of a server: its tools as last listed
+// and whether it is connected.
+func (a *App) currentTools(server string) ([]*mcp.Tool, bool) {
+	u := a.mgr.Get(server)
+	if u == nil {
+		return nil, false
+	}
+	live := u.Status().State == upstream.StateReady
+	return u.Tools(), live
+}
+
+// ServerTools implements httpapi.Trust: a server's tools with their pin
+// states (with onlyPending, the changed and new ones) and diffs.
+func (a *App) ServerTools(ctx context.Context, name string, onlyPending bool) (trust.ServerTools, error) {
+	if a.mgr.Get(name) == nil {
+		return trust.ServerTools{}, fmt.Errorf("server %q: %w", name, config.ErrServerNotFound)
+	}
+	return a.gate.ServerTools(name, onlyPending), nil
+}
+
+// ApproveTools implements httpapi.Trust: a person approves changed or new
+// tools; clients of both endpoints are told the tool list changed.
+func (a *App) ApproveTools(ctx context.Context, name string, req trust.ToolApproval) (trust.ToolApprovalResult, error) {
+	u := a.mgr.Get(name)
+	if u == nil {
+		return trust.ToolApprovalResult{}, fmt.Errorf("server %q: %w", name, config.ErrServerNotFound)
+	}
+	res, err := a.gate.ApproveTools(name, req)
+	if err != nil || len(res.Approved) == 0 {
+		return res, err
+	}
+	if tools := u.Tools(); tools != nil {
+		a.proxy.ToolsChanged(name, a.gate.VisibleTools(name, tools))
+	}
+	a.proxy.ListChanged(name, "tools")
+	return res, nil
 }

@@ -151,8 +151,8 @@ func (p *Proxy) routeCallTool(params *mcp.CallToolParamsRaw) (fastRoute, bool) {
 		return fastRoute{}, false
 	}
 	u := p.opts.Manager.Get(server)
-	if u == nil {
-		return fastRoute{}, false
+	if u == nil || p.checkCall(server, tool) != nil {
+		return fastRoute{}, false // forwardCall explains
 	}
 	return fastRoute{
 		u:      u,
@@ -191,6 +191,9 @@ func (p *Proxy) forwardCall(ctx context.Context, req *mcp.CallToolRequest, raw b
 	cancel()
 	if err != nil {
 		return textResult(true, "call_tool %s: server %q tool %q: %v", in.Name, server, tool, err), nil
+	}
+	if err := p.checkCall(server, tool); err != nil {
+		return textResult(true, "call_tool %s: %v", in.Name, err), nil
 	}
 	fl, end := u.BeginFlight(ctx, req.Session)
 	defer end()

@@ -43,11 +43,15 @@ func proxyWithFastPath(t testing.TB, on bool) (*Proxy, string) {
 
 // serveUpstreams applies cfg to m, serves a proxy over it for the rest of
 // the test and returns it and its base URL once the named upstream is ready.
-func serveUpstreams(t testing.TB, m *upstream.Manager, cfg *config.Config, ready string) (*Proxy, string) {
+func serveUpstreams(t testing.TB, m *upstream.Manager, cfg *config.Config, ready string, with ...func(*Options)) (*Proxy, string) {
 	t.Helper()
 	m.Apply(cfg)
 	t.Cleanup(m.Shutdown)
-	p := New(Options{Manager: m})
+	opts := Options{Manager: m}
+	for _, w := range with {
+		w(&opts)
+	}
+	p := New(opts)
 	mux := http.NewServeMux()
 	p.Register(mux)
 	srv := httptest.NewServer(mux)

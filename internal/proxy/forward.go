@@ -33,6 +33,7 @@ type forwarder struct {
 	raiseLogLevel func(ctx context.Context, server string, level mcp.LoggingLevel) error
 	server        *mcp.Server
 	version       string
+	gate          ToolGate // nil: every tool passes
 
 	subMu sync.Mutex
 	subs  map[string]int // upstream subscriptions by URI, refcounted
@@ -40,8 +41,8 @@ type forwarder struct {
 	fast fastEndpoint // fasthttp.go
 }
 
-func newForwarder(name, version string, m *upstream.Manager) *forwarder {
-	f := &forwarder{name: name, up: func() *upstream.Upstream { return m.Get(name) }, raiseLogLevel: m.RaiseLogLevel, version: version, subs: map[string]int{}}
+func newForwarder(name, version string, m *upstream.Manager, gate ToolGate) *forwarder {
+	f := &forwarder{name: name, up: func() *upstream.Upstream { return m.Get(name) }, raiseLogLevel: m.RaiseLogLevel, version: version, subs: map[string]int{}, gate: gate}
 	f.server = mcp.NewServer(&mcp.Implementation{Name: name, Version: version}, &mcp.ServerOptions{
 		SupportedProtocolVersions: LegacyProtocolVersions,
 		SubscribeHandler:          f.subscribe,
@@ -50,6 +51,9 @@ func newForwarder(name, version string, m *upstream.Manager) *forwarder {
 	f.server.AddReceivingMiddleware(f.middleware)
 	f.fast.server = f.server
 	f.fast.route = func(p *mcp.CallToolParamsRaw) (fastRoute, bool) {
+		if f.checkCall(p.Name) != nil {
+			return fastRoute{}, false // the middleware explains
+		}
 		return fastRoute{u: f.up(), params: *p, failed: wireFailure}, true
 	}
 	f.server.AddSendingMiddleware(upstream.PassthroughMiddleware)
@@ -132,7 +136,11 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		switch method {
 		case "tools/list":
-			return cs.ListTools(ctx, req.(*mcp.ListToolsRequest).Params)
+			res, err := cs.ListTools(ctx, req.(*mcp.ListToolsRequest).Params)
+			if err == nil && f.gate != nil {
+				res.Tools = f.gate.VisibleTools(f.name, res.Tools)
+			}
+			return res, err
 		case "prompts/list":
 			return cs.ListPrompts(ctx, req.(*mcp.ListPromptsRequest).Params)
 		case "resources/list":
@@ -141,6 +149,9 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			return cs.ListResourceTemplates(ctx, req.(*mcp.ListResourceTemplatesRequest).Params)
 		case "tools/call":
 			r := req.(*mcp.CallToolRequest)
+			if err := f.checkCall(r.Params.Name); err != nil {
+				return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: err.Error()}
+			}
 			fl, end := u.BeginFlight(ctx, r.Session)
 			defer end()
 			meta := u.RewriteProgressToken(fl, r.Params.Meta)
@@ -169,6 +180,14 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			return cs.Complete(ctx, r.Params)
 		}
 	}
+}
+
+// checkCall asks the gate whether tool may be called.
+func (f *forwarder) checkCall(tool string) error {
+	if f.gate == nil {
+		return nil
+	}
+	return f.gate.CheckCall(f.name, tool)
 }
 
 // forwarded are the methods the forwarder answers from the upstream session.

@@ -42,6 +42,17 @@ type ServerChange struct {
 	Note string
 }
 
+// ToolGate decides which upstream tools clients may see and call (tool
+// pinning, internal/trust). Without one every tool passes.
+type ToolGate interface {
+	// VisibleTools returns the tools of server clients may see, of tools
+	// (the server's list or one page of it); nil stays nil.
+	VisibleTools(server string, tools []*mcp.Tool) []*mcp.Tool
+	// CheckCall returns nil when tool of server may be called, or an error
+	// saying why not.
+	CheckCall(server, tool string) error
+}
+
 // Options configures a Proxy.
 type Options struct {
 	Manager    *upstream.Manager
@@ -49,8 +60,11 @@ type Options struct {
 	Controller Controller
 	// DisableManagement leaves the upstream_servers tool out of /mcp.
 	DisableManagement bool
-	Logger            *slog.Logger
-	Version           string
+	// Gate, if set, holds back tools a person has not approved on both
+	// endpoints (listing, SDK calls and the fast path alike).
+	Gate    ToolGate
+	Logger  *slog.Logger
+	Version string
 }
 
 // Proxy serves /mcp and /mcp/{server}.
@@ -143,7 +157,7 @@ func (p *Proxy) forwarder(name string) *forwarder {
 	defer p.mu.Unlock()
 	f := p.forwarders[name]
 	if f == nil {
-		f = newForwarder(name, p.opts.Version, p.opts.Manager)
+		f = newForwarder(name, p.opts.Version, p.opts.Manager, p.opts.Gate)
 		p.forwarders[name] = f
 	}
 	return f
@@ -195,6 +209,14 @@ func (p *Proxy) Log(ctx context.Context, server string, params *mcp.LoggingMessa
 			_ = ss.Log(ctx, params)
 		}
 	}
+}
+
+// checkCall asks the gate whether tool of server may be called.
+func (p *Proxy) checkCall(server, tool string) error {
+	if p.opts.Gate == nil {
+		return nil
+	}
+	return p.opts.Gate.CheckCall(server, tool)
 }
 
 // splitToolName splits "server:tool" (the first colon separates).

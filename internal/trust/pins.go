@@ -1,18 +1,140 @@
 package trust
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // Pin is the approved definition of one tool.
 type Pin struct {
 	// Hash is "sha256:" and the hex SHA-256 of the tool's canonical
-	// definition (see ToolHash).
+	// definition (see Define).
 	Hash        string          `json:"hash"`
 	Title       string          `json:"title,omitempty"`
 	Description string          `json:"description,omitempty"`
 	InputSchema json.RawMessage `json:"input_schema,omitempty"`
 	Annotations json.RawMessage `json:"annotations,omitempty"`
 	ApprovedAt  time.Time       `json:"approved_at"`
+}
+
+// Definition is the part of a tool a pin covers: what a model reads and
+// relies on to choose and call it — its name, title, description, input
+// schema and annotations (the behaviour hints some clients auto-approve
+// by). JSON values are canonical (object keys sorted), so a server that
+// merely reorders its schema's keys changes nothing.
+type Definition struct {
+	Name        string          `json:"name"`
+	Title       string          `json:"title,omitempty"`
+	Description string          `json:"description"`
+	InputSchema json.RawMessage `json:"input_schema"`
+	Annotations json.RawMessage `json:"annotations,omitempty"`
+}
+
+// Define returns the canonical definition of t and its hash.
+func Define(t *mcp.Tool) (Definition, string) {
+	d := Definition{Name: t.Name, Title: t.Title, Description: t.Description,
+		InputSchema: canonical(t.InputSchema)}
+	if t.Annotations != nil {
+		d.Annotations = canonical(t.Annotations)
+	}
+	b, _ := json.Marshal(d) // every field is already valid JSON
+	sum := sha256.Sum256(b)
+	return d, "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// canonical renders v as JSON with object keys sorted and no insignificant
+// space; a value that cannot be rendered becomes its error text, which still
+// pins it (as a string).
+func canonical(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal("unrenderable: " + err.Error())
+		return b
+	}
+	var generic any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // numbers keep their spelling
+	if dec.Decode(&generic) != nil {
+		return b
+	}
+	out, err := json.Marshal(generic)
+	if err != nil {
+		return b
+	}
+	return out
+}
+
+// pin makes the pin of definition d with hash h, approved now.
+func pin(d Definition, h string, now time.Time) *Pin {
+	return &Pin{Hash: h, Title: d.Title, Description: d.Description, InputSchema: d.InputSchema, Annotations: d.Annotations, ApprovedAt: now}
+}
+
+// definition returns the definition a pin approved.
+func (p *Pin) definition(name string) Definition {
+	return Definition{Name: name, Title: p.Title, Description: p.Description, InputSchema: p.InputSchema, Annotations: p.Annotations}
+}
+
+// The states of a tool against its server's pins.
+const (
+	// StateApproved: the tool is what a person approved (or what the
+	// server first presented, for a trusted server).
+	StateApproved = "approved"
+	// StateChanged: the tool's definition differs from its pin.
+	StateChanged = "changed"
+	// StateNew: the tool has no pin; it appeared after the baseline.
+	StateNew = "new"
+)
+
+// pinsOf returns a copy of server's pins by name and whether its tools
+// were ever pinned.
+func (s *Store) pinsOf(server string) (map[string]Pin, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.st.Servers[server]
+	if ss == nil || !ss.Pinned {
+		return nil, false
+	}
+	out := make(map[string]Pin, len(ss.Tools))
+	for n, p := range ss.Tools {
+		out[n] = *p
+	}
+	return out, true
+}
+
+// baseline pins every tool of defs when server has no pins yet and reports
+// whether it did (a server's first tool list after it became trusted).
+func (s *Store) baseline(server string, defs map[string]Definition, hashes map[string]string) (bool, error) {
+	did := false
+	err := s.change(func() {
+		ss := s.serverLocked(server)
+		if ss.Pinned {
+			return
+		}
+		now := time.Now().UTC()
+		ss.Pinned, ss.Tools, did = true, map[string]*Pin{}, true
+		for n, d := range defs {
+			ss.Tools[n] = pin(d, hashes[n], now)
+		}
+	})
+	return did, err
+}
+
+// approve pins the given definitions of server's tools.
+func (s *Store) approve(server string, defs map[string]Definition, hashes map[string]string) error {
+	return s.change(func() {
+		ss := s.serverLocked(server)
+		ss.Pinned = true
+		if ss.Tools == nil {
+			ss.Tools = map[string]*Pin{}
+		}
+		now := time.Now().UTC()
+		for n, d := range defs {
+			ss.Tools[n] = pin(d, hashes[n], now)
+		}
+	})
 }

@@ -31,6 +31,8 @@
 //	-ignore-eof                keep running after stdin closes (a container that
 //	                           outlives its docker CLI, for crash-reaper tests)
 //	-name NAME                 the server's implementation name (default mcpfixture)
+//	-echo-description-file F   the echo tool's description is F's content, read
+//	                           at start (tool-pinning tests rewrite it)
 package main
 
 import (
@@ -41,6 +43,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,6 +62,7 @@ func main() {
 		hang         = flag.Bool("hang", false, "never answer; read stdin until EOF")
 		ignoreEOF    = flag.Bool("ignore-eof", false, "keep running after stdin closes")
 		name         = flag.String("name", "mcpfixture", "the server's implementation `name`")
+		echoDescFile = flag.String("echo-description-file", "", "read the echo tool's description from this `file`")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -81,6 +85,13 @@ func main() {
 	server := mcp.NewServer(&mcp.Implementation{Name: *name, Version: "1.0.0"}, nil)
 	if *exitInit {
 		server.AddReceivingMiddleware(exitAfterHandshake)
+	}
+	if *echoDescFile != "" {
+		b, err := os.ReadFile(*echoDescFile)
+		if err != nil {
+			log.Fatalf("echo description: %v", err)
+		}
+		echoDescription = strings.TrimSpace(string(b))
 	}
 	addTools(server)
 	if *toolsChanged > 0 {

@@ -65,8 +65,11 @@ var held struct {
 	mb     int
 }
 
+// echoDescription is the echo tool's description (-echo-description-file).
+var echoDescription = "Returns text unchanged."
+
 func addTools(s *mcp.Server) {
-	mcp.AddTool(s, &mcp.Tool{Name: "echo", Description: "Returns text unchanged."},
+	mcp.AddTool(s, &mcp.Tool{Name: "echo", Description: echoDescription},
 		func(_ context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
 			return text(in.Text), nil, nil
 		})
