@@ -125,13 +125,9 @@ func (p *proxyProc) statusKB(field string) int64 {
 
 func (p *proxyProc) servers() ServerList {
 	var l ServerList
-	resp, err := http.Get(p.base + "/api/v1/servers")
-	if err != nil {
-		p.t.Fatalf("servers: %v", err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
-		p.t.Fatalf("servers: %v", err)
+	_, body := apiRequest(p.t, http.MethodGet, p.base+"/api/v1/servers", apiKeyIn(p.t, filepath.Join(p.dataDir, "mcp_config.json")), "")
+	if err := json.Unmarshal(body, &l); err != nil {
+		p.t.Fatalf("servers: %v: %s", err, body)
 	}
 	return l
 }

@@ -127,9 +127,14 @@ func New(opts Options) (*App, error) {
 	} else if len(removed) > 0 {
 		a.log.Info("removed runtime files of a previous instance", "files", len(removed))
 	}
-	if a.trust, err = trust.Open(opts.DataDir); err != nil {
+	if a.trust, err = trust.Open(opts.DataDir, a.log); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if !ok {
+			_ = a.trust.Close()
+		}
+	}()
 	iso, err := newIsolation(a)
 	if err != nil {
 		return nil, err
@@ -345,6 +350,9 @@ func (a *App) Serve(ctx context.Context) error {
 	a.mgr.Shutdown()
 	bg.Wait()
 	a.iso.Close()
+	if err := a.trust.Close(); err != nil {
+		a.log.Error("trust state not written at shutdown", "error", err)
+	}
 	_ = a.index.Close()
 	a.log.Info("shutdown complete")
 	return nil

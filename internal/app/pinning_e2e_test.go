@@ -73,8 +73,14 @@ func TestToolPinningWithholdsChangedTool(t *testing.T) {
 	if !slices.Contains(retrieveNames(t, agg, "text unchanged"), "fx:echo") {
 		t.Fatal("echo not found before the change")
 	}
-	if _, err := os.Stat(filepath.Join(h.dataDir, trust.StateFile)); err != nil {
-		t.Fatalf("no pins after the first connect: %v", err)
+	// The pins reach the disk just after the first connect.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(filepath.Join(h.dataDir, trust.StateFile)); err == nil && strings.Contains(string(b), v1) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no pins on disk after the first connect")
+		}
 	}
 
 	// The server changes its tool and restarts (an update of its package).

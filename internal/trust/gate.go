@@ -66,15 +66,10 @@ func (g *Gate) verdictFor(server string) *verdict {
 	defs, hashes := defineAll(tools)
 	pins, pinned := g.store.pinsOf(server)
 	if !pinned && live {
-		did, err := g.store.baseline(server, defs, hashes)
-		if err != nil {
-			// The pins could not be saved: hold every tool back rather
-			// than trust a list that would be pinned again next time.
-			g.log.Error("tool pins not saved; the server's tools are withheld", "server", server, "error", err)
-		} else if did {
+		if g.store.baseline(server, defs, hashes) {
 			g.log.Info("tools pinned at first connect", "server", server, "tools", len(defs))
 		}
-		pins, pinned = g.store.pinsOf(server)
+		pins, _ = g.store.pinsOf(server)
 	}
 	v = &verdict{from: tools, live: live, allowed: map[string]bool{}, state: map[string]string{}}
 	for n, h := range hashes {

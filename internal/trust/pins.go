@@ -107,10 +107,11 @@ func (s *Store) pinsOf(server string) (map[string]Pin, bool) {
 }
 
 // baseline pins every tool of defs when server has no pins yet and reports
-// whether it did (a server's first tool list after it became trusted).
-func (s *Store) baseline(server string, defs map[string]Definition, hashes map[string]string) (bool, error) {
+// whether it did (a server's first tool list after it became trusted). The
+// pins are in force at once and written by the store's writer.
+func (s *Store) baseline(server string, defs map[string]Definition, hashes map[string]string) bool {
 	did := false
-	err := s.change(func() {
+	s.changeSoon(func() {
 		ss := s.serverLocked(server)
 		if ss.Pinned {
 			return
@@ -121,7 +122,7 @@ func (s *Store) baseline(server string, defs map[string]Definition, hashes map[s
 			ss.Tools[n] = pin(d, hashes[n], now)
 		}
 	})
-	return did, err
+	return did
 }
 
 // approve pins the given definitions of server's tools.

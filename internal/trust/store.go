@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,17 +23,26 @@ const stateVersion = 1
 
 // Store is one data directory's trust state, kept in StateFile: why each
 // quarantined server waits, and each server's pinned (approved) tool
-// definitions. Every change is written at once, atomically (mode 0600); a
-// newer state is never overwritten by an older one. It is safe for
-// concurrent use.
+// definitions. A person's decision (an approval, a note) is on disk when
+// the call returns; a first connect's pins are written by the store's own
+// writer a moment later, so that publishing a server's tools never waits
+// for the disk. Writes are atomic (mode 0600) and a newer state is never
+// overwritten by an older one. It is safe for concurrent use; Close ends
+// the writer after a last write.
 type Store struct {
 	path string
+	log  *slog.Logger
 
-	mu    sync.Mutex
-	st    fileState
-	gen   uint64 // generation of st
-	saveM sync.Mutex
-	saved uint64 // generation on disk
+	mu     sync.Mutex
+	st     fileState
+	gen    uint64 // generation of st
+	closed bool
+	kick   chan struct{} // wakes the writer
+	done   chan struct{} // closed when the writer has ended
+
+	saveM   sync.Mutex
+	saved   uint64 // generation on disk
+	saveErr error  // the last write's error
 }
 
 type fileState struct {
@@ -62,11 +72,17 @@ type QuarantineNote struct {
 
 // Open reads the trust state of dataDir (an absent file is an empty
 // state). A file that cannot be read is an error: starting without it
-// would approve every tool anew.
-func Open(dataDir string) (*Store, error) {
-	s := &Store{path: filepath.Join(dataDir, StateFile), st: fileState{Version: stateVersion, Servers: map[string]*serverState{}}}
+// would approve every tool anew. log receives the writer's failures (nil
+// discards).
+func Open(dataDir string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{path: filepath.Join(dataDir, StateFile), log: log, st: fileState{Version: stateVersion, Servers: map[string]*serverState{}},
+		kick: make(chan struct{}, 1), done: make(chan struct{})}
 	b, err := os.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
+		go s.writer()
 		return s, nil
 	}
 	if err != nil {
@@ -83,7 +99,37 @@ func Open(dataDir string) (*Store, error) {
 		st.Servers = map[string]*serverState{}
 	}
 	s.st = st
+	go s.writer()
 	return s, nil
+}
+
+// writer writes the state whenever a change that did not write it itself
+// asks, until Close.
+func (s *Store) writer() {
+	defer close(s.done)
+	for range s.kick {
+		if err := s.flush(); err != nil {
+			s.log.Error("tool pins not written; they are in force until mcpproxy stops", "error", err)
+		}
+	}
+	if err := s.flush(); err != nil {
+		s.log.Error("tool pins not written", "error", err)
+	}
+}
+
+// Close writes what is pending and ends the writer. The store must not be
+// changed afterwards.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.kick)
+	}
+	s.mu.Unlock()
+	<-s.done
+	s.saveM.Lock()
+	defer s.saveM.Unlock()
+	return s.saveErr
 }
 
 // Path is the state file's path.
@@ -99,33 +145,60 @@ func (s *Store) serverLocked(server string) *serverState {
 	return ss
 }
 
-// change applies f to the state under the lock and writes the result.
+// change applies f to the state under the lock and writes the result
+// before it returns.
 func (s *Store) change(f func()) error {
+	s.update(f)
+	return s.flush()
+}
+
+// changeSoon applies f to the state and has the writer write it.
+func (s *Store) changeSoon(f func()) {
+	s.update(f)
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default: // a write is already due
+	}
+}
+
+func (s *Store) update(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	f()
 	for name, ss := range s.st.Servers {
 		if ss.Quarantine == nil && !ss.Pinned && len(ss.Tools) == 0 {
 			delete(s.st.Servers, name)
 		}
 	}
-	b, err := json.MarshalIndent(s.st, "", "  ")
 	s.gen++
+}
+
+// flush writes the current state unless it (or a newer one) is on disk.
+// Writes are serialised apart from the state lock, so readers never wait
+// for the disk.
+func (s *Store) flush() error {
+	s.mu.Lock()
+	b, err := json.MarshalIndent(s.st, "", "  ")
 	gen := s.gen
 	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("trust state: %w", err)
-	}
-	// Writes are serialised apart from the state lock, so readers never
-	// wait for the disk; a write older than what is on disk is dropped.
 	s.saveM.Lock()
 	defer s.saveM.Unlock()
 	if gen <= s.saved {
 		return nil
 	}
-	if err := atomicfile.Write(s.path, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("trust state: %w", err)
+	if err == nil {
+		err = atomicfile.Write(s.path, append(b, '\n'), 0o600)
 	}
-	s.saved = gen
+	if err != nil {
+		s.saveErr = fmt.Errorf("trust state: %w", err)
+		return s.saveErr
+	}
+	s.saved, s.saveErr = gen, nil
 	return nil
 }
 
