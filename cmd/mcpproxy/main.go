@@ -140,8 +140,12 @@ func newServe(g *globalFlags) *cobra.Command {
 					logger.Info("tray icon is not supported in this build; continuing without it")
 				}
 			}
+			// The key from the environment is taken out of it, so that no
+			// server started from here inherits it.
+			envKey := os.Getenv(app.APIKeyEnv)
+			os.Unsetenv(app.APIKeyEnv)
 			a, err := app.New(app.Options{ConfigPath: configPath, DataDir: dataDir, Listen: listen, Version: getVersion(), Logger: logger, Redactor: red, Started: started,
-				Console: cmd.ErrOrStderr(), ReadOnly: readOnly, DisableManagement: noManagement, APIKey: os.Getenv(app.APIKeyEnv)})
+				Console: cmd.ErrOrStderr(), ReadOnly: readOnly, DisableManagement: noManagement, APIKey: envKey})
 			if err != nil {
 				logger.Error("cannot start", "error", err)
 				return err
