@@ -90,7 +90,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default <data-dir>/mcp_config.json)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (default ~/.mcpproxy)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServe(g), newVersion(), newConfigCmd(g), newTelemetryCmd(g))
+	root.AddCommand(newServe(g), newVersion(), newConfigCmd(g), newTelemetryCmd(g), newUpstreamCmd(g))
 	return root
 }
 

@@ -90,7 +90,7 @@ func (a *App) serverList(ctx context.Context, refresh bool) ServerList {
 		}
 		if s.Quarantined {
 			note, known := a.trust.Quarantine(st.Name)
-			v.Quarantine = trust.DescribeQuarantine(st.Name, note, known)
+			v.Quarantine = trust.DescribeQuarantine(s, note, known)
 		}
 		v.ToolsWithheld = a.gate.Withheld(st.Name)
 		out.Servers = append(out.Servers, v)

@@ -27,6 +27,15 @@ func Diff(a, b Definition) string {
 	return out.String()
 }
 
+// Added shows a new tool's definition as all added lines.
+func Added(d Definition) string {
+	var out strings.Builder
+	for _, l := range render(d) {
+		out.WriteString("+ " + l + "\n")
+	}
+	return out.String()
+}
+
 // render lays a definition out as lines: each field on its own, multi-line
 // texts and JSON indented below their field name.
 func render(d Definition) []string {

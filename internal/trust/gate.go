@@ -189,7 +189,7 @@ type ToolView struct {
 	// Approved is the pinned definition of a changed tool.
 	Approved *Pin `json:"approved,omitempty"`
 	// Diff shows a changed tool's definition against its pin, line by
-	// line ("-" approved, "+" now).
+	// line ("-" approved, "+" now); a new tool's as added lines.
 	Diff string `json:"diff,omitempty"`
 }
 
@@ -220,10 +220,13 @@ func (g *Gate) ServerTools(server string, onlyPending bool) ServerTools {
 		}
 		d, h := Define(t)
 		tv := ToolView{Name: t.Name, State: st, Hash: h, Definition: d}
-		if st == StateChanged {
+		switch st {
+		case StateChanged:
 			p := pins[t.Name]
 			tv.Approved = &p
 			tv.Diff = Diff(p.definition(t.Name), d)
+		case StateNew:
+			tv.Diff = Added(d)
 		}
 		out.Tools = append(out.Tools, tv)
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
 )
 
 func tool(name, desc string) *mcp.Tool {
@@ -284,14 +286,21 @@ func TestQuarantineNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v := DescribeQuarantine("x", QuarantineNote{}, false); !strings.Contains(v.Reason, `"quarantined": true in the config file`) {
-		t.Fatal(v.Reason)
+	srv := &config.Server{Name: "x", Command: "npx", Args: []string{"-y", "pkg"}, Env: map[string]string{"TOKEN": "s3cret-value"}}
+	if v := DescribeQuarantine(srv, QuarantineNote{}, false); !strings.Contains(v.Reason, `"quarantined": true in the config file`) ||
+		v.Launch.Command != "npx" || !slices.Equal(v.Launch.EnvNames, []string{"TOKEN"}) {
+		t.Fatalf("%+v", v)
+	}
+	remote := LaunchOf(&config.Server{Name: "r", URL: "https://user:pw@example.com/mcp?token=abc", Headers: map[string]string{"Authorization": "Bearer x"}})
+	if b, _ := json.Marshal(remote); strings.Contains(string(b), "pw") || strings.Contains(string(b), "abc") || strings.Contains(string(b), "Bearer") ||
+		remote.URL != "https://example.com/mcp" {
+		t.Fatalf("launch of a remote server shows a secret: %s", b)
 	}
 	if err := s.NoteQuarantine("x", QuarantineNote{Operation: "update", Changed: []string{"args", "command"}}); err != nil {
 		t.Fatal(err)
 	}
 	n, ok := s.Quarantine("x")
-	if v := DescribeQuarantine("x", n, ok); !strings.Contains(v.Reason, "args, command changed by an MCP client (upstream_servers update)") ||
+	if v := DescribeQuarantine(srv, n, ok); !strings.Contains(v.Reason, "args, command changed by an MCP client (upstream_servers update)") ||
 		!strings.Contains(v.Approve, "mcpproxy upstream approve x") {
 		t.Fatalf("%+v", v)
 	}

@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/mcpproxy/mcpproxy/internal/atomicfile"
+	"github.com/mcpproxy/mcpproxy/internal/config"
 )
 
 // StateFile is the trust state's file name in the data directory.
@@ -238,13 +242,39 @@ type QuarantineView struct {
 	Reason string `json:"reason"`
 	// Since is when, if known.
 	Since time.Time `json:"since,omitzero"`
+	// Launch is what the server would run, for the person approving it.
+	Launch Launch `json:"launch"`
 	// Approve says how a person lets it run.
 	Approve string `json:"approve"`
 }
 
-// DescribeQuarantine explains why server waits, from its note if any.
-func DescribeQuarantine(server string, n QuarantineNote, known bool) *QuarantineView {
-	v := &QuarantineView{Approve: fmt.Sprintf("mcpproxy upstream approve %s (or POST /api/v1/servers/%s/approve, or the web UI)", server, server)}
+// Launch is what a server runs or where it connects, as a person deciding
+// on it needs to see it: env and header names, never their values; the
+// URL without user info or query.
+type Launch struct {
+	Command     string   `json:"command,omitempty"`
+	Args        []string `json:"args,omitempty"`
+	EnvNames    []string `json:"env_names,omitempty"`
+	URL         string   `json:"url,omitempty"`
+	HeaderNames []string `json:"header_names,omitempty"`
+}
+
+// LaunchOf describes what s runs.
+func LaunchOf(s *config.Server) Launch {
+	l := Launch{Command: s.Command, Args: s.Args, EnvNames: slices.Sorted(maps.Keys(s.Env)), HeaderNames: slices.Sorted(maps.Keys(s.Headers))}
+	if s.URL != "" {
+		if u, err := url.Parse(s.URL); err == nil {
+			u.User, u.RawQuery, u.Fragment = nil, "", ""
+			l.URL = u.String()
+		}
+	}
+	return l
+}
+
+// DescribeQuarantine explains why server s waits, from its note if any.
+func DescribeQuarantine(s *config.Server, n QuarantineNote, known bool) *QuarantineView {
+	v := &QuarantineView{Launch: LaunchOf(s),
+		Approve: fmt.Sprintf("mcpproxy upstream approve %s (or POST /api/v1/servers/%s/approve, or the web UI)", s.Name, s.Name)}
 	switch {
 	case !known:
 		v.Reason = `"quarantined": true in the config file; not started until a person approves it`
