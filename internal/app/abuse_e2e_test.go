@@ -16,7 +16,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcpproxy/mcpproxy/internal/docker"
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
@@ -197,7 +197,7 @@ func TestProtocolAbuse(t *testing.T) {
 	instance := ""
 	for _, s := range list.Servers {
 		if s.Isolation != nil && s.Isolation.ContainerID != "" {
-			instance = dockerOut(t, "inspect", "--format", `{{index .Config.Labels "`+docker.LabelInstance+`"}}`, s.Isolation.ContainerID)
+			instance = dockerOut(t, "inspect", "--format", `{{index .Config.Labels "`+isolation.LabelInstance+`"}}`, s.Isolation.ContainerID)
 			break
 		}
 	}

@@ -72,7 +72,7 @@ func (a *App) serverList(ctx context.Context, refresh bool) ServerList {
 		}
 		// What the policy says now, merged with what the running start knows
 		// (container name and ID, pull progress).
-		info := a.iso.Describe(s)
+		info := upstream.DescribeDecision(a.iso.Decide(s))
 		if st.Isolation != nil && st.Isolation.Isolated == info.Isolated {
 			run := *st.Isolation
 			run.Reason = info.Reason

@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -254,8 +255,11 @@ func (a *App) Handler(listen string) http.Handler {
 	return httpapi.Guard(mux, extra...)
 }
 
-// Serve runs until ctx ends.
+// Serve runs until ctx ends (or the HTTP server fails, which is returned).
+// It returns once every goroutine it started has ended.
 func (a *App) Serve(ctx context.Context) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	listen := a.opts.Listen
 	if listen == "" {
 		listen = a.Config().Listen
@@ -283,7 +287,7 @@ func (a *App) Serve(ctx context.Context) error {
 		BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	// Watch first, then re-read: an edit made between New's load and the
 	// watch's start is not missed (apply is a no-op for unchanged servers).
-	config.Watch(ctx, a.opts.ConfigPath, func(cfg *config.Config) {
+	watched := config.Watch(ctx, a.opts.ConfigPath, func(cfg *config.Config) {
 		a.log.Info("config file changed; applying", "path", a.opts.ConfigPath)
 		a.apply(cfg)
 	}, func(err error) {
@@ -296,22 +300,18 @@ func (a *App) Serve(ctx context.Context) error {
 	}
 	a.apply(a.Config())
 	var bg sync.WaitGroup
-	// Reaping orphans of crashed instances never delays our own servers.
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
-		a.iso.Start(ctx)
-	}()
-	go func() { _ = srv.Serve(ln) }()
+	// Resolving docker and reaping orphans of crashed instances never
+	// delay our own servers.
+	bg.Go(func() { a.iso.Start(ctx) })
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 	a.log.Info("mcpproxy listening", "addr", ln.Addr().String(), "mcp", "http://"+ln.Addr().String()+"/mcp", "ui", "http://"+ln.Addr().String()+"/", "config", a.opts.ConfigPath)
 	a.announceKey(ln.Addr().String())
 	if a.opts.Ready != nil {
 		a.opts.Ready(ln.Addr().String())
 	}
 
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
+	bg.Go(func() {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		defer cancel()
 		a.mgr.WaitSettled(wctx)
@@ -325,14 +325,18 @@ func (a *App) Serve(ctx context.Context) error {
 			}
 			a.log.Info("all upstreams settled", "ready", ready, "total", len(ups), "since_start_ms", time.Since(a.opts.Started).Milliseconds())
 		}
-	}()
-	bg.Add(1)
-	go func() {
-		defer bg.Done()
-		a.iso.RunTelemetry(ctx)
-	}()
+	})
+	bg.Go(func() { a.iso.RunTelemetry(ctx) })
 
-	<-ctx.Done()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+		// The listener failed: nothing can reach the proxy any more.
+		serveErr = fmt.Errorf("serve on %s: %w", ln.Addr(), serveErr)
+		a.log.Error("the HTTP server stopped; shutting down", "error", serveErr)
+		stop()
+	}
 	a.log.Info("shutting down")
 	// Requests in flight get httpDrain to finish; then the rest (hanging
 	// streams, calls into upstreams about to stop) are cancelled and get
@@ -347,15 +351,21 @@ func (a *App) Serve(ctx context.Context) error {
 	}
 	drain.Stop()
 	endRequests()
+	if serveErr == nil {
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			serveErr = fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+		}
+	}
 	a.mgr.Shutdown()
 	bg.Wait()
+	<-watched
 	a.iso.Close()
 	if err := a.trust.Close(); err != nil {
 		a.log.Error("trust state not written at shutdown", "error", err)
 	}
 	_ = a.index.Close()
 	a.log.Info("shutdown complete")
-	return nil
+	return serveErr
 }
 
 // Kill ends every upstream at once (second signal).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -20,131 +21,263 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
 
-// Isolation ties the isolation policy to Docker for the app: resolving and
-// probing the docker CLI, the isolating launcher, the crash reaper, the
-// ignored-opt-in warning and telemetry.
+// Isolation ties the isolation policy to its container backend for the app:
+// the backend (the Docker runtime), the isolating launcher, the background
+// preparation of docker, the crash reaper and the ignored-opt-in warning.
+// Nothing here runs docker itself: every docker call goes through the
+// runtime or the docker driver's API.
 type Isolation struct {
 	a        *App
 	resolver *docker.Resolver
-	env      docker.Environ
 	prober   *docker.Prober
+	runtime  *docker.Runtime
 	launcher *upstream.IsolatingLauncher
 	instance *docker.Instance
 	lockDir  string
 
-	mu     sync.Mutex
-	warned map[string]bool
+	// ctx ends at Close; wg owns the background preparation.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// resolved is the resolution of the docker CLI, in the background, once;
+	// ready is the preparation of docker for containers (login-shell
+	// environment, stdio shim), once a configuration needs it.
+	resolved, ready once
 
-	hydrateOnce sync.Once
-	shimOnce    sync.Once
+	mu     sync.Mutex
+	env    docker.Environ
+	warned map[string]bool
+}
+
+// once runs a function in the background at most once and tells when it is
+// done. Unlike sync.Once, nobody waits while holding a lock.
+type once struct {
+	mu     sync.Mutex
+	done   chan struct{}
+	sealed bool
+}
+
+// start runs f on a goroutine of wg the first time; the channel is closed
+// when f has returned. Once sealed, nothing starts and the channel returned
+// is closed.
+func (o *once) start(wg *sync.WaitGroup, f func()) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done == nil {
+		o.done = make(chan struct{})
+		done := o.done
+		if o.sealed {
+			close(done)
+			return done
+		}
+		wg.Go(func() {
+			defer close(done)
+			f()
+		})
+	}
+	return o.done
+}
+
+// seal makes start a no-op from now on (shutdown: wg is about to be
+// waited for).
+func (o *once) seal() {
+	o.mu.Lock()
+	o.sealed = true
+	o.mu.Unlock()
 }
 
 func newIsolation(a *App) (*Isolation, error) {
-	res := docker.NewResolver()
-	env := docker.Environ{}
 	lockDir := docker.DefaultLockDir()
 	inst, err := docker.AcquireInstance(lockDir)
 	if err != nil {
 		return nil, err
 	}
-	i := &Isolation{a: a, resolver: res, env: env, instance: inst, lockDir: lockDir, warned: map[string]bool{}}
-	i.prober = &docker.Prober{Resolve: res.Resolve, Environ: env, Log: a.log}
+	i := &Isolation{a: a, resolver: docker.NewResolver(), instance: inst, lockDir: lockDir, warned: map[string]bool{}}
+	i.ctx, i.cancel = context.WithCancel(context.Background())
+	i.runtime = i.newDockerRuntime()
 	i.launcher = &upstream.IsolatingLauncher{
-		Host:     upstream.HostLauncher{},
-		Resolver: res,
-		Prober:   i.prober,
-		Instance: inst.ID,
-		RunDir:   filepath.Join(a.opts.DataDir, "run"),
-		Logger:   a.log,
-		Environ:  env,
+		Host:    upstream.HostLauncher{},
+		Runtime: i.runtime,
+		Docker:  dockerCLI{i},
+		Prepare: i.prepare,
+		Labels:  map[string]string{isolation.LabelManaged: "true", isolation.LabelInstance: inst.ID},
+		Logger:  a.log,
 	}
 	return i, nil
+}
+
+// newDockerRuntime builds the container backend: the one place where the
+// app picks and constructs it.
+func (i *Isolation) newDockerRuntime() *docker.Runtime {
+	// The prober never waits for the docker CLI to be resolved: until the
+	// background resolution ends it reports docker as not found.
+	i.prober = &docker.Prober{Resolve: i.cachedOrResolve, Log: i.a.log}
+	return &docker.Runtime{
+		Resolver: i.resolver,
+		Prober:   i.prober,
+		RunDir:   filepath.Join(i.a.opts.DataDir, "run"),
+		Instance: i.instance.ID,
+		Log:      i.a.log,
+	}
+}
+
+// cachedOrResolve is the resolution made so far, or a new one when none was.
+func (i *Isolation) cachedOrResolve(ctx context.Context) docker.Resolution {
+	if r, ok := i.resolver.Cached(); ok {
+		return r
+	}
+	return i.resolver.Resolve(ctx)
+}
+
+// dockerCLI is upstream.DockerCLI over the runtime.
+type dockerCLI struct{ i *Isolation }
+
+func (d dockerCLI) Path() string {
+	r, _ := d.i.resolver.Cached()
+	return r.Path
+}
+
+func (d dockerCLI) Command(ctx context.Context, args []string, env map[string]string) (*exec.Cmd, string) {
+	return d.i.runtime.Command(ctx, args, env)
 }
 
 // FirstRunProbe decides docker_isolation.enabled for a newly created config:
 // true when the daemon answers `docker info` within the context's deadline.
 func (i *Isolation) FirstRunProbe(ctx context.Context) bool {
-	st := i.prober.Probe(ctx, true)
-	return st.Available
+	i.resolver.Resolve(ctx)
+	return i.prober.Probe(ctx, true).Available
 }
 
 // Launcher returns the launcher that isolates servers per the policy.
 func (i *Isolation) Launcher() upstream.Launcher { return i.launcher }
 
-// Decide is the single decision for server s under the configuration in force.
-func (i *Isolation) Decide(s *config.Server) isolation.Decision {
-	path := i.resolver.Resolve(context.Background()).Path
-	return isolation.Decide(i.a.Config().DockerIsolation, s, path)
+// dockerPath is the docker binary resolved so far ("" while unresolved); it
+// never waits.
+func (i *Isolation) dockerPath() string {
+	r, _ := i.resolver.Cached()
+	return r.Path
 }
 
-// Describe reports the policy's view of s for the API.
-func (i *Isolation) Describe(s *config.Server) *upstream.IsolationInfo {
-	d := i.Decide(s)
-	info := &upstream.IsolationInfo{Isolated: d.Isolated, Reason: d.Reason}
-	if d.Plan != nil {
-		info.Image = d.Plan.Image
-		info.NetworkMode = d.Plan.NetworkMode
-		info.MemoryLimit = d.Plan.MemoryLimit
-		info.CPULimit = d.Plan.CPULimit
-		info.Runtime = d.Plan.Runtime
-	}
-	return info
+// Decide is the single decision for server s under the configuration in
+// force (with the docker path resolved so far).
+func (i *Isolation) Decide(s *config.Server) isolation.Decision {
+	return isolation.Decide(i.a.Config().DockerIsolation, s, i.dockerPath())
 }
 
 // needsDocker reports whether cfg will run anything through docker: an
 // isolated server or one whose command is docker.
-func (i *Isolation) needsDocker(cfg *config.Config) bool {
-	path := i.resolver.Resolve(context.Background()).Path
+func needsDocker(cfg *config.Config, dockerPath string) bool {
 	for _, s := range cfg.Servers {
 		if !s.IsEnabled() || s.IsHTTP() {
 			continue
 		}
-		if isolation.IsDockerCommand(s.Command, path) || isolation.Decide(cfg.DockerIsolation, s, path).Isolated {
+		if isolation.IsDockerCommand(s.Command, dockerPath) || isolation.Decide(cfg.DockerIsolation, s, dockerPath).Isolated {
 			return true
 		}
 	}
 	return false
 }
 
-// hydrate loads the docker daemon settings (DOCKER_HOST…) from the user's
-// login shell once, the first time a configuration needs docker, unless
-// they are exported to mcpproxy already. After that the docker CLI is exec'd
-// directly: the daemon environment is guaranteed without a login shell per
-// call (the spec's condition), which also spares each docker call the
-// user's rc files. Until then (or if it fails) calls go through $SHELL -l.
-func (i *Isolation) hydrate(cfg *config.Config) {
-	if !i.needsDocker(cfg) {
-		return
-	}
-	i.hydrateOnce.Do(func() {
-		i.mu.Lock()
-		env := i.env
-		i.mu.Unlock()
-		if env.DaemonEnvGuaranteed() {
-			return
+// resolve starts resolving the docker CLI in the background (once); the
+// channel is closed when it is done. Once resolved, the configuration is
+// applied again: a decision may depend on the docker path.
+func (i *Isolation) resolve() <-chan struct{} {
+	return i.resolved.start(&i.wg, func() {
+		res := i.resolver.Resolve(i.ctx)
+		i.a.log.Debug("docker isolation: docker CLI resolved", "path", res.Path, "source", res.Source)
+		if res.Path != "" && i.ctx.Err() == nil {
+			i.ConfigChanged(i.a.Config())
+			i.a.mgr.Reconcile()
 		}
-		h, err := docker.HydrateFromLoginShell(context.Background(), docker.HydrateOptions{Log: i.a.log})
-		if err != nil {
-			i.a.log.Warn("docker isolation: could not load the login shell environment; docker runs through $SHELL -l", "error", err)
-			return
-		}
-		env.LoginShellLoaded = h.Loaded
-		i.mu.Lock()
-		i.env = env
-		i.mu.Unlock()
-		i.prober.SetEnviron(env)
-		i.launcher.SetEnviron(env)
 	})
 }
 
-// ConfigChanged prepares docker (login-shell environment, stdio shim) the
-// first time a configuration needs it, and logs the decisions at debug level
-// and, once per process, the warning for per-server opt-ins that the global
-// flag ignores.
+// prepare waits until docker is ready for containers, starting the
+// preparation if nothing has yet: the CLI resolved, the daemon settings
+// loaded from the login shell unless exported already (after which docker
+// is exec'd directly: the spec's condition), the stdio shim installed, and
+// availability probed afresh. It runs once, in the background, the first
+// time a configuration needs docker; upstream starts wait for it, requests
+// never do.
+func (i *Isolation) prepare(ctx context.Context) error {
+	select {
+	case <-i.startPrepare():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// startPrepare starts the preparation of docker (once) and returns the
+// channel closed when it is done.
+func (i *Isolation) startPrepare() <-chan struct{} {
+	return i.ready.start(&i.wg, func() {
+		select {
+		case <-i.resolve():
+		case <-i.ctx.Done():
+			return
+		}
+		i.hydrate()
+		i.installShim()
+		i.prober.Probe(i.ctx, true)
+	})
+}
+
+// hydrate loads the docker daemon settings (DOCKER_HOST…) from the user's
+// login shell, unless they are exported to mcpproxy already.
+func (i *Isolation) hydrate() {
+	i.mu.Lock()
+	env := i.env
+	i.mu.Unlock()
+	if env.DaemonEnvGuaranteed() {
+		return
+	}
+	h, err := docker.HydrateFromLoginShell(i.ctx, docker.HydrateOptions{Log: i.a.log})
+	if err != nil {
+		i.a.log.Warn("docker isolation: could not load the login shell environment; docker runs through $SHELL -l", "error", err)
+		return
+	}
+	env.LoginShellLoaded = h.Loaded
+	i.mu.Lock()
+	i.env = env
+	i.mu.Unlock()
+	i.runtime.SetEnviron(env)
+}
+
+// installShim puts the stdio shim on disk when containers can reach a unix
+// socket of ours: a Linux host whose daemon is local (a remote daemon, or
+// Docker Desktop's VM on macOS, cannot see host sockets).
+func (i *Isolation) installShim() {
+	bin, why := "", ""
+	switch h := os.Getenv("DOCKER_HOST"); {
+	case runtime.GOOS != "linux":
+		why = "the docker daemon runs in a VM on " + runtime.GOOS
+	case os.Getenv("MCPPROXY_DOCKER_ATTACH") == "1":
+		why = "MCPPROXY_DOCKER_ATTACH=1"
+	case h != "" && !strings.HasPrefix(h, "unix://"):
+		why = "DOCKER_HOST is not a local unix socket"
+	default:
+		var err error
+		if bin, err = shim.Install(filepath.Join(i.a.opts.DataDir, "run", "bin")); err != nil {
+			why = err.Error()
+		}
+	}
+	if bin == "" {
+		i.a.log.Debug("docker isolation: stdio shim not used; container stdio goes through docker attach", "reason", why)
+		return
+	}
+	i.runtime.SetShimBinary(bin)
+}
+
+// ConfigChanged starts preparing docker (in the background) the first time
+// a configuration needs it, and logs the decisions at debug level and, once
+// per process, the warning for per-server opt-ins that the global flag
+// ignores. It never waits.
 func (i *Isolation) ConfigChanged(cfg *config.Config) {
-	i.hydrate(cfg)
-	i.prepareShim(cfg)
-	path := i.resolver.Resolve(context.Background()).Path
+	path := i.dockerPath()
+	if needsDocker(cfg, path) {
+		i.startPrepare()
+	}
 	var ignored []string
 	for _, s := range cfg.Servers {
 		d := isolation.Decide(cfg.DockerIsolation, s, path)
@@ -170,39 +303,44 @@ func (i *Isolation) ConfigChanged(cfg *config.Config) {
 	}
 }
 
-// DockerStatus reports the cached (or refreshed) docker probe.
+// DockerStatus reports the cached (or refreshed) docker probe. It never
+// waits for the docker CLI to be resolved: until then it says so.
 func (i *Isolation) DockerStatus(ctx context.Context, refresh bool) DockerStatusView {
-	st := i.prober.Probe(ctx, refresh)
-	res := i.resolver.Resolve(ctx)
-	return DockerStatusView{Available: st.Available, DockerPath: st.DockerPath, Source: res.Source, Version: st.Version, CheckedAt: st.CheckedAt, Error: st.Error}
+	if _, ok := i.resolver.Cached(); !ok {
+		i.resolve()
+		return DockerStatusView{Error: "the docker CLI is being resolved (PATH, well-known locations, login shell)"}
+	}
+	st := i.runtime.Probe(ctx, refresh)
+	return DockerStatusView{Available: st.Available, DockerPath: st.Path, Source: st.Source, Version: st.Version, CheckedAt: st.CheckedAt, Error: st.Error}
 }
 
-// Start reaps containers left behind by dead instances (after a crash).
+// Start resolves the docker CLI in the background and then reaps the
+// containers left behind by dead instances (after a crash). It returns when
+// both are done (or ctx ends).
 func (i *Isolation) Start(ctx context.Context) {
-	res := i.resolver.Resolve(ctx)
-	if res.Path == "" {
+	select {
+	case <-i.resolve():
+	case <-ctx.Done():
+		return
+	}
+	if i.dockerPath() == "" {
 		return
 	}
 	i.mu.Lock()
 	guaranteed := i.env.DaemonEnvGuaranteed()
 	i.mu.Unlock()
-	if !guaranteed && !i.needsDocker(i.a.Config()) {
+	if !guaranteed && !needsDocker(i.a.Config(), i.dockerPath()) {
 		// Nothing here uses docker and reaching it would take a login shell
 		// per call: leave orphans to the next start that uses docker.
 		i.a.log.Debug("docker isolation: reaper skipped (no server uses docker)")
 		return
 	}
-	st := i.prober.Probe(ctx, false)
-	if !st.Available {
+	if !i.runtime.Probe(ctx, false).Available {
 		return
 	}
-	i.mu.Lock()
-	env := i.env
-	i.mu.Unlock()
-	cli := docker.NewCLI(res, env, nil)
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	removed, err := docker.Reap(rctx, cli, i.lockDir, i.instance.ID, i.a.log)
+	removed, err := docker.Reap(rctx, i.runtime, i.lockDir, i.instance.ID, i.a.log)
 	if err != nil {
 		i.a.log.Warn("docker isolation: reaping orphaned containers failed", "error", err)
 	} else if len(removed) > 0 {
@@ -211,12 +349,16 @@ func (i *Isolation) Start(ctx context.Context) {
 }
 
 // KillContainers removes every container this instance started, at once.
-func (i *Isolation) KillContainers() { i.launcher.RemoveAll(2 * time.Second) }
+func (i *Isolation) KillContainers() { i.runtime.RemoveAll(2 * time.Second) }
 
-// Close removes this instance's containers, stops the docker events watcher
-// and releases the instance lock.
+// Close removes this instance's containers, stops the background work and
+// the docker events watcher, and releases the instance lock.
 func (i *Isolation) Close() {
-	i.launcher.Close(20 * time.Second)
+	i.cancel()
+	i.resolved.seal()
+	i.ready.seal()
+	i.wg.Wait()
+	i.runtime.Close(20 * time.Second)
 	i.instance.Release()
 }
 
@@ -233,7 +375,7 @@ func (i *Isolation) telemetrySources(dataDir string) telemetry.Sources {
 			return i.prober.Probe(ctx, false).Available
 		},
 		IsIsolated: func(global config.DockerIsolation, s *config.Server) bool {
-			return isolation.Decide(global, s, i.resolver.Resolve(context.Background()).Path).Isolated
+			return isolation.Decide(global, s, i.dockerPath()).Isolated
 		},
 		Version: i.a.opts.Version,
 		DataDir: dataDir,
@@ -263,41 +405,4 @@ func TelemetryPayload(ctx context.Context, dataDir, configPath, version string) 
 	}
 	p, err := telemetry.Build(ctx, src)
 	return p, cfg.Telemetry.Enabled, err
-}
-
-// prepareShim installs the stdio shim once, the first time a configuration
-// needs docker (so an invalid config, or one without containers, leaves the
-// data dir untouched and costs no start-up time).
-func (i *Isolation) prepareShim(cfg *config.Config) {
-	if !i.needsDocker(cfg) {
-		return
-	}
-	i.shimOnce.Do(func() {
-		if bin, why := installShim(filepath.Join(i.a.opts.DataDir, "run", "bin")); bin != "" {
-			i.launcher.SetShimBinary(bin)
-		} else {
-			i.a.log.Debug("docker isolation: stdio shim not used; container stdio goes through docker attach", "reason", why)
-		}
-	})
-}
-
-// installShim puts the stdio shim on disk when containers can reach a unix
-// socket of ours: a Linux host whose daemon is local (a remote daemon, or
-// Docker Desktop's VM on macOS, cannot see host sockets). It returns "" and
-// the reason otherwise.
-func installShim(dir string) (string, string) {
-	if runtime.GOOS != "linux" {
-		return "", "the docker daemon runs in a VM on " + runtime.GOOS
-	}
-	if os.Getenv("MCPPROXY_DOCKER_ATTACH") == "1" {
-		return "", "MCPPROXY_DOCKER_ATTACH=1"
-	}
-	if h := os.Getenv("DOCKER_HOST"); h != "" && !strings.HasPrefix(h, "unix://") {
-		return "", "DOCKER_HOST is not a local unix socket"
-	}
-	p, err := shim.Install(dir)
-	if err != nil {
-		return "", err.Error()
-	}
-	return p, ""
 }

@@ -132,7 +132,7 @@ func dockerRun(args ...string) (string, error) {
 // belonging to mcpproxy instance inst.
 func containersOf(t testing.TB, dockerPath, inst string) []string {
 	t.Helper()
-	out, err := exec.Command(dockerPath, "ps", "-aq", "--no-trunc", "--filter", "label="+docker.LabelInstance+"="+inst).Output()
+	out, err := exec.Command(dockerPath, "ps", "-aq", "--no-trunc", "--filter", "label="+isolation.LabelInstance+"="+inst).Output()
 	if err != nil {
 		t.Errorf("docker ps: %v", err)
 		return nil
@@ -163,7 +163,7 @@ func assertInstanceContainersGone(t *testing.T, h *harness) {
 	t.Helper()
 	inst := h.app.iso.instance.ID
 	if ids := containersOf(t, "docker", inst); len(ids) > 0 {
-		t.Fatalf("after shutdown, `docker ps -a --filter label=%s=%s` still lists %v", docker.LabelInstance, inst, ids)
+		t.Fatalf("after shutdown, `docker ps -a --filter label=%s=%s` still lists %v", isolation.LabelInstance, inst, ids)
 	}
 }
 
@@ -629,9 +629,9 @@ func TestIsolationDockerInspect(t *testing.T) {
 		{"HostConfig.Memory", c.HostConfig.Memory, int64(96 << 20)},
 		{"HostConfig.NanoCpus", c.HostConfig.NanoCpus, int64(500_000_000)},
 		{"HostConfig.NetworkMode", c.HostConfig.NetworkMode, "none"},
-		{"label " + docker.LabelManaged, c.Config.Labels[docker.LabelManaged], "true"},
-		{"label " + docker.LabelInstance, c.Config.Labels[docker.LabelInstance], inst},
-		{"label " + docker.LabelServer, c.Config.Labels[docker.LabelServer], "limits"},
+		{"label " + isolation.LabelManaged, c.Config.Labels[isolation.LabelManaged], "true"},
+		{"label " + isolation.LabelInstance, c.Config.Labels[isolation.LabelInstance], inst},
+		{"label " + isolation.LabelServer, c.Config.Labels[isolation.LabelServer], "limits"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -649,7 +649,7 @@ func TestIsolationDockerInspect(t *testing.T) {
 	}
 	// Nor is any docker CLI of this instance (docker run, docker events)
 	// left running.
-	if pids := processesMentioning(t, docker.LabelInstance+"="+inst); len(pids) > 0 {
+	if pids := processesMentioning(t, isolation.LabelInstance+"="+inst); len(pids) > 0 {
 		t.Fatalf("after shutdown, processes still mention the instance: %v", pids)
 	}
 }
@@ -752,7 +752,7 @@ func TestIsolationDebugLogShowsDockerArgv(t *testing.T) {
 	if run == "" {
 		t.Fatalf("no `docker isolation: docker run` line for server argv in main.log:\n%s", joined)
 	}
-	for _, want := range []string{" run ", "--name " + v.Isolation.ContainerName, "--memory 128m", "--network bridge", "-e ARGV_TOKEN", " " + image + " ", "/mcpfixture -name argv-fixture", docker.LabelInstance + "=" + h.app.iso.instance.ID} {
+	for _, want := range []string{" run ", "--name " + v.Isolation.ContainerName, "--memory 128m", "--network bridge", "-e ARGV_TOKEN", " " + image + " ", "/mcpfixture -name argv-fixture", isolation.LabelInstance + "=" + h.app.iso.instance.ID} {
 		mustContain(t, run, want)
 	}
 	if strings.Contains(joined, secret) || strings.Contains(mainLog(t, h), secret) {
@@ -1022,7 +1022,7 @@ func TestIsolationCrashReaper(t *testing.T) {
 		}
 	}
 	instanceOf := func(id string) string {
-		return dockerOut(t, "inspect", "--format", `{{index .Config.Labels "`+docker.LabelInstance+`"}}`, id)
+		return dockerOut(t, "inspect", "--format", `{{index .Config.Labels "`+isolation.LabelInstance+`"}}`, id)
 	}
 
 	first := start()
@@ -1052,7 +1052,7 @@ func TestIsolationCrashReaper(t *testing.T) {
 	}
 	defer live.Release()
 	other := dockerOut(t, "run", "-d", "--network", "none",
-		"--label", docker.LabelManaged+"=true", "--label", docker.LabelInstance+"="+live.ID, "--label", docker.LabelServer+"=live",
+		"--label", isolation.LabelManaged+"=true", "--label", isolation.LabelInstance+"="+live.ID, "--label", isolation.LabelServer+"=live",
 		image, "/mcpfixture", "-ignore-eof")
 	unlabelled := dockerOut(t, "run", "-d", "--network", "none", image, "/mcpfixture", "-ignore-eof")
 	removeContainersAtCleanup(t, other, unlabelled)

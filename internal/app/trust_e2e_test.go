@@ -21,7 +21,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
-	"github.com/mcpproxy/mcpproxy/internal/docker"
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
@@ -155,7 +155,7 @@ func TestMCPClientCannotLoosenIsolation(t *testing.T) {
 	if v.Quarantine == nil || !strings.Contains(v.Quarantine.Reason, "added by an MCP client") || !strings.Contains(v.Quarantine.Approve, "mcpproxy upstream approve hostile") {
 		t.Fatalf("list view of the quarantined server: %+v", v.Quarantine)
 	}
-	if ids := dockerOut(t, "ps", "-aq", "--filter", "label="+docker.LabelServer+"=hostile", "--filter", "label="+docker.LabelInstance+"="+h.app.iso.instance.ID); ids != "" {
+	if ids := dockerOut(t, "ps", "-aq", "--filter", "label="+isolation.LabelServer+"=hostile", "--filter", "label="+isolation.LabelInstance+"="+h.app.iso.instance.ID); ids != "" {
 		t.Fatalf("a quarantined server has containers: %s", ids)
 	}
 	approve(t, h, "hostile")

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"math"
 	"net"
 	"net/url"
 	"os"
@@ -361,7 +360,7 @@ func (v *validator) dockerIsolation(p string, d *DockerIsolation) {
 
 const (
 	sizeMsg    = `must be a size such as "512m" or "1g" (a positive number of bytes with an optional b, k, m or g suffix)`
-	cpuMsg     = `must be a positive number of CPUs such as "1.0" or "0.5"`
+	cpuMsg     = `must be a positive number of CPUs such as "1.0" or "0.5" (at least 0.001)`
 	imageMsg   = `must be an image reference such as "python:3.11" or "ghcr.io/org/image:tag" (lowercase repository, optional :tag and @sha256:digest)`
 	networkMsg = `must be "bridge", "none", "host", "container:<name>" or the name of a user-defined network`
 )
@@ -391,42 +390,18 @@ func validServerName(s string) bool {
 	return serverNameRe.MatchString(s) && s != "." && s != ".."
 }
 
-// validSize reports whether s is a memory size docker run --memory accepts:
-// a positive number with an optional b/k/m/g/t suffix ("512m", "1g", "1.5g",
-// "1073741824").
+// validSize reports whether s is a memory size docker run --memory accepts
+// (see ParseMemory).
 func validSize(s string) bool {
-	m := sizeRe.FindStringSubmatch(s)
-	if m == nil {
-		return false
-	}
-	n, err := strconv.ParseFloat(m[1], 64)
-	if err != nil {
-		return false
-	}
-	unit := 1.0
-	if m[2] != "" {
-		switch m[2][0] {
-		case 'k', 'K':
-			unit = 1 << 10
-		case 'm', 'M':
-			unit = 1 << 20
-		case 'g', 'G':
-			unit = 1 << 30
-		case 't', 'T':
-			unit = 1 << 40
-		}
-	}
-	bytes := n * unit
-	return bytes >= 1 && bytes < math.MaxInt64
+	_, err := ParseMemory(s)
+	return err == nil
 }
 
-// validCPU reports whether s is a positive decimal number of CPUs.
+// validCPU reports whether s is a positive decimal number of CPUs (see
+// ParseMilliCPUs).
 func validCPU(s string) bool {
-	if !cpuRe.MatchString(s) {
-		return false
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	return err == nil && f > 0 && !math.IsInf(f, 0)
+	_, err := ParseMilliCPUs(s)
+	return err == nil
 }
 
 // validNetworkMode accepts the built-in docker network modes, the

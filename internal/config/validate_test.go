@@ -84,3 +84,26 @@ func TestPaths(t *testing.T) {
 		t.Errorf("parentPath(mcpServers[2]) = %q", got)
 	}
 }
+
+func TestParseUnits(t *testing.T) {
+	mem := map[string]int64{"512m": 512 << 20, "1g": 1 << 30, "1.5g": 3 << 29, "256k": 256 << 10, "1073741824": 1 << 30, "512mb": 512 << 20, "100b": 100, "2t": 2 << 40, "1.5b": 1}
+	for s, want := range mem {
+		if got, err := ParseMemory(s); err != nil || got != want {
+			t.Errorf("ParseMemory(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+	cpu := map[string]int64{"1.0": 1000, "0.5": 500, "2": 2000, ".25": 250, "0.0006": 1, "1.0004": 1000}
+	for s, want := range cpu {
+		if got, err := ParseMilliCPUs(s); err != nil || got != want {
+			t.Errorf("ParseMilliCPUs(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"0.0004", "0", "x", ""} {
+		if _, err := ParseMilliCPUs(s); err == nil || !strings.Contains(err.Error(), "cpu_limit") && !strings.Contains(err.Error(), "CPUs") {
+			t.Errorf("ParseMilliCPUs(%q) = %v; want an error naming the rule", s, err)
+		}
+	}
+	if _, err := ParseMemory("lots"); err == nil || !strings.Contains(err.Error(), `"lots"`) {
+		t.Errorf("ParseMemory(lots) = %v", err)
+	}
+}

@@ -28,11 +28,12 @@ var (
 // nothing, and events are debounced by 100ms.
 //
 // Watch returns once the watch is established; the callbacks run one at a
-// time on a goroutine of Watch's and none starts after ctx is done. Either
-// callback may be nil. The directory is watched rather than the file,
+// time on a goroutine of Watch's and none starts after ctx is done. The
+// returned channel is closed when that goroutine has ended (after ctx is
+// done): the caller waits for it. Either callback may be nil. The directory is watched rather than the file,
 // because editors and atomic writes replace the file; the file is also
 // re-read every 2 seconds in case events are missed.
-func Watch(ctx context.Context, path string, onChange func(*Config), onError func(error)) {
+func Watch(ctx context.Context, path string, onChange func(*Config), onError func(error)) <-chan struct{} {
 	w := &watcher{path: path, onChange: onChange, onError: onError, poll: watchPoll, debounce: watchDebounce}
 	if data, err := os.ReadFile(path); err == nil {
 		w.last = sha256.Sum256(data)
@@ -59,7 +60,12 @@ func Watch(ctx context.Context, path string, onChange func(*Config), onError fun
 	} else {
 		fw = nil
 	}
-	go w.run(ctx, fw)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.run(ctx, fw)
+	}()
+	return done
 }
 
 type watcher struct {

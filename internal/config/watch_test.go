@@ -10,14 +10,18 @@ import (
 )
 
 // watchEvents runs Watch on path and returns channels of its callbacks.
-func watchEvents(t *testing.T, path string) (changes chan *Config, errs chan error, cancel func()) {
+func watchEvents(t *testing.T, path string) (changes chan *Config, errs chan error, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	changes = make(chan *Config, 10)
 	errs = make(chan error, 10)
-	Watch(ctx, path, func(c *Config) { changes <- c }, func(err error) { errs <- err })
-	return changes, errs, cancel
+	done := Watch(ctx, path, func(c *Config) { changes <- c }, func(err error) { errs <- err })
+	stop = func() {
+		cancel()
+		<-done
+	}
+	t.Cleanup(stop)
+	return changes, errs, stop
 }
 
 func nextChange(t *testing.T, changes chan *Config, errs chan error) *Config {
@@ -127,13 +131,18 @@ func TestWatchIgnoresUnchangedContent(t *testing.T) {
 
 func TestWatchStops(t *testing.T) {
 	path := writeConfig(t, `{}`, 0o600)
-	changes, errs, cancel := watchEvents(t, path)
-	cancel()
-	time.Sleep(50 * time.Millisecond)
+	changes, errs, stop := watchEvents(t, path)
+	stop() // returns once the watch's goroutine has ended
 	if err := writeFileAtomic(path, []byte(`{"listen": "127.0.0.1:1"}`)); err != nil {
 		t.Fatal(err)
 	}
-	expectQuiet(t, changes, errs, 400*time.Millisecond)
+	select {
+	case c := <-changes:
+		t.Fatalf("onChange(%+v) after the watch stopped", c)
+	case err := <-errs:
+		t.Fatalf("onError(%v) after the watch stopped", err)
+	default:
+	}
 }
 
 func TestWatchFileAppearsLater(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
 )
 
 // ErrNotFound is wrapped by errors about a container that does not exist.
@@ -246,48 +248,56 @@ func (c *CLI) Inspect(ctx context.Context, id string) (*ContainerInfo, error) {
 	}, nil
 }
 
-// Container is one mcpproxy-managed container as listed by ListManaged.
-type Container struct {
-	ID     string // full ID
-	Name   string
-	Image  string
-	State  string // "running", "exited", …
-	Status string // docker's human status ("Up 2 minutes")
-	// Instance and Server are the exact values of LabelInstance and
-	// LabelServer ("" when the label is absent).
-	Instance string
-	Server   string
-}
+// managedLabels are the labels ListManaged reads, one key at a time.
+var managedLabels = []string{isolation.LabelManaged, isolation.LabelInstance, isolation.LabelServer, isolation.LabelHost, isolation.LabelDataDir}
 
 // psFormat makes `docker ps` print one JSON object per container. Label
 // values are read one key at a time, so commas or '=' in a value (a server
 // name) cannot be confused with docker's "k=v,k=v" Labels column.
-var psFormat = `{"id":{{json .ID}},"names":{{json .Names}},"image":{{json .Image}},"state":{{json .State}},"status":{{json .Status}},` +
-	`"managed":{{json (.Label "` + LabelManaged + `")}},"instance":{{json (.Label "` + LabelInstance + `")}},"server":{{json (.Label "` + LabelServer + `")}}}`
+var psFormat = func() string {
+	var b strings.Builder
+	b.WriteString(`{"id":{{json .ID}},"names":{{json .Names}},"image":{{json .Image}},"state":{{json .State}},"labels":[`)
+	for i, k := range managedLabels {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{{json (.Label "` + k + `")}}`)
+	}
+	b.WriteString("]}")
+	return b.String()
+}()
 
 // ListManaged lists all containers (running or not) labelled
-// LabelManaged=true, of every instance.
-func (c *CLI) ListManaged(ctx context.Context) ([]Container, error) {
-	out, err := c.output(ctx, "ps", "-a", "--no-trunc", "--filter", "label="+LabelManaged+"=true", "--format", psFormat)
+// LabelManaged=true, of every instance, with their mcpproxy labels (absent
+// ones left out).
+func (c *CLI) ListManaged(ctx context.Context) ([]isolation.Managed, error) {
+	out, err := c.output(ctx, "ps", "-a", "--no-trunc", "--filter", "label="+isolation.LabelManaged+"=true", "--format", psFormat)
 	if err != nil {
 		return nil, err
 	}
-	var list []Container
+	var list []isolation.Managed
 	for _, line := range strings.Split(string(out), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
 		var r struct {
-			ID, Names, Image, State, Status, Managed, Instance, Server string
+			ID, Names, Image, State string
+			Labels                  []string
 		}
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			return nil, fmt.Errorf("docker ps: decode %q: %w", line, err)
 		}
-		if r.Managed != "true" {
+		if len(r.Labels) != len(managedLabels) || r.Labels[0] != "true" {
 			continue
 		}
-		list = append(list, Container{ID: r.ID, Name: r.Names, Image: r.Image, State: r.State, Status: r.Status, Instance: r.Instance, Server: r.Server})
+		m := isolation.Managed{ID: r.ID, Name: r.Names, Image: r.Image, State: r.State, Labels: map[string]string{}}
+		for i, k := range managedLabels {
+			if r.Labels[i] != "" {
+				m.Labels[k] = r.Labels[i]
+			}
+		}
+		list = append(list, m)
 	}
 	return list, nil
 }

@@ -1,10 +1,12 @@
-// Package docker drives the Docker CLI for mcpproxy: it finds the docker
-// binary (PATH, well-known install locations, the login shell), decides how
-// to exec it (directly, or through the login shell when the daemon
-// environment lives only there), probes the daemon with a cache, checks and
-// pulls images, inspects, lists, stops and removes containers by ID, and
-// tracks which mcpproxy instance is alive so that a crashed instance's
-// containers can be reaped without touching anyone else's.
+// Package docker is mcpproxy's Docker backend: Runtime runs isolation Plans
+// as `docker run -i --rm` containers (the first isolation.Runtime), RunArgs
+// composes their argv, and under them the CLI driver finds the docker binary
+// (PATH, well-known install locations, the login shell), decides how to exec
+// it (directly, or through the login shell when the daemon environment lives
+// only there), probes the daemon with a cache, checks and pulls images,
+// inspects, lists and removes containers by ID, and tracks which mcpproxy
+// instance is alive so that a crashed instance's containers can be reaped
+// without touching anyone else's.
 //
 // Everything that touches the OS is injectable (file system, environment,
 // clock, command runner) so that each decision is unit-tested; the
@@ -12,12 +14,15 @@
 //
 // The pieces, in the order mcpproxy uses them:
 //
-//   - HydrateFromLoginShell (macOS, once at start) merges the login shell's
-//     PATH and DOCKER_* variables into a launchd-minimal environment.
 //   - Resolver.Resolve finds the binary; PlanSpawn and ChildEnv say how to
 //     exec it; Prober.Probe answers "is docker available" with a cache.
+//   - HydrateFromLoginShell (once, the first time a configuration needs
+//     docker, unless DOCKER_HOST/DOCKER_CONTEXT are exported) merges the
+//     login shell's PATH and DOCKER_* variables into mcpproxy's environment,
+//     after which docker is exec'd directly.
 //   - AcquireInstance gives the process an ID whose liveness others can
 //     check; Reap removes the containers of dead instances at start.
-//   - CLI checks and pulls images and inspects, lists, stops and removes
-//     containers, always by ID.
+//   - Runtime.EnsureImage, Start (with the stdio shim's socket link),
+//     ListManaged, Remove and Events; the Container it returns reports how
+//     the server ended (exit code, OOM kill).
 package docker

@@ -297,8 +297,16 @@ func isolatedRunArgs(t *testing.T, server string, iso config.ServerIsolation, ar
 	if !d.Isolated {
 		t.Fatalf("not isolated: %s", d.Reason)
 	}
-	argv := d.Plan.RunArgs(isolation.ContainerName(server, fmt.Sprint(time.Now().UnixNano()%1e6)), cidfile, Labels(inst, server))
+	argv, err := RunArgs(d.Plan, RunSpec{Name: isolation.ContainerName(server, fmt.Sprint(time.Now().UnixNano()%1e6)), CIDFile: cidfile, Labels: testLabels(inst, server)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return append([]string{"run", "-d"}, argv[1:]...)
+}
+
+// testLabels are the labels a container of instance for server carries.
+func testLabels(instance, server string) map[string]string {
+	return map[string]string{isolation.LabelManaged: "true", isolation.LabelInstance: instance, isolation.LabelServer: server}
 }
 
 func TestEngineInspectReportsPlan(t *testing.T) {
@@ -323,7 +331,7 @@ func TestEngineInspectReportsPlan(t *testing.T) {
 	if info.MemoryBytes != 64<<20 || info.NanoCPUs != 500_000_000 || info.NetworkMode != "none" {
 		t.Fatalf("limits: memory %d, nanocpus %d, network %q", info.MemoryBytes, info.NanoCPUs, info.NetworkMode)
 	}
-	want := Labels("0123456789abcdef", server)
+	want := testLabels("0123456789abcdef", server)
 	for k, v := range want {
 		if info.Labels[k] != v {
 			t.Fatalf("label %s = %q, want %q", k, info.Labels[k], v)
@@ -366,7 +374,7 @@ func TestEngineInspectOOMKilled(t *testing.T) {
 	cli := requireEngine(t)
 	tag := testImage(t)
 	id := track(t, dockerRaw(t, nil, "run", "-d", "--memory", "16m", "--memory-swap", "16m", "--network", "none",
-		"--label", LabelManaged+"=false", tag, "/fixture", "alloc", "256"))
+		"--label", isolation.LabelManaged+"=false", tag, "/fixture", "alloc", "256"))
 	deadline := time.Now().Add(60 * time.Second)
 	var info *ContainerInfo
 	for {
@@ -393,9 +401,9 @@ func TestEngineListManagedExactLabels(t *testing.T) {
 	tag := testImage(t)
 	inst := "fedcba9876543210"
 	server := `a,b=c d, "quoted"`
-	managed := track(t, dockerRaw(t, nil, "create", "--label", LabelManaged+"=true", "--label", LabelInstance+"="+inst,
-		"--label", LabelServer+"="+server, "--label", "other=x,y", tag))
-	notManaged := track(t, dockerRaw(t, nil, "create", "--label", LabelManaged+"=false", "--label", LabelInstance+"="+inst, tag))
+	managed := track(t, dockerRaw(t, nil, "create", "--label", isolation.LabelManaged+"=true", "--label", isolation.LabelInstance+"="+inst,
+		"--label", isolation.LabelServer+"="+server, "--label", "other=x,y", tag))
+	notManaged := track(t, dockerRaw(t, nil, "create", "--label", isolation.LabelManaged+"=false", "--label", isolation.LabelInstance+"="+inst, tag))
 	unlabelled := track(t, dockerRaw(t, nil, "create", tag))
 
 	list, err := cli.ListManaged(ctxT(t, 10*time.Second))
@@ -407,7 +415,7 @@ func TestEngineListManagedExactLabels(t *testing.T) {
 		switch c.ID {
 		case managed:
 			found = true
-			if c.Instance != inst || c.Server != server || c.State != "created" || c.Image != tag || c.Name == "" {
+			if c.Labels[isolation.LabelInstance] != inst || c.Labels[isolation.LabelServer] != server || c.State != "created" || c.Image != tag || c.Name == "" {
 				t.Fatalf("listed %+v", c)
 			}
 		case notManaged, unlabelled:
@@ -435,14 +443,14 @@ func TestEngineReap(t *testing.T) {
 	crashed := startLockHolder(t, lockDir)
 
 	labelled := func(inst, server string) []string {
-		return []string{"--label", LabelManaged + "=true", "--label", LabelInstance + "=" + inst, "--label", LabelServer + "=" + server}
+		return []string{"--label", isolation.LabelManaged + "=true", "--label", isolation.LabelInstance + "=" + inst, "--label", isolation.LabelServer + "=" + server}
 	}
 	// The crashed instance's container is running, as after a real crash.
 	orphan := track(t, dockerRaw(t, nil, append(append([]string{"run", "-d", "--network", "none"}, labelled(crashed.ID, "srv")...), tag)...))
 	liveC := track(t, dockerRaw(t, nil, append(append([]string{"create"}, labelled(live.ID, "srv")...), tag)...))
 	selfC := track(t, dockerRaw(t, nil, append(append([]string{"create"}, labelled(self.ID, "srv")...), tag)...))
 	unlabelled := track(t, dockerRaw(t, nil, "create", "--name", fmt.Sprintf("mcpproxy-srv-%d", time.Now().UnixNano()), tag))
-	noInstance := track(t, dockerRaw(t, nil, "create", "--label", LabelManaged+"=true", "--label", LabelServer+"=srv", tag))
+	noInstance := track(t, dockerRaw(t, nil, "create", "--label", isolation.LabelManaged+"=true", "--label", isolation.LabelServer+"=srv", tag))
 
 	crashed.kill9(t)
 

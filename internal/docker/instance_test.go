@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
 )
 
 const helperEnv = "MCPPROXY_DOCKER_TEST_HELPER"
@@ -212,13 +214,13 @@ func TestDefaultLockDir(t *testing.T) {
 
 // fakeContainers is an in-memory ManagedContainers.
 type fakeContainers struct {
-	list      []Container
+	list      []isolation.Managed
 	removed   []string
 	failOn    map[string]bool
 	listError error
 }
 
-func (f *fakeContainers) ListManaged(context.Context) ([]Container, error) {
+func (f *fakeContainers) ListManaged(context.Context) ([]isolation.Managed, error) {
 	return f.list, f.listError
 }
 
@@ -228,6 +230,16 @@ func (f *fakeContainers) Remove(_ context.Context, id string) error {
 	}
 	f.removed = append(f.removed, id)
 	return nil
+}
+
+// managed is a listed container with the managed, instance (when not "")
+// and server labels.
+func managed(id, instance, server string) isolation.Managed {
+	m := isolation.Managed{ID: id, Labels: map[string]string{isolation.LabelManaged: "true", isolation.LabelServer: server}}
+	if instance != "" {
+		m.Labels[isolation.LabelInstance] = instance
+	}
+	return m
 }
 
 func TestReapDecisions(t *testing.T) {
@@ -246,15 +258,15 @@ func TestReapDecisions(t *testing.T) {
 	deadNoContainers.kill9(t)
 
 	f := &fakeContainers{
-		list: []Container{
-			{ID: "c-dead-1", Instance: dead.ID, Server: "a"},
-			{ID: "c-dead-2", Instance: dead.ID, Server: "b"},
-			{ID: "c-live", Instance: live.ID, Server: "a"},
-			{ID: "c-self", Instance: self.ID, Server: "a"},
-			{ID: "c-noinstance", Instance: "", Server: "a"},
-			{ID: "c-foreign", Instance: "fedcba9876543210", Server: "a"}, // no lock file here
-			{ID: "c-bogus", Instance: "../../x", Server: "a"},
-			{ID: "c-dead-failing", Instance: deadFailing.ID, Server: "c"},
+		list: []isolation.Managed{
+			managed("c-dead-1", dead.ID, "a"),
+			managed("c-dead-2", dead.ID, "b"),
+			managed("c-live", live.ID, "a"),
+			managed("c-self", self.ID, "a"),
+			managed("c-noinstance", "", "a"),
+			managed("c-foreign", "fedcba9876543210", "a"), // no lock file here
+			managed("c-bogus", "../../x", "a"),
+			managed("c-dead-failing", deadFailing.ID, "c"),
 		},
 		failOn: map[string]bool{"c-dead-failing": true},
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Probe timing defaults.
@@ -59,6 +61,8 @@ type Prober struct {
 	// Log receives a line when availability changes; nil means none.
 	Log *slog.Logger
 
+	inflight singleflight.Group // the probe in flight
+
 	envMu    sync.Mutex
 	mu       sync.Mutex
 	last     Status
@@ -67,34 +71,63 @@ type Prober struct {
 }
 
 // Probe returns the cached status, or probes when the cache expired or
-// refresh is true.
+// refresh is true. Concurrent probes share one `docker info`, and no lock is
+// held while it runs.
 func (p *Prober) Probe(ctx context.Context, refresh bool) Status {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := p.now()
-	if p.hasLast && !refresh && now.Sub(p.last.CheckedAt) < p.ttl(p.last) {
+	if p.hasLast && !refresh && p.now().Sub(p.last.CheckedAt) < p.ttl(p.last) {
+		defer p.mu.Unlock()
 		return p.last
 	}
+	p.mu.Unlock()
+	ch := p.inflight.DoChan("probe", func() (any, error) {
+		// Not bound to the first caller's context: the others share it.
+		return p.probeAndStore(context.WithoutCancel(ctx)), nil
+	})
+	select {
+	case v := <-ch:
+		return v.Val.(Status)
+	case <-ctx.Done():
+		return Status{Error: "docker probe: " + ctx.Err().Error(), CheckedAt: p.now()}
+	}
+}
+
+// probeAndStore runs one probe and makes it the cached status.
+func (p *Prober) probeAndStore(ctx context.Context) Status {
+	now := p.now()
 	st := p.probe(ctx)
 	st.CheckedAt = now
-	if p.Log != nil && (!p.hasLast || p.last.Available != st.Available) {
+	p.mu.Lock()
+	changed := !p.hasLast || p.last.Available != st.Available
+	p.last, p.hasLast = st, true
+	p.mu.Unlock()
+	if p.Log != nil && changed {
 		if st.Available {
 			p.Log.Info("docker daemon probe: available", "docker_path", st.DockerPath, "version", st.Version)
 		} else {
 			p.Log.Info("docker daemon probe: unavailable", "docker_path", st.DockerPath, "error", st.Error)
 		}
 	}
-	p.last, p.hasLast = st, true
 	return st
+}
+
+// Last returns the cached status without probing; ok is false before the
+// first probe has finished.
+func (p *Prober) Last() (st Status, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last, p.hasLast
 }
 
 func (p *Prober) probe(ctx context.Context) Status {
 	resolve := p.Resolve
 	if resolve == nil {
+		p.mu.Lock()
 		if p.resolver == nil {
 			p.resolver = NewResolver()
 		}
 		resolve = p.resolver.Resolve
+		p.mu.Unlock()
 	}
 	res := resolve(ctx)
 	if !res.Absolute() {

@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"path/filepath"
 	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
 )
 
-// ManagedContainers is what Reap needs from the docker CLI; *CLI has it.
+// ManagedContainers is what Reap needs of a backend; every
+// isolation.Runtime (and *CLI) has it.
 type ManagedContainers interface {
-	ListManaged(ctx context.Context) ([]Container, error)
+	ListManaged(ctx context.Context) ([]isolation.Managed, error)
 	Remove(ctx context.Context, id string) error
 }
 
@@ -44,7 +47,8 @@ func Reap(ctx context.Context, cli ManagedContainers, lockDir, self string, log 
 	seen := map[string]liveness{}
 	failed := map[string]bool{}
 	var errs []error
-	for _, c := range list {
+	for _, m := range list {
+		c := struct{ ID, Name, Instance, Server string }{m.ID, m.Name, m.Labels[isolation.LabelInstance], m.Labels[isolation.LabelServer]}
 		if ctx.Err() != nil {
 			errs = append(errs, ctx.Err())
 			break

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // Sources of a Resolution.
@@ -68,6 +70,8 @@ type Resolver struct {
 	// Now is the clock for the negative cache; nil means time.Now.
 	Now func() time.Time
 
+	shell singleflight.Group // the login-shell lookup in flight
+
 	mu       sync.Mutex
 	found    *Resolution // cached success (absolute path)
 	failed   Resolution  // last failure (Path "" or non-absolute)
@@ -87,27 +91,64 @@ func NewResolver() *Resolver { return &Resolver{} }
 // A success is cached for the Resolver's life. After a failure the login
 // shell is not asked again for NegativeCacheTTL, but the cheap PATH and
 // well-known checks still run on every call, so a Docker install or a late
-// Docker Desktop start is noticed at once.
+// Docker Desktop start is noticed at once. Concurrent callers share one
+// login shell, and no lock is held while it runs: Cached never waits.
 func (r *Resolver) Resolve(ctx context.Context) Resolution {
+	r.mu.Lock()
+	if r.found != nil {
+		defer r.mu.Unlock()
+		return *r.found
+	}
+	if r.hasFail && r.now().Sub(r.failedAt) < NegativeCacheTTL {
+		failed := r.failed
+		r.mu.Unlock()
+		if res, ok := r.resolveCheap(); ok {
+			return r.store(res)
+		}
+		return failed
+	}
+	r.mu.Unlock()
+	if res, ok := r.resolveCheap(); ok {
+		return r.store(res)
+	}
+	ch := r.shell.DoChan("resolve", func() (any, error) {
+		// Not bound to the first caller's context: the others share it.
+		return r.resolveLoginShell(context.WithoutCancel(ctx)), nil
+	})
+	select {
+	case v := <-ch:
+		return r.store(v.Val.(Resolution))
+	case <-ctx.Done():
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.failed
+	}
+}
+
+// store records res as the latest answer and returns the answer in force.
+func (r *Resolver) store(res Resolution) Resolution {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.found != nil {
 		return *r.found
 	}
-	if res, ok := r.resolveCheap(); ok {
-		r.found = &res
-		return res
-	}
-	if r.hasFail && r.now().Sub(r.failedAt) < NegativeCacheTTL {
-		return r.failed
-	}
-	res := r.resolveLoginShell(ctx)
 	if res.Absolute() {
 		r.found = &res
 		return res
 	}
 	r.failed, r.failedAt, r.hasFail = res, r.now(), true
 	return res
+}
+
+// Cached returns the last answer of Resolve without running anything:
+// ok is false while no resolution has finished yet.
+func (r *Resolver) Cached() (res Resolution, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.found != nil {
+		return *r.found, true
+	}
+	return r.failed, r.hasFail
 }
 
 func (r *Resolver) resolveCheap() (Resolution, bool) {

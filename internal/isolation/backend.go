@@ -118,6 +118,10 @@ type Facts struct {
 	// SpawnMode is how the backend's CLI was run ("direct",
 	// "login-shell"), when it has one.
 	SpawnMode string
+	// Notes say what the backend enforces differently from the Plan, or
+	// not at all, one line each ("network none: enforced only if the
+	// cluster's network plugin enforces NetworkPolicy").
+	Notes []string
 }
 
 // StartOptions are the per-start inputs that are not part of the Plan.

@@ -1,7 +1,9 @@
-// Package isolation is mcpproxy's docker isolation policy: given the global
-// docker_isolation block and one server's configuration it decides whether
-// the server runs in a container and, if so, exactly how (the Plan and the
-// `docker run` argv it produces).
+// Package isolation is mcpproxy's isolation policy and the seam to container
+// backends: given the global docker_isolation block and one server's
+// configuration, Decide says whether the server runs in a container and, if
+// so, exactly how (the Plan: typed, backend-neutral settings). A Runtime
+// (backend.go; Docker in internal/docker, Kubernetes in internal/kube) runs
+// Plans.
 //
 // The package is pure: no exec, no disk, no environment reads. Everything
 // that asks "is this server isolated?" — spawn, upstream_servers, the API,
@@ -10,6 +12,7 @@
 package isolation
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
@@ -92,7 +95,9 @@ func Decide(global config.DockerIsolation, s *config.Server, dockerPath string) 
 
 // newPlan builds the Plan for an isolated server. Per-server values override
 // global ones; an empty global limit, network mode or timeout falls back to
-// the spec default rather than silently dropping the flag.
+// the spec default rather than silently dropping the limit. The hardened
+// profile's fields (User, ReadOnlyRoot, CapDrop, …) are merged in by the
+// profile; here they keep their zero values.
 func newPlan(global config.DockerIsolation, s *config.Server) *Plan {
 	def := config.DefaultDockerIsolation()
 	si := s.Isolation
@@ -106,27 +111,44 @@ func newPlan(global config.DockerIsolation, s *config.Server) *Plan {
 	image = QualifyImage(image, registry)
 
 	p := &Plan{
-		Server:      s.Name,
-		Runtime:     runtime,
-		Image:       image,
-		NetworkMode: firstNonEmpty(si.NetworkMode, global.NetworkMode, def.NetworkMode),
-		MemoryLimit: firstNonEmpty(si.MemoryLimit, global.MemoryLimit, def.MemoryLimit),
-		CPULimit:    firstNonEmpty(si.CPULimit, global.CPULimit, def.CPULimit),
-		WorkingDir:  si.WorkingDir,
-		Timeout:     global.Timeout.D(),
+		Server:     s.Name,
+		Runtime:    runtime,
+		Image:      image,
+		Network:    firstNonEmpty(si.NetworkMode, global.NetworkMode, def.NetworkMode),
+		WorkingDir: si.WorkingDir,
+		Timeout:    global.Timeout.D(),
 	}
 	if p.Timeout <= 0 {
 		p.Timeout = DefaultTimeout
 	}
+	p.MemoryBytes = limit(p, "memory_limit", config.ParseMemory, si.MemoryLimit, global.MemoryLimit, def.MemoryLimit)
+	p.MilliCPUs = limit(p, "cpu_limit", config.ParseMilliCPUs, si.CPULimit, global.CPULimit, def.CPULimit)
 	for name := range s.Env {
 		if name != "" {
 			p.EnvNames = append(p.EnvNames, name)
 		}
 	}
 	sort.Strings(p.EnvNames)
-	p.ExtraArgs = append(append([]string(nil), global.ExtraArgs...), si.ExtraArgs...)
+	if n := len(global.ExtraArgs) + len(si.ExtraArgs); n > 0 {
+		p.DockerArgs = make([]string, 0, n)
+		p.DockerArgs = append(append(p.DockerArgs, global.ExtraArgs...), si.ExtraArgs...)
+	}
 	p.Command, p.Args, p.Setup = containerCommand(runtime, s.Command, s.Args, image)
 	return p
+}
+
+// limit parses the first non-empty of values (per server, global, default).
+// A value that does not parse (the configuration was not validated) is
+// replaced by the default, and a note says so: a limit is never dropped.
+func limit(p *Plan, key string, parse func(string) (int64, error), server, global, def string) int64 {
+	v := firstNonEmpty(server, global, def)
+	n, err := parse(v)
+	if err == nil {
+		return n
+	}
+	d, _ := parse(def)
+	p.Notes = append(p.Notes, fmt.Sprintf("%s %q is invalid; the default %q applies", key, v, def))
+	return d
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -1,6 +1,7 @@
 package isolation
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -100,12 +101,12 @@ func TestDecidePlanOverrides(t *testing.T) {
 		Server:      "api",
 		Runtime:     "python3",
 		Image:       "registry.example:5000/my-custom-python:latest",
-		NetworkMode: "none",
-		MemoryLimit: "1g",
-		CPULimit:    "2",
+		Network:     "none",
+		MemoryBytes: 1 << 30,
+		MilliCPUs:   2000,
 		WorkingDir:  "/app",
 		EnvNames:    []string{"API_KEY", "DEBUG", "ZED"},
-		ExtraArgs:   []string{"--cap-drop=ALL", "--read-only"},
+		DockerArgs:  []string{"--cap-drop=ALL", "--read-only"},
 		Command:     "python3",
 		Args:        []string{"-m", "srv"},
 		Timeout:     45 * time.Second,
@@ -118,12 +119,12 @@ func TestDecidePlanOverrides(t *testing.T) {
 	s.Isolation = nil
 	d = Decide(g, s, "")
 	p := d.Plan
-	if p.NetworkMode != "bridge" || p.MemoryLimit != "256m" || p.CPULimit != "0.5" || p.WorkingDir != "" ||
-		!reflect.DeepEqual(p.ExtraArgs, []string{"--cap-drop=ALL"}) || p.Image != "registry.example:5000/python:3.11" {
+	if p.Network != "bridge" || p.MemoryBytes != 256<<20 || p.MilliCPUs != 500 || p.WorkingDir != "" ||
+		!reflect.DeepEqual(p.DockerArgs, []string{"--cap-drop=ALL"}) || p.Image != "registry.example:5000/python:3.11" {
 		t.Fatalf("global values not applied: %#v", p)
 	}
 	// Mutating the plan must not alias the config.
-	p.ExtraArgs[0] = "changed"
+	p.DockerArgs[0] = "changed"
 	p.Args[0] = "changed"
 	if g.ExtraArgs[0] != "--cap-drop=ALL" || s.Args[0] != "-m" {
 		t.Fatal("plan aliases config slices")
@@ -135,7 +136,7 @@ func TestDecidePlanEmptyGlobalsFallBackToDefaults(t *testing.T) {
 	// an empty value never silently drops a limit.
 	d := Decide(config.DockerIsolation{Enabled: true}, &config.Server{Name: "n", Command: "npx", Args: []string{"pkg"}}, "")
 	p := d.Plan
-	if p.MemoryLimit != "512m" || p.CPULimit != "1.0" || p.NetworkMode != "bridge" || p.Timeout != 30*time.Second || p.Image != "node:20" {
+	if p.MemoryBytes != 512<<20 || p.MilliCPUs != 1000 || p.Network != "bridge" || p.Timeout != 30*time.Second || p.Image != "node:20" || len(p.Notes) != 0 {
 		t.Fatalf("defaults not applied: %#v", p)
 	}
 }
@@ -175,12 +176,44 @@ func TestDecideImageChoice(t *testing.T) {
 func TestDecideEnvValuesNeverInPlan(t *testing.T) {
 	s := &config.Server{Name: "s", Command: "uvx", Args: []string{"pkg"}, Env: map[string]string{"TOKEN": "hunter2-secret"}}
 	p := Decide(globalOn(), s, "").Plan
-	for _, a := range p.RunArgs("n", "/tmp/cid", map[string]string{"k": "v"}) {
-		if strings.Contains(a, "hunter2") {
-			t.Fatalf("secret value in argv: %q", a)
-		}
+	if dump := fmt.Sprintf("%#v", p); strings.Contains(dump, "hunter2") {
+		t.Fatalf("secret value in the plan: %s", dump)
 	}
 	if !reflect.DeepEqual(p.EnvNames, []string{"TOKEN"}) {
 		t.Fatalf("EnvNames = %v", p.EnvNames)
+	}
+}
+
+// A limit that does not parse (a configuration built without validation)
+// never disappears: the default applies and a note says so.
+func TestDecideInvalidLimitFallsBackWithNote(t *testing.T) {
+	g := globalOn()
+	g.MemoryLimit = "lots"
+	p := Decide(g, &config.Server{Name: "s", Command: "npx", Isolation: &config.ServerIsolation{CPULimit: "0"}}, "").Plan
+	if p.MemoryBytes != 512<<20 || p.MilliCPUs != 1000 {
+		t.Fatalf("limits %d bytes, %d millicpus; want the defaults", p.MemoryBytes, p.MilliCPUs)
+	}
+	want := []string{`memory_limit "lots" is invalid; the default "512m" applies`, `cpu_limit "0" is invalid; the default "1.0" applies`}
+	if !reflect.DeepEqual(p.Notes, want) {
+		t.Fatalf("notes %q, want %q", p.Notes, want)
+	}
+}
+
+func TestFormatLimits(t *testing.T) {
+	for b, want := range map[int64]string{512 << 20: "512m", 1 << 30: "1g", 3 << 29: "1536m", 64 << 10: "64k", 1000: "1000", 0: "0"} {
+		if got := FormatMemory(b); got != want {
+			t.Errorf("FormatMemory(%d) = %q, want %q", b, got, want)
+		}
+	}
+	for m, want := range map[int64]string{1000: "1", 500: "0.5", 2250: "2.25", 1: "0.001", 10: "0.01", 16000: "16"} {
+		if got := FormatCPUs(m); got != want {
+			t.Errorf("FormatCPUs(%d) = %q, want %q", m, got, want)
+		}
+	}
+	// Formatting and parsing agree.
+	for _, s := range []string{"512m", "1g", "64k", "2.25", "0.5"} {
+		if b, err := config.ParseMemory(s); err == nil && s[len(s)-1] >= 'a' && FormatMemory(b) != s {
+			t.Errorf("memory %q round-trips to %q", s, FormatMemory(b))
+		}
 	}
 }

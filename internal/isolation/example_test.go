@@ -22,11 +22,13 @@ func ExampleDecide() {
 	}
 	d := isolation.Decide(global, server, "/usr/bin/docker")
 	fmt.Println(d.Isolated, d.Reason)
-	argv := d.Plan.RunArgs(isolation.ContainerName(server.Name, "ab12"), "", map[string]string{"com.mcpproxy.managed": "true"})
-	fmt.Println(strings.Join(argv, " "))
+	p := d.Plan
+	fmt.Println(p.Image, p.Command, strings.Join(p.Args, " "))
+	fmt.Println(p.Network, isolation.FormatMemory(p.MemoryBytes), isolation.FormatCPUs(p.MilliCPUs), p.EnvNames)
 	// Output:
 	// true global docker isolation enabled
-	// run -i --rm --name mcpproxy-fetch-ab12 --label com.mcpproxy.managed=true --memory 512m --cpus 1.0 --network none -e API_KEY node:20 npx -y some-mcp-server
+	// node:20 npx -y some-mcp-server
+	// none 512m 1 [API_KEY]
 }
 
 func ExampleQualifyImage() {

@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,9 +17,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
 
-// TestDecisionsGolden renders the decision and argv for a catalogue of
+// TestDecisionsGolden renders the decision and plan for a catalogue of
 // configurations to testdata/decisions.golden, a readable record of the
-// policy. Run `go test ./internal/isolation -run Golden -update` after an
+// policy (the docker argv of a plan has golden tests in internal/docker). Run `go test ./internal/isolation -run Golden -update` after an
 // intended change and review the diff.
 func TestDecisionsGolden(t *testing.T) {
 	on := globalOn()
@@ -43,15 +44,7 @@ func TestDecisionsGolden(t *testing.T) {
 		d := Decide(r.global, &r.server, "/usr/bin/docker")
 		fmt.Fprintf(&b, "## %s\nisolated=%v ignored_opt_in=%v reason=%q\n", r.title, d.Isolated, d.IgnoredOptIn, d.Reason)
 		if d.Plan != nil {
-			fmt.Fprintf(&b, "runtime=%s image=%s setup=%q timeout=%s\n", d.Plan.Runtime, d.Plan.Image, d.Plan.Setup, d.Plan.Timeout)
-			argv := d.Plan.RunArgs(ContainerName(r.server.Name, "ab12cd"), "", map[string]string{
-				"com.mcpproxy.managed": "true", "com.mcpproxy.instance": "inst0001", "com.mcpproxy.server": r.server.Name,
-			})
-			for _, a := range argv {
-				b.WriteString(strconv.Quote(a))
-				b.WriteByte(' ')
-			}
-			b.WriteByte('\n')
+			b.WriteString(renderPlan(d.Plan))
 		}
 		b.WriteByte('\n')
 	}
@@ -93,4 +86,33 @@ func TestPackageIsPure(t *testing.T) {
 			}
 		}
 	}
+}
+
+// renderPlan writes every non-zero field of p, one per line, in declaration
+// order: a field added to Plan shows up here without a change to the test.
+func renderPlan(p *Plan) string {
+	var b strings.Builder
+	v := reflect.ValueOf(p).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		if f.IsZero() {
+			continue
+		}
+		fmt.Fprintf(&b, "  %s: ", v.Type().Field(i).Name)
+		switch x := f.Interface().(type) {
+		case string:
+			b.WriteString(strconv.Quote(x))
+		case []string:
+			for j, s := range x {
+				if j > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(strconv.Quote(s))
+			}
+		default:
+			fmt.Fprintf(&b, "%+v", x)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

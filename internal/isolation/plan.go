@@ -1,14 +1,19 @@
 package isolation
 
 import (
-	"sort"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // Plan is how one isolated server is run: the container settings and the
-// command inside it. It holds environment variable names only; their values
-// never enter a Plan or an argv.
+// command inside it, as typed, backend-neutral data (design.md, "The runtime
+// seam"). Decide fills every field from the global block, the server's block
+// and the security profile; a backend maps them to its own form (docker
+// flags, a pod spec) and never reads the configuration. A Plan holds
+// environment variable names only; their values never enter a Plan or an
+// argv.
 type Plan struct {
 	// Server is the configured server name.
 	Server string
@@ -16,22 +21,14 @@ type Plan struct {
 	Runtime string
 	// Image is the fully qualified image reference (see QualifyImage).
 	Image string
-
-	NetworkMode string // --network value
-	MemoryLimit string // --memory value
-	CPULimit    string // --cpus value
-	// WorkingDir is the in-container working directory (-w); "" means the
+	// WorkingDir is the in-container working directory; "" means the
 	// image's default. The server's host working_dir is never used here.
 	WorkingDir string
 
-	// EnvNames are the server's environment variable names, sorted. They are
-	// passed as `-e NAME`, so docker reads each value from its own
-	// environment: the spawner must put the values in the docker CLI's
-	// environment (a name missing there is not set in the container).
+	// EnvNames are the server's environment variable names, sorted. Their
+	// values reach the backend separately (StartOptions.Env), which
+	// delivers them by the strongest SecretDelivery it can.
 	EnvNames []string
-	// ExtraArgs are the global extra_args followed by the per-server ones,
-	// inserted verbatim before the image.
-	ExtraArgs []string
 
 	// Command and Args are what runs inside the container.
 	Command string
@@ -43,11 +40,6 @@ type Plan struct {
 	// Timeout bounds the whole start: image check and pull, container start
 	// and the MCP initialize handshake.
 	Timeout time.Duration
-
-	// The typed, backend-neutral settings of the runtime seam (design.md,
-	// "The runtime seam"). Decide fills them; backends map them to their
-	// own form (docker flags, a pod spec). NetworkMode, MemoryLimit,
-	// CPULimit and ExtraArgs above are the configured strings they replace.
 
 	// MemoryBytes is the hard memory limit; no swap is allowed beyond it.
 	MemoryBytes int64
@@ -71,7 +63,8 @@ type Plan struct {
 	Init bool
 	// Home is HOME inside the container ("" leaves the image's).
 	Home string
-	// Network is "bridge", "none" or a user-defined network.
+	// Network is "bridge", "none" or a user-defined network (docker's
+	// network_mode values: also "host", "default", "container:<id>").
 	Network string
 	// Tmpfs are size-capped writable directories (/tmp, Home).
 	Tmpfs []Tmpfs
@@ -92,92 +85,29 @@ type Plan struct {
 	Notes []string
 }
 
-// RunArgs returns the `docker run` argv that follows the docker binary:
-//
-//	run [--cidfile F] -i --rm --name N [--label k=v]… --memory M --cpus C
-//	--network NET [-w DIR] [-e NAME]… <global extra_args> <server extra_args>
-//	IMAGE COMMAND ARGS…
-//
-// Labels are written in sorted key order and env names in sorted order, so
-// the argv is deterministic. cidfile "" omits --cidfile.
-func (p *Plan) RunArgs(containerName, cidfile string, labels map[string]string) []string {
-	return p.RunArgsShim(containerName, cidfile, labels, nil)
-}
-
-// In-container paths of the stdio shim (see internal/shim).
-const (
-	ShimPath     = "/.mcpproxy/shim"
-	ShimIODir    = "/.mcpproxy/io"
-	ShimSocket   = ShimIODir + "/stdio.sock"
-	ShimTokenEnv = "MCPPROXY_SHIM_TOKEN"
-)
-
-// Shim makes the container's entrypoint the stdio shim, which connects the
-// server's stdin and stdout to a unix socket the proxy listens on instead of
-// docker's attach stream (two fewer relays per message).
-type Shim struct {
-	// Binary is the host path of the static shim, mounted read-only.
-	Binary string
-	// IODir is the host directory holding the proxy's socket.
-	IODir string
-}
-
-// ShimCompatible reports whether a plan can run with the shim: its
-// extra_args must not set their own entrypoint, and the host paths must be
-// expressible in a -v flag.
-func (p *Plan) ShimCompatible(s Shim) bool {
-	for _, a := range p.ExtraArgs {
-		if a == "--entrypoint" || strings.HasPrefix(a, "--entrypoint=") {
-			return false
+// FormatMemory writes bytes in docker's size syntax, exactly: the largest
+// of g, m and k that divides it, else plain bytes (536870912 → "512m",
+// 1610612736 → "1536m", 1000 → "1000").
+func FormatMemory(bytes int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}} {
+		if bytes != 0 && bytes%u.size == 0 {
+			return strconv.FormatInt(bytes/u.size, 10) + u.suffix
 		}
 	}
-	for _, path := range []string{s.Binary, s.IODir} {
-		if path == "" || strings.ContainsAny(path, ":,") {
-			return false
-		}
-	}
-	return true
+	return strconv.FormatInt(bytes, 10)
 }
 
-// RunArgsShim is RunArgs with the stdio shim when shim is non-nil: the
-// binary and socket directory are mounted, the token variable is passed by
-// name, the entrypoint is the shim, and the socket path precedes the command:
-//
-//	… -v BIN:/.mcpproxy/shim:ro -v DIR:/.mcpproxy/io -e MCPPROXY_SHIM_TOKEN
-//	--entrypoint /.mcpproxy/shim <extra_args> IMAGE /.mcpproxy/io/stdio.sock COMMAND ARGS…
-func (p *Plan) RunArgsShim(containerName, cidfile string, labels map[string]string, shim *Shim) []string {
-	a := make([]string, 0, 16+2*len(labels)+2*len(p.EnvNames)+len(p.ExtraArgs)+len(p.Args))
-	a = append(a, "run")
-	if cidfile != "" {
-		a = append(a, "--cidfile", cidfile)
+// FormatCPUs writes thousandths of a CPU as a decimal number of CPUs
+// (1000 → "1", 500 → "0.5", 2250 → "2.25").
+func FormatCPUs(milli int64) string {
+	s := strconv.FormatInt(milli/1000, 10)
+	if frac := milli % 1000; frac != 0 {
+		s += "." + strings.TrimRight(fmt.Sprintf("%03d", frac), "0")
 	}
-	a = append(a, "-i", "--rm", "--name", containerName)
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		a = append(a, "--label", k+"="+labels[k])
-	}
-	a = append(a, "--memory", p.MemoryLimit, "--cpus", p.CPULimit, "--network", p.NetworkMode)
-	if p.WorkingDir != "" {
-		a = append(a, "-w", p.WorkingDir)
-	}
-	for _, n := range p.EnvNames {
-		a = append(a, "-e", n)
-	}
-	if shim != nil {
-		a = append(a, "-v", shim.Binary+":"+ShimPath+":ro", "-v", shim.IODir+":"+ShimIODir,
-			"-e", ShimTokenEnv, "--entrypoint", ShimPath)
-	}
-	a = append(a, p.ExtraArgs...)
-	a = append(a, p.Image)
-	if shim != nil {
-		a = append(a, ShimSocket)
-	}
-	a = append(a, p.Command)
-	return append(a, p.Args...)
+	return s
 }
 
 // maxNameLen caps the sanitized server part of a container name.

@@ -69,6 +69,10 @@ type Manager struct {
 	launcher  Launcher
 	stopGrace time.Duration
 
+	// applyMu serializes Apply and Reconcile, so that an older
+	// configuration never overwrites a newer one; readers never take it.
+	applyMu sync.Mutex
+
 	mu      sync.Mutex
 	cfg     *config.Config
 	order   []string
@@ -144,10 +148,36 @@ func (m *Manager) key(s *config.Server) string {
 
 // Apply reconciles the running upstreams with cfg: new servers start, removed
 // ones stop, and servers whose configuration or launch (for example their
-// isolation) changed restart. Unchanged servers are not touched.
+// isolation) changed restart. Unchanged servers are not touched. The launch
+// keys are computed before the manager's lock is taken (a launcher's Key
+// never waits, but it is the launcher's code, not the manager's).
 func (m *Manager) Apply(cfg *config.Config) {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	m.apply(cfg)
+}
+
+// Reconcile applies the configuration last applied again: a server whose
+// launch key changed meanwhile (its decision depends on the docker path,
+// resolved in the background) restarts; nothing else is touched.
+func (m *Manager) Reconcile() {
+	m.applyMu.Lock()
+	defer m.applyMu.Unlock()
+	m.apply(m.Config())
+}
+
+func (m *Manager) apply(cfg *config.Config) {
 	if ca, ok := m.launcher.(ConfigAware); ok {
 		ca.SetConfig(cfg)
+	}
+	want := map[string]*config.Server{}
+	keys := map[string]string{}
+	var order []string
+	for _, s := range cfg.Servers {
+		c := s.Clone()
+		want[s.Name] = c
+		keys[s.Name] = m.key(c)
+		order = append(order, s.Name)
 	}
 	m.mu.Lock()
 	if m.closed {
@@ -155,12 +185,6 @@ func (m *Manager) Apply(cfg *config.Config) {
 		return
 	}
 	m.cfg = cfg
-	want := map[string]*config.Server{}
-	var order []string
-	for _, s := range cfg.Servers {
-		want[s.Name] = s
-		order = append(order, s.Name)
-	}
 	var toStop []*Upstream
 	var toStart []*Upstream
 	var toRestart []*Upstream
@@ -172,8 +196,7 @@ func (m *Manager) Apply(cfg *config.Config) {
 		}
 	}
 	for _, name := range order {
-		s := want[name].Clone()
-		k := m.key(s)
+		s, k := want[name], keys[name]
 		u, ok := m.ups[name]
 		if !ok {
 			u = &Upstream{name: name, m: m, cfg: s, state: StateStopped, ready: make(chan struct{}), tokens: map[string]*Flight{}}

@@ -70,8 +70,8 @@ type Upstream struct {
 	ready     chan struct{} // closed when state leaves "connecting"
 	cancel    context.CancelFunc
 	done      chan struct{}
-	proc      *Process
-	raw       *rawConn // fast path (rawconn.go), nil when off
+	live      *Launched // the running stdio server, nil for HTTP
+	raw       *rawConn  // fast path (rawconn.go), nil when off
 
 	// the log level last sent, and to which session (loglevel.go)
 	logMu      sync.Mutex
@@ -226,12 +226,14 @@ func (u *Upstream) stop(final State) {
 	u.m.toolsChanged(u.name, nil)
 }
 
-// kill ends the process at once (second signal).
+// kill ends the server at once (second signal).
 func (u *Upstream) kill() {
 	u.mu.Lock()
-	p := u.proc
+	live := u.live
 	u.mu.Unlock()
-	p.Kill()
+	if live != nil {
+		live.Kill()
+	}
 }
 
 // Backoff bounds for reconnects.
@@ -282,76 +284,56 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 	cfg := u.Config()
 	client := u.m.newClient(u)
 	var transport mcp.Transport
-	var proc *Process
+	var run *Launched
 	initTimeout := u.m.initTimeout()
-	var deadline time.Time
 	if cfg.IsHTTP() {
 		transport = &mcp.StreamableClientTransport{
 			Endpoint:   cfg.URL,
 			HTTPClient: &http.Client{Transport: headerTransport{headers: cfg.Headers, base: http.DefaultTransport}},
 		}
 	} else {
-		stderr := u.m.stderrFor(u.name)
-		p, err := u.m.launcher.Launch(ctx, cfg, stderr)
-		u.mu.Lock()
-		if p != nil {
-			u.isolation = p.Isolation
-		}
-		u.mu.Unlock()
-		if err != nil {
-			if stderr != nil {
-				stderr.Close()
-			}
+		var stop func()
+		var err error
+		if run, stop, err = u.launch(ctx, cfg); err != nil {
 			return err
 		}
-		proc = p
-		if p.InitTimeout > 0 {
-			initTimeout = p.InitTimeout
+		defer stop()
+		if run.InitTimeout > 0 {
+			initTimeout = run.InitTimeout
 		}
-		deadline = p.Deadline
-		transport = u.rawWrap(&mcp.IOTransport{Reader: p.Stdout, Writer: p.Stdin})
-		u.mu.Lock()
-		u.proc = p
-		u.mu.Unlock()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			p.Stop(sctx, u.m.stopGrace)
-			if stderr != nil {
-				stderr.Close()
-			}
-			u.mu.Lock()
-			if u.proc == p {
-				u.proc = nil
-			}
-			u.mu.Unlock()
-		}()
+		transport = u.rawWrap(&mcp.IOTransport{Reader: run.Stdout(), Writer: run.Stdin()})
 	}
 
-	ictx, cancel := context.WithTimeout(ctx, initTimeout)
-	if !deadline.IsZero() {
-		ictx, cancel = context.WithDeadline(ctx, deadline)
+	var ictx context.Context
+	var cancel context.CancelFunc
+	if run != nil && !run.Deadline.IsZero() {
+		ictx, cancel = context.WithDeadline(ctx, run.Deadline)
+	} else {
+		ictx, cancel = context.WithTimeout(ctx, initTimeout)
 	}
+	var watch sync.WaitGroup
+	defer watch.Wait() // after cancel, which ends the watch
 	defer cancel()
-	// If the process dies during initialize, fail at once rather than at the timeout.
-	if proc != nil {
-		go func() {
+	if run != nil {
+		// If the server ends during initialize, fail at once rather than
+		// at the timeout.
+		watch.Go(func() {
 			select {
-			case <-proc.Done():
+			case <-run.Done():
 				cancel()
 			case <-ictx.Done():
 			}
-		}()
+		})
 	}
 	sess, err := client.Connect(ictx, orderedTransport{inner: transport, o: &u.notes}, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
 	if err != nil {
-		return u.explainStartError(ctx, ictx, proc, initTimeout, err)
+		return u.explainStartError(ctx, ictx, run, initTimeout, err)
 	}
 	defer sess.Close()
 	defer u.rawDetach()
 	tools, err := listAllTools(ictx, sess)
 	if err != nil {
-		return u.explainStartError(ctx, ictx, proc, initTimeout, fmt.Errorf("tools/list: %w", err))
+		return u.explainStartError(ctx, ictx, run, initTimeout, fmt.Errorf("tools/list: %w", err))
 	}
 	u.mu.Lock()
 	u.session = sess
@@ -374,7 +356,7 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 	u.m.toolsChanged(u.name, tools)
 
 	waitErr := make(chan error, 1)
-	go func() { waitErr <- sess.Wait() }()
+	watch.Go(func() { waitErr <- sess.Wait() }) // ends with the deferred sess.Close
 	select {
 	case <-ctx.Done():
 		return nil
@@ -393,12 +375,12 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 				return perr
 			}
 		}
-		if proc != nil {
+		if run != nil {
 			select {
-			case <-proc.Done():
+			case <-run.Done():
 			case <-time.After(2 * time.Second):
 			}
-			return u.exitReason(proc, err)
+			return u.exitReason(run, err)
 		}
 		if err == nil {
 			err = errors.New("connection closed by server")
@@ -407,43 +389,68 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 	}
 }
 
-func (u *Upstream) exitReason(p *Process, fallback error) error {
-	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if p.Describe != nil {
-		if d := p.Describe(dctx); d != "" {
-			return errors.New(d)
+// launch starts the stdio server of cfg and returns it with the function
+// that stops it (and closes its stderr log).
+func (u *Upstream) launch(ctx context.Context, cfg *config.Server) (*Launched, func(), error) {
+	stderr := u.m.stderrFor(u.name)
+	run, err := u.m.launcher.Launch(ctx, cfg, stderr)
+	u.mu.Lock()
+	if run != nil && run.Isolation != nil {
+		c := *run.Isolation
+		u.isolation = &c
+	}
+	if err == nil {
+		u.live = run
+	}
+	u.mu.Unlock()
+	if err != nil {
+		stderr.Close()
+		return nil, nil, err
+	}
+	return run, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = run.Stop(sctx, u.m.stopGrace)
+		stderr.Close()
+		u.mu.Lock()
+		if u.live == run {
+			u.live = nil
 		}
-	}
-	select {
-	case <-p.Done():
-		if e := p.ExitError(); e != nil {
-			return fmt.Errorf("process exited: %v%s", e, u.m.recentStderr(u.name))
-		}
-		return fmt.Errorf("process exited%s", u.m.recentStderr(u.name))
-	default:
-	}
-	if fallback == nil {
-		fallback = errors.New("connection closed")
-	}
-	return fallback
+		u.mu.Unlock()
+	}, nil
 }
 
-func (u *Upstream) explainStartError(ctx, ictx context.Context, p *Process, timeout time.Duration, err error) error {
+func (u *Upstream) exitReason(run *Launched, fallback error) error {
+	select {
+	case <-run.Done():
+	default:
+		if fallback == nil {
+			fallback = errors.New("connection closed")
+		}
+		return fallback
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if r := run.ExitReason(dctx); r != "" {
+		return fmt.Errorf("%s%s", r, u.m.recentStderr(u.name))
+	}
+	return fmt.Errorf("process exited%s", u.m.recentStderr(u.name))
+}
+
+func (u *Upstream) explainStartError(ctx, ictx context.Context, run *Launched, timeout time.Duration, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if p != nil {
+	if run != nil {
 		select {
-		case <-p.Done():
-			return fmt.Errorf("exited before completing the MCP initialize handshake: %v", u.exitReason(p, err))
+		case <-run.Done():
+			return fmt.Errorf("exited before completing the MCP initialize handshake: %v", u.exitReason(run, err))
 		default:
 		}
 	}
 	if errors.Is(ictx.Err(), context.DeadlineExceeded) {
-		step := "MCP initialize"
-		if p != nil && p.Isolation != nil && p.Isolation.Isolated {
-			return fmt.Errorf("start timed out after %s (docker_isolation.timeout) during %s: the container started but did not answer initialize%s", timeout, step, u.m.recentStderr(u.name))
+		if run != nil && run.Isolation != nil && run.Isolation.Isolated {
+			return fmt.Errorf("start timed out after %s (docker_isolation.timeout) during MCP initialize: the container started but did not answer initialize%s", timeout, u.m.recentStderr(u.name))
 		}
 		return fmt.Errorf("no answer to MCP initialize within %s%s", timeout, u.m.recentStderr(u.name))
 	}

@@ -1,6 +1,7 @@
-package upstream
+package docker
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -56,19 +57,25 @@ func newShimLink(runDir, name string) (*shimLink, error) {
 	return &shimLink{dir: dir, ln: ln, token: hex.EncodeToString(b[:])}, nil
 }
 
+// errShimExited means the docker CLI ended before the shim connected: the
+// container did not start, or its entrypoint failed.
 var errShimExited = errors.New("the container exited before its server connected")
 
-// accept waits for the shim's connection until deadline, or until exited is
-// closed (the docker CLI ended: the container did not start).
-func (s *shimLink) accept(deadline time.Time, exited <-chan struct{}) (*net.UnixConn, error) {
+// accept waits for the shim's connection until ctx ends, or until exited is
+// closed (the docker CLI ended: the container did not start). Connections
+// without the token are dropped and the wait goes on. It returns only once
+// its accepting goroutine has ended.
+func (s *shimLink) accept(ctx context.Context, exited <-chan struct{}) (*net.UnixConn, error) {
 	type result struct {
 		c   *net.UnixConn
 		err error
 	}
 	ch := make(chan result, 1)
+	if d, ok := ctx.Deadline(); ok {
+		_ = s.ln.SetDeadline(d)
+	}
 	go func() {
 		for {
-			_ = s.ln.SetDeadline(deadline)
 			c, err := s.ln.AcceptUnix()
 			if err != nil {
 				ch <- result{nil, err}
@@ -84,13 +91,24 @@ func (s *shimLink) accept(deadline time.Time, exited <-chan struct{}) (*net.Unix
 			c.Close()
 		}
 	}()
+	var why error
 	select {
 	case r := <-ch:
+		if r.err != nil && ctx.Err() != nil {
+			r.err = fmt.Errorf("%w (%v)", ctx.Err(), r.err)
+		}
 		return r.c, r.err
 	case <-exited:
-		s.ln.Close()
-		return nil, errShimExited
+		why = errShimExited
+	case <-ctx.Done():
+		why = ctx.Err()
 	}
+	// Closing the listener ends the accepting goroutine; wait for it.
+	s.ln.Close()
+	if r := <-ch; r.c != nil {
+		r.c.Close()
+	}
+	return nil, why
 }
 
 // readLine reads up to '\n' one byte at a time, so nothing the server

@@ -1,7 +1,8 @@
-package upstream
+package docker
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -40,11 +41,14 @@ func TestShimLinkCarriesMCP(t *testing.T) {
 	}
 	imp.Write([]byte("not-the-token\n"))
 
-	plan := &isolation.Plan{Image: image, NetworkMode: "none", MemoryLimit: "64m", CPULimit: "1", Command: "/mcpfixture"}
-	name := "mcpproxy-shimtest-" + shortID()
-	args := plan.RunArgsShim(name, "", map[string]string{"com.mcpproxy.test": "shimlink"}, &isolation.Shim{Binary: bin, IODir: link.dir})
+	plan := &isolation.Plan{Image: image, Network: "none", MemoryBytes: 64 << 20, MilliCPUs: 1000, Command: "/mcpfixture"}
+	name := fmt.Sprintf("mcpproxy-shimtest-%d", time.Now().UnixNano())
+	args, err := RunArgs(plan, RunSpec{Name: name, Labels: map[string]string{"com.mcpproxy.test": "shimlink"}, Shim: &Shim{Binary: bin, IODir: link.dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(dockerPath, args...)
-	cmd.Env = append(os.Environ(), isolation.ShimTokenEnv+"="+link.token)
+	cmd.Env = append(os.Environ(), ShimTokenEnv+"="+link.token)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdin, _ := cmd.StdinPipe()
@@ -58,7 +62,9 @@ func TestShimLinkCarriesMCP(t *testing.T) {
 		exec.Command(dockerPath, "rm", "-f", name).Run()
 		<-exited
 	}()
-	conn, err := link.accept(time.Now().Add(30*time.Second), exited)
+	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer acancel()
+	conn, err := link.accept(actx, exited)
 	if err != nil {
 		t.Fatalf("accept: %v; docker stderr: %s", err, stderr.String())
 	}
@@ -68,7 +74,7 @@ func TestShimLinkCarriesMCP(t *testing.T) {
 	c := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cs, err := c.Connect(ctx, &mcp.IOTransport{Reader: conn, Writer: conn}, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
+	cs, err := c.Connect(ctx, &mcp.IOTransport{Reader: conn, Writer: conn}, nil)
 	if err != nil {
 		t.Fatalf("initialize over the shim: %v; docker stderr: %s", err, stderr.String())
 	}
@@ -81,7 +87,7 @@ func TestShimLinkCarriesMCP(t *testing.T) {
 	if !strings.Contains(text, `"pid":1`) || !strings.Contains(text, "mcpfixture") {
 		t.Fatalf("list_pids: %s", text)
 	}
-	res, _ = cs.CallTool(ctx, &mcp.CallToolParams{Name: "getenv", Arguments: map[string]any{"name": isolation.ShimTokenEnv}})
+	res, _ = cs.CallTool(ctx, &mcp.CallToolParams{Name: "getenv", Arguments: map[string]any{"name": ShimTokenEnv}})
 	if got := res.Content[0].(*mcp.TextContent).Text; got != "" {
 		t.Fatalf("token still in the server's environment: %q", got)
 	}

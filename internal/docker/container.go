@@ -1,0 +1,159 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
+	"github.com/mcpproxy/mcpproxy/internal/process"
+)
+
+// container is a `docker run -i --rm` started by Runtime.Start: the
+// isolation.Container of the Docker backend.
+type container struct {
+	rt      *Runtime
+	name    string
+	cidfile string
+	memory  int64 // the plan's limit, named in an OOM reason
+	link    *shimLink
+	proc    *process.Process // the docker CLI
+	facts   isolation.Facts
+
+	stdin  io.WriteCloser
+	stdout io.ReadCloser
+	done   <-chan struct{}
+
+	mu       sync.Mutex
+	id       string
+	stopOnce sync.Once
+	stopErr  error
+}
+
+var _ isolation.Container = (*container)(nil)
+
+func (c *container) ID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.id
+}
+
+func (c *container) setID(id string) {
+	c.mu.Lock()
+	c.id = id
+	c.mu.Unlock()
+}
+
+func (c *container) Name() string           { return c.name }
+func (c *container) Stdin() io.WriteCloser  { return c.stdin }
+func (c *container) Stdout() io.ReadCloser  { return c.stdout }
+func (c *container) Done() <-chan struct{}  { return c.done }
+func (c *container) Facts() isolation.Facts { return c.facts }
+
+// useConn makes conn the server's stdio (the shim connected to it). The
+// docker CLI's own stdout carries nothing then; it is drained until the CLI
+// exits, and Done waits for that drain too.
+func (c *container) useConn(conn *net.UnixConn) {
+	cliIn, cliOut := c.stdin, c.stdout
+	c.stdin = &bothCloser{WriteCloser: conn, also: cliIn}
+	c.stdout = conn
+	done := make(chan struct{})
+	procDone := c.proc.Done()
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(io.Discard, cliOut)
+		<-procDone
+	}()
+	c.done = done
+}
+
+// bothCloser closes the socket and the docker CLI's stdin together.
+type bothCloser struct {
+	io.WriteCloser
+	also io.Closer
+}
+
+func (b *bothCloser) Close() error {
+	err := b.WriteCloser.Close()
+	_ = b.also.Close()
+	return err
+}
+
+// Exit implements isolation.Container: docker run's exit code (the
+// container's), and an OOM kill when the engine reported one (waited for
+// briefly: the event can trail the exit).
+func (c *container) Exit(ctx context.Context) isolation.Exit {
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		return isolation.Exit{Code: -1}
+	}
+	code := c.proc.ExitCode()
+	id := c.ID()
+	oom := code == 137 && id != "" && c.rt.awaitOOM(ctx, id)
+	return exitOf(c.name, code, oom, c.memory)
+}
+
+// Stop implements isolation.Container: stdin closed, grace, SIGTERM to the
+// docker CLI (docker forwards it to the container), grace, SIGKILL; then the
+// container is removed by ID (by its exact, unique name while the ID is not
+// known) and its files are deleted.
+func (c *container) Stop(ctx context.Context, grace time.Duration) error {
+	c.stopOnce.Do(func() {
+		c.proc.Stop(grace)
+		c.stopErr = c.remove(ctx)
+	})
+	return c.stopErr
+}
+
+// Kill implements isolation.Container: the docker CLI is killed and the
+// container removed at once (bounded by 5 s).
+func (c *container) Kill() {
+	c.proc.Kill()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.remove(ctx)
+}
+
+// remove force-removes the container and deletes its files.
+func (c *container) remove(ctx context.Context) error {
+	ref := c.ID()
+	if ref == "" {
+		// docker run never reported an ID (it failed, or was stopped
+		// first): the exact, unique name we gave the container is the only
+		// handle, and removing a name that does not exist is a no-op.
+		ref = c.name
+	}
+	err := c.rt.Remove(ctx, ref)
+	if err == nil {
+		c.rt.untrack(c)
+	}
+	c.cleanup()
+	return err
+}
+
+// cleanup deletes the cidfile and the shim's socket directory.
+func (c *container) cleanup() {
+	_ = os.Remove(c.cidfile)
+	if c.link != nil {
+		c.link.close()
+	}
+}
+
+// abort ends a start that failed after docker run began.
+func (c *container) abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = c.Stop(ctx, 0)
+}
+
+func (c *container) exitCodeText() string {
+	if code := c.proc.ExitCode(); code >= 0 {
+		return fmt.Sprintf(" (docker run exited with code %d)", code)
+	}
+	return ""
+}

@@ -1,0 +1,25 @@
+package docker
+
+import (
+	"fmt"
+
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
+)
+
+// exitOf says how container name ended, from the exit code of its `docker
+// run` (which mirrors the container's, and is 137 after a SIGKILL) and
+// whether the engine reported an OOM kill. memoryBytes is the plan's limit,
+// named in the OOM reason. code -1 means unknown.
+func exitOf(name string, code int, oom bool, memoryBytes int64) isolation.Exit {
+	e := isolation.Exit{Code: code}
+	switch {
+	case oom:
+		e.OOMKilled = true
+		e.Reason = fmt.Sprintf("container %s was OOM-killed: the server exceeded its memory limit (%s)", name, isolation.FormatMemory(memoryBytes))
+	case code == 137:
+		e.Reason = fmt.Sprintf("container %s was killed (exit code 137: SIGKILL, e.g. by docker or the kernel)", name)
+	case code >= 0:
+		e.Reason = fmt.Sprintf("container %s exited with code %d", name, code)
+	}
+	return e
+}

@@ -1,0 +1,210 @@
+package docker
+
+// The Docker Runtime against the real engine: start a Plan with and without
+// the stdio shim, talk MCP to the server, see its labels and env, stop and
+// kill it, and learn an OOM kill's reason. Containers are removed by ID.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
+	"github.com/mcpproxy/mcpproxy/internal/shim"
+	"github.com/mcpproxy/mcpproxy/internal/testutil"
+)
+
+// engineRuntime is a Runtime of the real engine, exec'ing docker directly.
+func engineRuntime(t *testing.T, withShim bool) *Runtime {
+	t.Helper()
+	requireEngine(t)
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	r := &Runtime{Resolver: NewResolver(), Prober: &Prober{}, RunDir: t.TempDir(), Instance: hex.EncodeToString(b[:])}
+	r.SetEnviron(Environ{LoginShellLoaded: true})
+	if withShim {
+		bin, err := shim.Install(filepath.Join(t.TempDir(), "bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.SetShimBinary(bin)
+	}
+	t.Cleanup(func() { r.Close(30 * time.Second) })
+	return r
+}
+
+// syncBuf is a goroutine-safe stderr sink.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startFixture starts the MCP fixture server under plan settings and
+// connects an MCP client to it.
+func startFixture(t *testing.T, r *Runtime, memory int64, env map[string]string) (isolation.Container, *mcp.ClientSession, *syncBuf) {
+	t.Helper()
+	image := testutil.FixtureImage(t)
+	plan := &isolation.Plan{Server: "rt", Image: image, Command: "/mcpfixture", Network: "none", MemoryBytes: memory, MilliCPUs: 1000}
+	for k := range env {
+		plan.EnvNames = append(plan.EnvNames, k)
+	}
+	var phases []string
+	stderr := &syncBuf{}
+	name := isolation.ContainerName("rt", strconv.FormatInt(time.Now().UnixNano(), 36))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := r.Start(ctx, plan, isolation.StartOptions{
+		Name: name, Env: env, Stderr: stderr, Phase: func(p string) { phases = append(phases, p) },
+		Labels: map[string]string{isolation.LabelManaged: "true", isolation.LabelInstance: r.Instance, isolation.LabelServer: "rt"},
+	})
+	if err != nil {
+		t.Fatalf("Start: %v; stderr: %s", err, stderr.String())
+	}
+	t.Cleanup(c.Kill)
+	if c.ID() == "" || c.Name() != name {
+		t.Fatalf("container ID %q, name %q", c.ID(), c.Name())
+	}
+	if c.Facts().Stdio == "socket" && (len(phases) != 1 || phases[0] != "connecting stdio") {
+		t.Fatalf("phases %q", phases)
+	}
+	client := mcp.NewClient(&mcp.Implementation{Name: "rt-test", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.IOTransport{Reader: c.Stdout(), Writer: c.Stdin()}, nil)
+	if err != nil {
+		t.Fatalf("initialize: %v; stderr: %s", err, stderr.String())
+	}
+	t.Cleanup(func() { cs.Close() })
+	return c, cs, stderr
+}
+
+func callText(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		return "", err
+	}
+	var sb strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			sb.WriteString(tc.Text)
+		}
+	}
+	return sb.String(), nil
+}
+
+func TestEngineRuntimeStartStop(t *testing.T) {
+	for _, withShim := range []bool{true, false} {
+		stdio := map[bool]string{true: "socket", false: "attach"}[withShim]
+		t.Run(stdio, func(t *testing.T) {
+			r := engineRuntime(t, withShim)
+			secret := "rt-secret-" + r.Instance
+			c, cs, _ := startFixture(t, r, 64<<20, map[string]string{"RT_TOKEN": secret})
+			if f := c.Facts(); f.Stdio != stdio || f.Secrets != isolation.SecretsEnv || f.SpawnMode != ModeDirect {
+				t.Fatalf("facts %+v", f)
+			}
+			if got, err := callText(t, cs, "getenv", map[string]any{"name": "RT_TOKEN"}); err != nil || got != secret {
+				t.Fatalf("getenv inside = %q, %v", got, err)
+			}
+			list, err := r.ListManaged(ctxT(t, 10*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, m := range list {
+				if m.ID == c.ID() {
+					found = m.Labels[isolation.LabelInstance] == r.Instance && m.Labels[isolation.LabelServer] == "rt" && m.State != ""
+				}
+			}
+			if !found {
+				t.Fatalf("ListManaged does not list %s with its labels: %+v", c.ID(), list)
+			}
+
+			if err := c.Stop(ctxT(t, 30*time.Second), time.Second); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-c.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatal("Done not closed after Stop")
+			}
+			cli, _, _ := r.cli(context.Background())
+			if _, err := cli.Inspect(ctxT(t, 10*time.Second), c.ID()); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("container still there after Stop: %v", err)
+			}
+			if e := c.Exit(ctxT(t, 5*time.Second)); e.Code < 0 || e.OOMKilled || e.Reason == "" {
+				t.Fatalf("Exit after Stop = %+v", e)
+			}
+			if entries, _ := os.ReadDir(r.RunDir); len(entries) != 0 {
+				t.Fatalf("run dir not cleaned: %v", entries)
+			}
+			// Stop is idempotent.
+			if err := c.Stop(ctxT(t, 10*time.Second), time.Second); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// An allocation past the memory limit ends the container; Exit says it was
+// OOM-killed and names the limit.
+func TestEngineRuntimeOOM(t *testing.T) {
+	r := engineRuntime(t, true)
+	c, cs, _ := startFixture(t, r, 32<<20, nil)
+	if _, err := callText(t, cs, "alloc", map[string]any{"mb": 200}); err == nil {
+		t.Fatal("alloc past the limit answered")
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the container did not end")
+	}
+	e := c.Exit(ctxT(t, 10*time.Second))
+	if !e.OOMKilled || e.Code != 137 || !strings.Contains(e.Reason, "OOM-killed") || !strings.Contains(e.Reason, "(32m)") {
+		t.Fatalf("Exit = %+v", e)
+	}
+}
+
+// Kill removes the container at once; Close removes what is left and
+// refuses new starts.
+func TestEngineRuntimeKillAndClose(t *testing.T) {
+	r := engineRuntime(t, false)
+	c, _, _ := startFixture(t, r, 64<<20, nil)
+	c.Kill()
+	cli, _, _ := r.cli(context.Background())
+	if _, err := cli.Inspect(ctxT(t, 10*time.Second), c.ID()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("container still there after Kill: %v", err)
+	}
+	left, _, _ := startFixture(t, r, 64<<20, nil)
+	r.Close(30 * time.Second)
+	if _, err := cli.Inspect(ctxT(t, 10*time.Second), left.ID()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("container still there after Close: %v", err)
+	}
+	_, err := r.Start(context.Background(), &isolation.Plan{Image: "x", Command: "y"}, isolation.StartOptions{Name: "mcpproxy-closed"})
+	if !errors.Is(err, errClosed) {
+		t.Fatalf("Start after Close = %v", err)
+	}
+}

@@ -1,8 +1,0 @@
-package upstream
-
-import "syscall"
-
-func setProcAttrs(a *syscall.SysProcAttr) {
-	a.Setpgid = true
-	a.Pdeathsig = syscall.SIGKILL
-}

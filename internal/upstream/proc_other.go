@@ -1,9 +1,0 @@
-//go:build !linux
-
-package upstream
-
-import "syscall"
-
-func setProcAttrs(a *syscall.SysProcAttr) {
-	a.Setpgid = true
-}
