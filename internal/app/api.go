@@ -13,6 +13,10 @@ import (
 
 // DockerStatusView is docker_status in upstream_servers list and the API.
 type DockerStatusView struct {
+	// Backend is "kubernetes" when isolated servers run as pods (then
+	// DockerPath is the API server and Source the credentials used); ""
+	// for docker.
+	Backend    string    `json:"backend,omitempty"`
 	Available  bool      `json:"available"`
 	DockerPath string    `json:"docker_path"`
 	Source     string    `json:"source,omitempty"`

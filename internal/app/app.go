@@ -152,6 +152,7 @@ func New(opts Options) (*App, error) {
 		return nil, err
 	}
 	a.updateSecrets(a.cfg)
+	iso.selectBackend(a.cfg)
 
 	ix, err := index.New()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/docker"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
+	"github.com/mcpproxy/mcpproxy/internal/kube"
 	"github.com/mcpproxy/mcpproxy/internal/shim"
 	"github.com/mcpproxy/mcpproxy/internal/telemetry"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
@@ -47,6 +48,12 @@ type Isolation struct {
 	mu     sync.Mutex
 	env    docker.Environ
 	warned map[string]bool
+
+	// backend is docker_isolation.backend in force; kube is the Kubernetes
+	// runtime when it is "kubernetes" (backend.go).
+	backend       string
+	kube          *kube.Runtime
+	warnedBackend string
 }
 
 // once runs a function in the background at most once and tells when it is
@@ -275,7 +282,8 @@ func (i *Isolation) installShim() {
 // ignores. It never waits.
 func (i *Isolation) ConfigChanged(cfg *config.Config) {
 	path := i.dockerPath()
-	if needsDocker(cfg, path) {
+	i.backendChanged(cfg)
+	if i.usesDocker(cfg, path) {
 		i.startPrepare()
 	}
 	var ignored []string
@@ -306,6 +314,9 @@ func (i *Isolation) ConfigChanged(cfg *config.Config) {
 // DockerStatus reports the cached (or refreshed) docker probe. It never
 // waits for the docker CLI to be resolved: until then it says so.
 func (i *Isolation) DockerStatus(ctx context.Context, refresh bool) DockerStatusView {
+	if i.kube != nil {
+		return i.kubeStatus(ctx, refresh)
+	}
 	if _, ok := i.resolver.Cached(); !ok {
 		i.resolve()
 		return DockerStatusView{Error: "the docker CLI is being resolved (PATH, well-known locations, login shell)"}
@@ -318,6 +329,9 @@ func (i *Isolation) DockerStatus(ctx context.Context, refresh bool) DockerStatus
 // containers left behind by dead instances (after a crash). It returns when
 // both are done (or ctx ends).
 func (i *Isolation) Start(ctx context.Context) {
+	if i.kube != nil {
+		i.openKube(ctx)
+	}
 	select {
 	case <-i.resolve():
 	case <-ctx.Done():
@@ -329,7 +343,7 @@ func (i *Isolation) Start(ctx context.Context) {
 	i.mu.Lock()
 	guaranteed := i.env.DaemonEnvGuaranteed()
 	i.mu.Unlock()
-	if !guaranteed && !needsDocker(i.a.Config(), i.dockerPath()) {
+	if !guaranteed && !i.usesDocker(i.a.Config(), i.dockerPath()) {
 		// Nothing here uses docker and reaching it would take a login shell
 		// per call: leave orphans to the next start that uses docker.
 		i.a.log.Debug("docker isolation: reaper skipped (no server uses docker)")
@@ -349,7 +363,12 @@ func (i *Isolation) Start(ctx context.Context) {
 }
 
 // KillContainers removes every container this instance started, at once.
-func (i *Isolation) KillContainers() { i.runtime.RemoveAll(2 * time.Second) }
+func (i *Isolation) KillContainers() {
+	if i.kube != nil {
+		i.kube.RemoveAll(2 * time.Second)
+	}
+	i.runtime.RemoveAll(2 * time.Second)
+}
 
 // Close removes this instance's containers, stops the background work and
 // the docker events watcher, and releases the instance lock.
@@ -358,6 +377,9 @@ func (i *Isolation) Close() {
 	i.resolved.seal()
 	i.ready.seal()
 	i.wg.Wait()
+	if i.kube != nil {
+		i.closeKube(20 * time.Second)
+	}
 	i.runtime.Close(20 * time.Second)
 	i.instance.Release()
 }

@@ -23,6 +23,7 @@ type podContainer struct {
 	pod     *corev1.Pod // as created
 	name    string      // StartOptions.Name
 	secrets bool
+	notes   []string // Objects.Notes
 
 	stdinR  *io.PipeReader
 	stdinW  *io.PipeWriter
@@ -45,8 +46,8 @@ type podContainer struct {
 
 var _ isolation.Container = (*podContainer)(nil)
 
-func newPodContainer(r *Runtime, c *connection, pod *corev1.Pod, name string, secrets bool) *podContainer {
-	p := &podContainer{r: r, c: c, pod: pod, name: name, secrets: secrets, done: make(chan struct{})}
+func newPodContainer(r *Runtime, c *connection, pod *corev1.Pod, name string, secrets bool, notes []string) *podContainer {
+	p := &podContainer{r: r, c: c, pod: pod, name: name, secrets: secrets, notes: notes, done: make(chan struct{})}
 	p.stdinR, p.stdinW = io.Pipe()
 	p.stdoutR, p.stdoutW = io.Pipe()
 	// The stream lives as long as the server, not as long as the start.
@@ -88,7 +89,7 @@ func (p *podContainer) Done() <-chan struct{} { return p.done }
 
 // Facts implements isolation.Container.
 func (p *podContainer) Facts() isolation.Facts {
-	f := isolation.Facts{Stdio: "attach"}
+	f := isolation.Facts{Stdio: "attach", Notes: append([]string(nil), p.notes...)}
 	if p.secrets {
 		f.Secrets = isolation.SecretsOrchestrator
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -317,6 +318,32 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 		}
 	}
 	return r.deletePod(ctx, c, name, uid, 0)
+}
+
+// RemoveAll deletes every pod this Runtime started and has not removed
+// yet, at once and concurrently, bounded by timeout (shutdown, second
+// signal). What it misses goes with the instance's Lease (Close).
+func (r *Runtime) RemoveAll(timeout time.Duration) {
+	r.mu.Lock()
+	pods := maps.Clone(r.pods)
+	r.mu.Unlock()
+	r.connMu.Lock()
+	c := r.conn
+	r.connMu.Unlock()
+	if len(pods) == 0 || c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for uid, name := range pods {
+		wg.Go(func() {
+			if err := r.deletePod(ctx, c, name, uid, 0); err != nil {
+				r.log.Warn("kubernetes backend: removing a pod at shutdown", "pod", name, "error", err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // deletePod deletes pod name if it still has uid, with grace seconds for

@@ -79,7 +79,7 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 		return fail(err)
 	}
 	phase("attaching stdio")
-	ctr, err := r.attach(ctx, c, pod, opts, objs.Secret != nil)
+	ctr, err := r.attach(ctx, c, pod, opts, objs)
 	if err != nil {
 		<-adopted
 		return fail(err)
@@ -230,7 +230,7 @@ func waitRunning(ctx context.Context, c *connection, pod *corev1.Pod, phase func
 // (remote command protocol v5, which can close stdin alone), or SPDY where
 // a proxy on the way cannot upgrade to WebSocket. It returns once the
 // streams exist.
-func (r *Runtime) attach(ctx context.Context, c *connection, pod *corev1.Pod, opts isolation.StartOptions, secrets bool) (*podContainer, error) {
+func (r *Runtime) attach(ctx context.Context, c *connection, pod *corev1.Pod, opts isolation.StartOptions, objs Objects) (*podContainer, error) {
 	req := c.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(c.ns).Name(pod.Name).SubResource("attach").
 		VersionedParams(&corev1.PodAttachOptions{Container: containerName, Stdin: true, Stdout: true, Stderr: opts.Stderr != nil}, scheme.ParameterCodec)
 	spdy, err := remotecommand.NewSPDYExecutor(c.rest, "POST", req.URL())
@@ -247,7 +247,7 @@ func (r *Runtime) attach(ctx context.Context, c *connection, pod *corev1.Pod, op
 	if err != nil {
 		return nil, fmt.Errorf("attach to pod %s: %w", pod.Name, err)
 	}
-	p := newPodContainer(r, c, pod, opts.Name, secrets)
+	p := newPodContainer(r, c, pod, opts.Name, objs.Secret != nil, objs.Notes)
 	ready := make(chan struct{})
 	streamOpts := remotecommand.StreamOptions{Stdin: &firstRead{r: p.stdinR, ready: ready}, Stdout: p.stdoutW}
 	if opts.Stderr != nil {

@@ -148,3 +148,43 @@ func NormalizeImage(image string) string {
 	}
 	return "docker.io/" + image
 }
+
+// ProxyImage returns the tag of mcpproxy's own container image, built the
+// way users build it (scripts/build-image.sh: deploy/kubernetes/Dockerfile,
+// FROM scratch) around ProxyBinary (static), tagged by the binary's hash:
+// mcpproxy-test/mcpproxy:<hash>.
+func ProxyImage(t testing.TB) string {
+	t.Helper()
+	docker := requireImageHost(t)
+	bin := ProxyBinary(t)
+	tag, err := memo.do("image/mcpproxy", func() (string, error) {
+		root, err := ModuleRoot()
+		if err != nil {
+			return "", err
+		}
+		h := newHasher()
+		h.str("layout", imageLayout)
+		if err := h.file("/mcpproxy", bin); err != nil {
+			return "", err
+		}
+		tag := ImagePrefix + "mcpproxy:" + h.key()
+		if imageExists(docker, tag) {
+			return tag, nil
+		}
+		return tag, withLock("image-mcpproxy", func() error {
+			if imageExists(docker, tag) {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "build-image.sh"), tag)
+			cmd.Env = append(os.Environ(), "BINARY="+bin)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("scripts/build-image.sh: %w: %s", err, bytes.TrimSpace(out))
+			}
+			return nil
+		})
+	})
+	fatalIf(t, err, "ProxyImage")
+	return tag
+}

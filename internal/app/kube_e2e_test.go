@@ -1,0 +1,179 @@
+package app
+
+// End-to-end proof of the kubernetes backend (issue 12) against the real
+// one-node cluster of ../shared/k8s: mcpproxy runs each isolated server as a
+// pod of a namespace of the test's own. These tests are named TestKube* and
+// run in the kube step of scripts/test.sh, which starts the cluster.
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/kube"
+	"github.com/mcpproxy/mcpproxy/internal/testutil"
+	"github.com/mcpproxy/mcpproxy/internal/upstream"
+)
+
+// kubeIsoConfig is a config whose isolated servers run as pods in namespace
+// ns of the test cluster.
+func kubeIsoConfig(t testing.TB, k *testutil.KubeCluster, ns string, global map[string]any, servers ...map[string]any) string {
+	g := map[string]any{"backend": "kubernetes", "kubernetes": map[string]any{
+		"kubeconfig": k.Kubeconfig, "namespace": ns, "image_pull_policy": "Never",
+	}}
+	for key, v := range global {
+		g[key] = v
+	}
+	return isoConfig(t, g, servers...)
+}
+
+// podsOf lists the names of the pods in ns labelled with selector.
+func podsOf(t testing.TB, k *testutil.KubeCluster, ns, selector string) []string {
+	t.Helper()
+	out := k.Kubectl(t, "-n", ns, "get", "pods", "-l", selector, "-o", "jsonpath={.items[*].metadata.name}")
+	return strings.Fields(out)
+}
+
+// TestKubeConformanceThroughProxy: the conformance suite through
+// /mcp/everything, with the server in a pod (network none); the list view
+// names the backend, the cluster and what the cluster enforces
+// differently; shutdown removes the pod and the instance's Lease.
+func TestKubeConformanceThroughProxy(t *testing.T) {
+	image := testutil.EverythingImage(t)
+	testutil.RequireShared(t)
+	k := testutil.RequireKube(t)
+	k.LoadImage(t, image)
+	ns := k.Namespace(t)
+	h := startApp(t, kubeIsoConfig(t, k, ns, nil, isoServer("everything", image, map[string]any{"network_mode": "none"}, "/everything-server")))
+	cs := h.connect("/mcp", nil)
+	v := readyInContainer(t, cs, "everything", 2*time.Minute)
+	inst := h.app.iso.instance.ID
+	pods := podsOf(t, k, ns, "com.mcpproxy.instance="+inst+",com.mcpproxy.server=everything")
+	if len(pods) != 1 {
+		t.Fatalf("pods of the server: %v", pods)
+	}
+	uid := strings.TrimSpace(k.Kubectl(t, "-n", ns, "get", "pod", pods[0], "-o", "jsonpath={.metadata.uid}"))
+	if v.Isolation.ContainerID != uid || v.Isolation.Stdio != "attach" || v.Isolation.Secrets != "" && v.Isolation.Secrets != "orchestrator" {
+		t.Errorf("isolation view: %+v (pod uid %s)", v.Isolation, uid)
+	}
+	if !slices.Contains(v.Isolation.Notes, kube.NoteNetworkPolicy) {
+		t.Errorf("the list view does not say NetworkPolicy enforcement depends on the network plugin: %q", v.Isolation.Notes)
+	}
+	l := listServers(t, cs)
+	if ds := l.DockerStatus; ds.Backend != "kubernetes" || !ds.Available || !strings.HasPrefix(ds.DockerPath, "https://127.0.0.1:") {
+		t.Errorf("docker_status = %+v", ds)
+	}
+
+	res := testutil.Conformance(t, h.url("/mcp/everything"))
+	if res.Failed != 0 || res.Passed != 40 {
+		t.Fatalf("conformance through /mcp/everything (server in a pod): %d passed, %d failed, want 40/0\n%s", res.Passed, res.Failed, res.Output)
+	}
+	if after, _ := findServer(listServers(t, cs), "everything"); after.Isolation == nil || after.Isolation.ContainerID != uid || after.Restarts != 0 {
+		t.Fatalf("the server was restarted or left its pod during the suite: %+v", after)
+	}
+
+	h.stop()
+	if left := podsOf(t, k, ns, "com.mcpproxy.instance="+inst); len(left) != 0 {
+		t.Errorf("pods left after shutdown: %v", left)
+	}
+	if out, _ := k.KubectlErr("-n", ns, "get", "lease", "-o", "name"); strings.Contains(out, inst) {
+		t.Errorf("the instance Lease is left after shutdown: %s", out)
+	}
+}
+
+// TestKubeFailuresReported: an image the node does not have fails its
+// server's start at once with the node's reason; an OOM kill fails the
+// call and reaches the list view with its reason, and the server comes
+// back in a new pod.
+func TestKubeFailuresReported(t *testing.T) {
+	image := testutil.FixtureImage(t)
+	k := testutil.RequireKube(t)
+	k.LoadImage(t, image)
+	ns := k.Namespace(t)
+	missing := "mcpproxy-test/not-present:" + randomHex(t, 4)
+	h := startApp(t, kubeIsoConfig(t, k, ns, map[string]any{"timeout": "60s"},
+		isoServer("hog", image, map[string]any{"memory_limit": "64m"}, "/mcpfixture"),
+		isoServer("ghost", missing, nil, "/srv")))
+	cs := h.connect("/mcp", nil)
+	began := time.Now()
+	ghost := waitServer(t, cs, "ghost", 60*time.Second, "failed with the node's reason", func(v ServerView) bool {
+		return strings.Contains(v.LastError, "is not present")
+	})
+	mustContain(t, ghost.LastError, missing)
+	mustContain(t, ghost.LastError, "image_pull_policy")
+	if took := time.Since(began); took > 30*time.Second {
+		t.Errorf("the missing image was reported after %v (start timeout 60s)", took)
+	}
+
+	first := readyInContainer(t, cs, "hog", 2*time.Minute)
+	res := callTool(t, cs, "call_tool", map[string]any{"name": "hog:alloc", "args": map[string]any{"mb": 200}})
+	if !res.IsError {
+		t.Fatalf("alloc 200 MiB under a 64m limit succeeded: %s", resultText(res))
+	}
+	t.Logf("the failed call's result: %s", resultText(res))
+	v := waitServer(t, cs, "hog", time.Minute, "reported OOM-killed", func(v ServerView) bool {
+		return v.LastExit != nil && v.LastExit.OOMKilled
+	})
+	mustContain(t, v.LastExit.Reason, "OOM-killed")
+	mustContain(t, v.LastExit.Reason, "64Mi")
+	again := readyInContainer(t, cs, "hog", 2*time.Minute)
+	if again.Isolation.ContainerID == first.Isolation.ContainerID {
+		t.Errorf("hog did not come back in a new pod")
+	}
+}
+
+// TestKubeCrashedProxyPodsReapedByLease: kill -9 of a proxy leaves its
+// pods (their Lease is still valid); another proxy in the namespace removes
+// them once the Lease has lapsed, and its own pods, and those of a third
+// running proxy, survive.
+func TestKubeCrashedProxyPodsReapedByLease(t *testing.T) {
+	image := testutil.FixtureImage(t)
+	k := testutil.RequireKube(t)
+	k.LoadImage(t, image)
+	ns := k.Namespace(t)
+	cfg := func(server string) string {
+		return kubeIsoConfig(t, k, ns, nil, isoServer(server, image, nil, "/mcpfixture"))
+	}
+	doomed := startProxyProc(t, cfg("doomed"))
+	doomed.waitReady("doomed")
+	survivor := startProxyProc(t, cfg("survivor"))
+	survivor.waitReady("survivor")
+	doomedPods := podsOf(t, k, ns, "com.mcpproxy.server=doomed")
+	survivorPods := podsOf(t, k, ns, "com.mcpproxy.server=survivor")
+	if len(doomedPods) != 1 || len(survivorPods) != 1 {
+		t.Fatalf("pods: doomed %v survivor %v", doomedPods, survivorPods)
+	}
+
+	if err := doomed.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-doomed.done
+	killed := time.Now()
+	if got := podsOf(t, k, ns, "com.mcpproxy.server=doomed"); !slices.Equal(got, doomedPods) {
+		t.Fatalf("right after kill -9 the crashed proxy's pods are %v, want %v (its Lease is still valid)", got, doomedPods)
+	}
+	third := startProxyProc(t, cfg("third"))
+	third.waitReady("third")
+	deadline := time.Now().Add(3 * kube.DefaultLeaseDuration)
+	for len(podsOf(t, k, ns, "com.mcpproxy.server=doomed")) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the crashed proxy's pods are still there %v after kill -9", time.Since(killed))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("the crashed proxy's pods were reaped %v after kill -9 (Lease duration %v)", time.Since(killed).Round(100*time.Millisecond), kube.DefaultLeaseDuration)
+	for _, p := range []*proxyProc{survivor, third} {
+		for _, s := range p.servers().Servers {
+			if s.State != upstream.StateReady || s.Restarts != 0 {
+				b, _ := json.Marshal(s)
+				t.Errorf("a running proxy's server was disturbed: %s", b)
+			}
+		}
+	}
+	if got := podsOf(t, k, ns, "com.mcpproxy.server=survivor"); !slices.Equal(got, survivorPods) {
+		t.Errorf("the survivor's pods are %v, want %v", got, survivorPods)
+	}
+}
