@@ -221,22 +221,22 @@ func (e *fastEndpoint) toolsCall(w http.ResponseWriter, r *http.Request, ss *mcp
 	} else {
 		result = res.(*rawResult).raw
 	}
-	var out []byte
 	if rpcErr != nil {
-		out, _ = json.Marshal(struct {
+		out, _ := json.Marshal(struct {
 			JSONRPC string          `json:"jsonrpc"`
 			ID      json.RawMessage `json:"id"`
 			Error   *jsonrpc.Error  `json:"error"`
 		}{"2.0", m.ID, rpcErr})
+		s.final(out)
 	} else {
-		out = make([]byte, 0, len(result)+len(m.ID)+40)
-		out = append(out, `{"jsonrpc":"2.0","id":`...)
-		out = append(out, m.ID...)
-		out = append(out, `,"result":`...)
-		out = append(out, result...)
-		out = append(out, '}')
+		// The result is written as it came, between its envelope's two
+		// halves: a large result is never copied again.
+		head := make([]byte, 0, len(m.ID)+32)
+		head = append(head, `{"jsonrpc":"2.0","id":`...)
+		head = append(head, m.ID...)
+		head = append(head, `,"result":`...)
+		s.final(head, result, closeBrace)
 	}
-	s.final(out)
 	e.served.Add(1)
 	return true
 }
@@ -267,7 +267,8 @@ type fastSink struct {
 	done bool
 }
 
-func (s *fastSink) writeEventLocked(data []byte) {
+// writeEventLocked writes one SSE event whose data is the parts, in order.
+func (s *fastSink) writeEventLocked(parts ...[]byte) {
 	if !s.sse {
 		s.sse = true
 		h := s.w.Header()
@@ -276,15 +277,41 @@ func (s *fastSink) writeEventLocked(data []byte) {
 		h.Set("Connection", "keep-alive")
 		s.w.WriteHeader(http.StatusOK)
 	}
-	buf := make([]byte, 0, len(data)+32)
-	buf = append(buf, "event: message\ndata: "...)
-	buf = append(buf, data...)
-	buf = append(buf, "\n\n"...)
-	_, _ = s.w.Write(buf)
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if n > bigWrite {
+		_, _ = s.w.Write(eventPrefix)
+		for _, p := range parts {
+			_, _ = s.w.Write(p)
+		}
+		_, _ = s.w.Write(eventSuffix)
+	} else {
+		buf := make([]byte, 0, n+32)
+		buf = append(buf, eventPrefix...)
+		for _, p := range parts {
+			buf = append(buf, p...)
+		}
+		buf = append(buf, eventSuffix...)
+		_, _ = s.w.Write(buf)
+	}
 	_ = http.NewResponseController(s.w).Flush()
 }
 
-func (s *fastSink) final(data []byte) {
+var (
+	eventPrefix = []byte("event: message\ndata: ")
+	eventSuffix = []byte("\n\n")
+	closeBrace  = []byte("}")
+)
+
+// bigWrite is the size above which a message's parts are written one by
+// one instead of being joined first.
+const bigWrite = 64 << 10
+
+// final writes the call's response, the parts joined: as the JSON body,
+// or as the last event once the response is a stream.
+func (s *fastSink) final(parts ...[]byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.done {
@@ -292,15 +319,29 @@ func (s *fastSink) final(data []byte) {
 	}
 	s.done = true
 	if s.sse {
-		s.writeEventLocked(data)
+		s.writeEventLocked(parts...)
 		return
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
 	}
 	h := s.w.Header()
 	h.Set("Cache-Control", "no-cache, no-transform")
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h.Set("Content-Length", strconv.Itoa(n))
 	s.w.WriteHeader(http.StatusOK)
-	_, _ = s.w.Write(data)
+	if len(parts) == 1 || n > bigWrite {
+		for _, p := range parts {
+			_, _ = s.w.Write(p)
+		}
+		return
+	}
+	buf := make([]byte, 0, n)
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
+	_, _ = s.w.Write(buf)
 }
 
 func (s *fastSink) send(msg []byte) bool {

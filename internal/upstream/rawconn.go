@@ -115,10 +115,10 @@ func (c *rawConn) preResponse(raw json.RawMessage) bool {
 		return false
 	}
 	var m struct {
-		ID     *string         `json:"id"`
-		Method *string         `json:"method"`
-		Result json.RawMessage `json:"result"`
-		Error  *jsonrpc.Error  `json:"error"`
+		ID     *string        `json:"id"`
+		Method *string        `json:"method"`
+		Result rawRef         `json:"result"`
+		Error  *jsonrpc.Error `json:"error"`
 	}
 	if json.Unmarshal(raw, &m) != nil || m.ID == nil || m.Method != nil || !strings.HasPrefix(*m.ID, rawIDPrefix) {
 		return false
@@ -127,7 +127,7 @@ func (c *rawConn) preResponse(raw json.RawMessage) bool {
 	if err != nil {
 		return false
 	}
-	resp := &jsonrpc.Response{ID: id, Result: m.Result}
+	resp := &jsonrpc.Response{ID: id, Result: json.RawMessage(m.Result)}
 	if m.Error != nil {
 		resp.Error = m.Error
 		resp.Result = nil
@@ -136,6 +136,19 @@ func (c *rawConn) preResponse(raw json.RawMessage) bool {
 }
 
 var rawIDBytes = []byte(`"` + rawIDPrefix)
+
+// rawRef is a JSON value kept as a slice of the message it was decoded
+// from: json.RawMessage would copy it, and a tool's result can be many
+// megabytes. It is only used with json.Unmarshal of a message buffer that
+// is never reused (stdioConn gives each message a buffer of its own);
+// TestRawRefAliases checks that the value is not copied.
+type rawRef []byte
+
+// UnmarshalJSON keeps b itself.
+func (r *rawRef) UnmarshalJSON(b []byte) error {
+	*r = b
+	return nil
+}
 
 // intercept handles msg if it belongs to the fast path: a response to a raw
 // request, or a message for a fast-path flight.

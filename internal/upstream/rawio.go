@@ -172,10 +172,13 @@ func (c *stdioConn) dispatch(raw json.RawMessage, skip func([]byte)) bool {
 // reported as errFrameTooLarge. At the end of the stream it returns what
 // is left with the reader's error.
 func readFrame(br *bufio.Reader, limit int) ([]byte, error) {
-	var line []byte
+	// A long line is gathered in pieces and copied once into a buffer of
+	// its exact size (appending would leave up to twice its size behind).
+	var pieces [][]byte
+	total := 0
 	for {
 		frag, err := br.ReadSlice('\n')
-		if len(line)+len(frag) > limit+1 { // +1: the newline
+		if total+len(frag) > limit+1 { // +1: the newline
 			for errors.Is(err, bufio.ErrBufferFull) {
 				_, err = br.ReadSlice('\n')
 			}
@@ -184,10 +187,16 @@ func readFrame(br *bufio.Reader, limit int) ([]byte, error) {
 			}
 			return nil, errFrameTooLarge
 		}
-		line = append(line, frag...)
 		if errors.Is(err, bufio.ErrBufferFull) {
+			pieces = append(pieces, bytes.Clone(frag))
+			total += len(frag)
 			continue
 		}
+		line := make([]byte, 0, total+len(frag))
+		for _, p := range pieces {
+			line = append(line, p...)
+		}
+		line = append(line, frag...)
 		if err == nil {
 			line = line[:len(line)-1]
 		}

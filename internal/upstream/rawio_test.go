@@ -1,7 +1,9 @@
 package upstream
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -81,5 +83,23 @@ func TestStdioConnReading(t *testing.T) {
 				t.Errorf("error %v does not wrap errFrameTooLarge", err)
 			}
 		})
+	}
+}
+
+// TestRawRefAliases: a result decoded as rawRef is the message's own bytes,
+// not a copy (the fast path relies on it to pass large results through).
+func TestRawRefAliases(t *testing.T) {
+	raw := []byte(`{"id":"x","result":{"content":[]}}`)
+	var m struct {
+		Result rawRef `json:"result"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Result) != `{"content":[]}` {
+		t.Fatalf("result %q", m.Result)
+	}
+	if &m.Result[0] != &raw[bytes.Index(raw, []byte(`{"content"`))] {
+		t.Error("rawRef holds a copy: json.Unmarshal no longer passes a slice of its input")
 	}
 }

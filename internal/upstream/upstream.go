@@ -6,6 +6,7 @@ package upstream
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -331,7 +332,11 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 	}
 	defer sess.Close()
 	defer u.rawDetach()
-	tools, err := listAllTools(ictx, sess)
+	var rc *rawConn
+	if rt, ok := transport.(*rawTransport); ok {
+		rc = rt.conn
+	}
+	tools, err := listTools(ictx, sess, rc)
 	if err != nil {
 		return u.explainStartError(ctx, ictx, run, initTimeout, fmt.Errorf("tools/list: %w", err))
 	}
@@ -457,6 +462,48 @@ func (u *Upstream) explainStartError(ctx, ictx context.Context, run *Launched, t
 	return err
 }
 
+// listTools lists every tool of the server: through the raw connection
+// when there is one (decoded once, with encoding/json), otherwise through
+// the SDK session. The SDK's ListTools re-encodes every tool's schema with a
+// decoder that allocates tens of KiB per call: 300 MB of garbage for a
+// server with 10,000 tools, which made the proxy's memory peak.
+func listTools(ctx context.Context, s *mcp.ClientSession, rc *rawConn) ([]*mcp.Tool, error) {
+	if s.InitializeResult() != nil && s.InitializeResult().Capabilities != nil && s.InitializeResult().Capabilities.Tools == nil {
+		return nil, nil
+	}
+	if rc == nil || !rc.own {
+		return listAllTools(ctx, s)
+	}
+	var out []*mcp.Tool
+	cursor := ""
+	for {
+		params := []byte(`{}`)
+		if cursor != "" {
+			params, _ = json.Marshal(map[string]string{"cursor": cursor})
+		}
+		raw, err := rc.call(ctx, "tools/list", params)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Tools      []*mcp.Tool `json:"tools"`
+			NextCursor string      `json:"nextCursor"`
+		}
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return nil, fmt.Errorf("tools/list: %w", err)
+		}
+		for _, t := range page.Tools {
+			if t != nil && t.Name != "" {
+				out = append(out, t)
+			}
+		}
+		if page.NextCursor == "" || page.NextCursor == cursor {
+			return out, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
 func listAllTools(ctx context.Context, s *mcp.ClientSession) ([]*mcp.Tool, error) {
 	if s.InitializeResult() != nil && s.InitializeResult().Capabilities != nil && s.InitializeResult().Capabilities.Tools == nil {
 		return nil, nil
@@ -482,7 +529,10 @@ func (u *Upstream) refreshTools(ctx context.Context) {
 	if s == nil {
 		return
 	}
-	tools, err := listAllTools(ctx, s)
+	u.mu.Lock()
+	rc := u.raw
+	u.mu.Unlock()
+	tools, err := listTools(ctx, s, rc)
 	if err != nil {
 		u.m.log.Warn("refresh tools failed", "server", u.name, "error", err)
 		return
