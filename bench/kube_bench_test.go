@@ -9,7 +9,7 @@ import (
 )
 
 // kubeBackendConfig is one isolated everything server (default settings:
-// the hardened profile, 512m, 1 CPU) on the given backend; the kubernetes
+// 512m, 1 CPU and the profile Decide applies) on the given backend; the kubernetes
 // backend runs it in namespace ns of the test cluster.
 func kubeBackendConfig(backend, image string, k *testutil.KubeCluster, ns string) map[string]any {
 	di := map[string]any{"enabled": true, "backend": backend}
@@ -28,7 +28,8 @@ func kubeBackendConfig(backend, image string, k *testutil.KubeCluster, ns string
 // backend, stdio over the API server's attach) and as a local container
 // (the docker backend), in one run: cold start from proxy start to ready
 // (median of 5, alternating) and per-call latency through /mcp/{server}
-// (interleaved rounds). Needs Docker and the test cluster (K8S_DIR).
+// (interleaved rounds). Needs Docker and the test cluster (K8S_DIR):
+// K8S_DIR=... go test ./bench -run '^$' -bench KubeVsDocker -benchtime 1x
 func BenchmarkKubeVsDocker(b *testing.B) {
 	testutil.RequireDocker(b)
 	k := testutil.RequireKube(b)
@@ -52,7 +53,7 @@ func BenchmarkKubeVsDocker(b *testing.B) {
 		warm(b, simpleText(ks))
 		d, kk := interleaved(b, simpleText(ds), simpleText(ks))
 		var sb strings.Builder
-		fmt.Fprintf(&sb, "one isolated everything server, default settings (hardened, 512m, 1 CPU)\n")
+		fmt.Fprintf(&sb, "one isolated everything server, default docker_isolation settings (512m, 1 CPU, the profile Decide applies)\n")
 		fmt.Fprintf(&sb, "cold start, proxy start to ready, median of 5 (alternating):\n")
 		fmt.Fprintf(&sb, "  docker      %5d ms  %v\n", median(cold["docker"]), cold["docker"])
 		fmt.Fprintf(&sb, "  kubernetes  %5d ms  %v\n", median(cold["kubernetes"]), cold["kubernetes"])
