@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -156,8 +157,10 @@ func TestKubeStartAttachEverything(t *testing.T) {
 	if len(tools.Tools) == 0 {
 		t.Fatal("no tools from the everything server in a pod")
 	}
-	if f := c.Facts(); f.Stdio != "attach" || f.Secrets != isolation.SecretsOrchestrator {
-		t.Errorf("facts = %+v, want attach and orchestrator secrets", f)
+	if f := c.Facts(); f.Stdio != "attach" || f.Secrets != isolation.SecretsOrchestrator || !slices.ContainsFunc(f.Notes, func(n string) bool {
+		return strings.HasPrefix(n, "pids_limit 256: the node's podPidsLimit")
+	}) {
+		t.Errorf("facts = %+v, want attach, orchestrator secrets and the PID limit note", f)
 	}
 }
 
