@@ -5,14 +5,12 @@ package kube
 // works in a namespace of its own, deleted at cleanup.
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -86,28 +84,10 @@ func hardenedPlan(server, image, command string, args ...string) *isolation.Plan
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // start starts plan through r and stops the container at cleanup.
-func start(t *testing.T, r *Runtime, plan *isolation.Plan, env map[string]string) (isolation.Container, *syncBuffer) {
+func start(t *testing.T, r *Runtime, plan *isolation.Plan, env map[string]string) (isolation.Container, *testutil.SyncBuffer) {
 	t.Helper()
-	stderr := &syncBuffer{}
+	stderr := &testutil.SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), plan.Timeout)
 	defer cancel()
 	name := isolation.ContainerName(plan.Server, randHex(t, 4))

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,7 +114,7 @@ func BuildObjects(plan *isolation.Plan, opts isolation.StartOptions, s PodSettin
 		annotations[annotationProfile] = plan.Profile
 	}
 	meta := func() metav1.ObjectMeta {
-		m := metav1.ObjectMeta{Name: name, Namespace: s.Namespace, Labels: cloneMap(labels), Annotations: cloneMap(annotations)}
+		m := metav1.ObjectMeta{Name: name, Namespace: s.Namespace, Labels: maps.Clone(labels), Annotations: maps.Clone(annotations)}
 		if s.Owner != nil {
 			m.OwnerReferences = []metav1.OwnerReference{*s.Owner}
 		}
@@ -170,7 +171,7 @@ func BuildObjects(plan *isolation.Plan, opts isolation.StartOptions, s PodSettin
 		AutomountServiceAccountToken:  ptr(false),
 		EnableServiceLinks:            ptr(false),
 		ServiceAccountName:            s.ServiceAccount,
-		NodeSelector:                  cloneMap(s.NodeSelector),
+		NodeSelector:                  maps.Clone(s.NodeSelector),
 		TerminationGracePeriodSeconds: ptr(int64(terminationGrace)),
 		SecurityContext:               podSC,
 	}
@@ -318,17 +319,6 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func cloneMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]string, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +56,7 @@ func TestBuildObjectsGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			labels := cloneMap(goldenLabels)
+			labels := maps.Clone(goldenLabels)
 			labels[isolation.LabelServer] = tt.plan.Server
 			objs, err := BuildObjects(tt.plan, isolation.StartOptions{Name: isolation.ContainerName(tt.plan.Server, "ab12cd34"), Labels: labels, Env: tt.env}, tt.settings)
 			if err != nil {

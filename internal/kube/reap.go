@@ -90,6 +90,19 @@ func (r *Runtime) loop(ctx context.Context, c *connection, done chan struct{}) {
 // garbage collector then deletes whatever pods of the instance are left).
 // Start fails from then on. Remove the instance's containers first.
 func (r *Runtime) Close(ctx context.Context) error {
+	r.stopLoop()
+	r.connMu.Lock()
+	c := r.conn
+	r.connMu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return r.lease.release(ctx, c)
+}
+
+// stopLoop refuses further starts and stops the background loop, waiting
+// for it; the Lease is left as it is.
+func (r *Runtime) stopLoop() {
 	r.loopMu.Lock()
 	r.closed = true
 	cancel, done := r.loopCancel, r.loopDone
@@ -98,13 +111,6 @@ func (r *Runtime) Close(ctx context.Context) error {
 		cancel()
 		<-done
 	}
-	r.connMu.Lock()
-	c := r.conn
-	r.connMu.Unlock()
-	if c == nil {
-		return nil
-	}
-	return r.lease.release(ctx, c)
 }
 
 // Reap removes the pods of other mcpproxy instances whose Lease has lapsed,

@@ -16,14 +16,7 @@ import (
 // crash stops r the way kill -9 stops a proxy: its Lease is no longer
 // renewed (and not deleted), and its attach streams drop.
 func crash(r *Runtime, cs ...isolation.Container) {
-	r.loopMu.Lock()
-	r.closed = true
-	cancel, done := r.loopCancel, r.loopDone
-	r.loopMu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
+	r.stopLoop()
 	for _, c := range cs {
 		c.(*podContainer).cancel()
 	}
