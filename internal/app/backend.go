@@ -74,6 +74,20 @@ func (i *Isolation) usesDocker(cfg *config.Config, dockerPath string) bool {
 	return false
 }
 
+// runsPods reports whether cfg isolates any server (with the kubernetes
+// backend: runs it as a pod). Without one, the cluster is not contacted at
+// start; a later configuration that isolates a server registers the
+// instance at its first start.
+func (i *Isolation) runsPods(cfg *config.Config) bool {
+	path := i.dockerPath()
+	for _, s := range cfg.Servers {
+		if s.IsEnabled() && isolation.Decide(cfg.DockerIsolation, s, path).Isolated {
+			return true
+		}
+	}
+	return false
+}
+
 // expandHome turns a leading "~/" into the user's home directory.
 func expandHome(p string) string {
 	if rest, ok := strings.CutPrefix(p, "~/"); ok {

@@ -329,7 +329,7 @@ func (i *Isolation) DockerStatus(ctx context.Context, refresh bool) DockerStatus
 // containers left behind by dead instances (after a crash). It returns when
 // both are done (or ctx ends).
 func (i *Isolation) Start(ctx context.Context) {
-	if i.kube != nil {
+	if i.kube != nil && i.runsPods(i.a.Config()) {
 		i.openKube(ctx)
 	}
 	select {
