@@ -308,3 +308,76 @@ func TestReadOnlyAndDisableManagement(t *testing.T) {
 		t.Fatal("upstream_servers answered with --disable-management")
 	}
 }
+
+// The web UI signs in with the key once and works with the session cookie:
+// the page's own requests pass, a cookie without Origin on a change, a
+// foreign Origin and a wrong key do not.
+func TestWebUISession(t *testing.T) {
+	t.Parallel()
+	h := startApp(t, hostConfig(t))
+	key := apiKeyIn(t, h.cfgPath)
+	code, body := apiRequest(t, http.MethodGet, h.url("/"), "", "")
+	if code != http.StatusOK {
+		t.Fatalf("UI page: %d", code)
+	}
+	mustContain(t, string(body), `id="signin"`)
+	mustContain(t, string(body), "/api/v1/session")
+
+	send := func(method, path, body string, hdr map[string]string, cookie *http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, h.url(path), strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	origin := map[string]string{"Origin": "http://" + h.addr}
+	if r := send(http.MethodPost, "/api/v1/session", `{"api_key":"`+strings.Repeat("0", 64)+`"}`, origin, nil); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("sign in with a wrong key: %d", r.StatusCode)
+	}
+	if r := send(http.MethodPost, "/api/v1/session", `{"api_key":"`+key+`"}`, map[string]string{"Origin": "null"}, nil); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign in from Origin null: %d", r.StatusCode)
+	}
+	r := send(http.MethodPost, "/api/v1/session", `{"api_key":"`+key+`"}`, origin, nil)
+	if r.StatusCode != http.StatusNoContent || len(r.Cookies()) != 1 {
+		t.Fatalf("sign in: %d %v", r.StatusCode, r.Cookies())
+	}
+	c := r.Cookies()[0]
+	if strings.Contains(c.Value, key) || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookie %+v", c)
+	}
+	if r := send(http.MethodGet, "/api/v1/servers", "", nil, c); r.StatusCode != http.StatusOK {
+		t.Fatalf("GET with the session: %d", r.StatusCode)
+	}
+	patch := `{"enabled": false}`
+	if r := send(http.MethodPatch, "/api/v1/config/docker-isolation", patch, nil, c); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("PATCH with the session, no Origin: %d", r.StatusCode)
+	}
+	if r := send(http.MethodPatch, "/api/v1/config/docker-isolation", patch, map[string]string{"Origin": "http://evil.example.com"}, c); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("PATCH with the session from another origin: %d", r.StatusCode)
+	}
+	if r := send(http.MethodPatch, "/api/v1/config/docker-isolation", patch, origin, c); r.StatusCode != http.StatusOK {
+		t.Fatalf("PATCH from the UI: %d", r.StatusCode)
+	}
+	// A key in the URL is no key.
+	if code, _ := apiRequest(t, http.MethodGet, h.url("/api/v1/servers?api_key="+key), "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("key in the URL: %d", code)
+	}
+	if r := send(http.MethodDelete, "/api/v1/session", "", origin, c); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("sign out: %d", r.StatusCode)
+	}
+	if r := send(http.MethodGet, "/api/v1/servers", "", nil, c); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET after sign-out: %d", r.StatusCode)
+	}
+}
