@@ -102,17 +102,11 @@ func (a *App) serverList(ctx context.Context, refresh bool) ServerList {
 	return out
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
-}
+// writeJSON and writeErr answer as every API route does.
+var (
+	writeJSON = httpapi.WriteJSON
+	writeErr  = httpapi.WriteError
+)
 
 // registerAPI adds the small REST API used by scripts and the UI.
 func (a *App) registerAPI(mux *httpapi.Mux) {

@@ -81,12 +81,7 @@ func hasBody(r *http.Request) bool {
 func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 func reject(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"jsonrpc": "2.0", "id": nil,
-		"error": map[string]any{"code": -32000, "message": msg},
-	})
+	writeJSONRPCError(w, status, -32000, msg)
 }
 
 func hostOnly(hostport string) string {
