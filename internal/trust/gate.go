@@ -117,7 +117,16 @@ func (g *Gate) VisibleTools(server string, tools []*mcp.Tool) []*mcp.Tool {
 	if tools == nil {
 		return nil
 	}
-	g.verdictFor(server) // pins a first list
+	if v := g.verdictFor(server); sameList(v.from, tools) { // pins a first list
+		out := make([]*mcp.Tool, 0, len(v.allowed))
+		for _, t := range tools {
+			if t != nil && v.allowed[t.Name] {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+	// A page the upstream just sent: each tool must match its pin.
 	pins, _ := g.store.pinsOf(server)
 	out := make([]*mcp.Tool, 0, len(tools))
 	for _, t := range tools {

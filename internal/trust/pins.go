@@ -56,6 +56,9 @@ func canonical(v any) json.RawMessage {
 		b, _ = json.Marshal("unrenderable: " + err.Error())
 		return b
 	}
+	if _, decoded := v.(map[string]any); decoded {
+		return b // what a client decoded from JSON: maps marshal with sorted keys
+	}
 	var generic any
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber() // numbers keep their spelling

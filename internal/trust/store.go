@@ -187,7 +187,7 @@ func (s *Store) update(f func()) {
 // for the disk.
 func (s *Store) flush() error {
 	s.mu.Lock()
-	b, err := json.MarshalIndent(s.st, "", "  ")
+	b, err := json.Marshal(s.st)
 	gen := s.gen
 	s.mu.Unlock()
 	s.saveM.Lock()
