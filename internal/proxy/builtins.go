@@ -10,6 +10,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/fastpath"
 )
 
 func (p *Proxy) registerBuiltins() {
@@ -120,7 +122,7 @@ func (p *Proxy) aggMiddleware(next mcp.MethodHandler) mcp.MethodHandler {
 		case *mcp.ServerRequest[*mcp.SetLoggingLevelParams]:
 			res, err := next(ctx, method, req)
 			if err == nil {
-				p.aggFast.noteLevel(r.Session, r.Params.Level)
+				p.aggFast.NoteLevel(r.Session, r.Params.Level)
 				p.opts.Manager.RaiseLogLevelAll(ctx, r.Params.Level)
 			}
 			return res, err
@@ -138,26 +140,26 @@ type callToolArgs struct {
 // routeCallTool is the /mcp fast path's route: a call_tool whose upstream
 // is ready goes to it directly; anything else (bad arguments, unknown or
 // unready server) is left to forwardCall, which explains or waits.
-func (p *Proxy) routeCallTool(params *mcp.CallToolParamsRaw) (fastRoute, bool) {
+func (p *Proxy) routeCallTool(params *mcp.CallToolParamsRaw) (fastpath.Route, bool) {
 	if params.Name != "call_tool" {
-		return fastRoute{}, false
+		return fastpath.Route{}, false
 	}
 	var in callToolArgs
 	if json.Unmarshal(orEmpty(params.Arguments), &in) != nil {
-		return fastRoute{}, false
+		return fastpath.Route{}, false
 	}
 	server, tool, ok := splitToolName(in.Name)
 	if !ok {
-		return fastRoute{}, false
+		return fastpath.Route{}, false
 	}
 	u := p.opts.Manager.Get(server)
 	if u == nil || p.checkCall(server, tool) != nil {
-		return fastRoute{}, false // forwardCall explains
+		return fastpath.Route{}, false // forwardCall explains
 	}
-	return fastRoute{
-		u:      u,
-		params: mcp.CallToolParamsRaw{Name: tool, Arguments: in.Args},
-		failed: func(err error) (any, *jsonrpc.Error) { return callToolFailure(in.Name, server, tool, err), nil },
+	return fastpath.Route{
+		Upstream: u,
+		Params:   mcp.CallToolParamsRaw{Name: tool, Arguments: in.Args},
+		Failed:   func(err error) (any, *jsonrpc.Error) { return callToolFailure(in.Name, server, tool, err), nil },
 	}, true
 }
 
@@ -195,13 +197,15 @@ func (p *Proxy) forwardCall(ctx context.Context, req *mcp.CallToolRequest, raw b
 	if err := p.checkCall(server, tool); err != nil {
 		return textResult(true, "call_tool %s: %v", in.Name, err), nil
 	}
-	fl, end := u.BeginFlight(ctx, req.Session)
+	meta, end := u.BeginCall(ctx, req.Session, req.Params.Meta)
 	defer end()
-	meta := u.RewriteProgressToken(fl, req.Params.Meta)
 	var res mcp.Result
 	done := false
 	if raw {
-		res, done, err = fastCallTool(ctx, u, meta, &mcp.CallToolParamsRaw{Name: tool, Arguments: in.Args})
+		var fr *fastpath.Result
+		if fr, done, err = fastpath.CallTool(ctx, u.FastConn(), meta, &mcp.CallToolParamsRaw{Name: tool, Arguments: in.Args}); fr != nil {
+			res = fr
+		}
 	}
 	if !done {
 		var args any

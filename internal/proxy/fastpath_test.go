@@ -13,6 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/fastpath"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
@@ -28,15 +29,17 @@ func fastPathProxyTB(t testing.TB) (*Proxy, string) { return proxyWithFastPath(t
 func proxyWithFastPath(t testing.TB, on bool) (*Proxy, string) {
 	t.Helper()
 	bin := testutil.EverythingServer(t)
-	prev := upstream.SetFastPath(on)
-	t.Cleanup(func() { upstream.SetFastPath(prev) })
-	m := upstream.NewManager(upstream.Options{})
+	setting := fastpath.Off
+	if on {
+		setting = fastpath.On
+	}
+	m := upstream.NewManager(upstream.Options{FastPath: setting})
 	cfg := config.Default()
 	cfg.DockerIsolation.Enabled = false
 	cfg.Servers = []*config.Server{{Name: "everything", Command: bin}}
 	p, base := serveUpstreams(t, m, cfg, "everything")
-	if m.Get("everything").HasRaw() != on {
-		t.Fatalf("stdio upstream: raw connection %v with the fast path %v", m.Get("everything").HasRaw(), on)
+	if raw := m.Get("everything").FastConn() != nil; raw != on {
+		t.Fatalf("stdio upstream: raw connection %v with the fast path %v", raw, on)
 	}
 	return p, base + "/mcp/everything"
 }
@@ -78,8 +81,8 @@ func TestFastPathCallWithProgressLoggingAndSampling(t *testing.T) {
 	if got := text(res); !strings.Contains(got, "simple text") {
 		t.Fatalf("test_simple_text: %q", got)
 	}
-	if f.fast.served.Load() != 1 {
-		t.Fatalf("fast path served %d calls, want 1", f.fast.served.Load())
+	if f.fast.Stats().Served != 1 {
+		t.Fatalf("fast path served %d calls, want 1", f.fast.Stats().Served)
 	}
 
 	// Progress during the call reaches the client with its own token.
@@ -126,7 +129,7 @@ func TestFastPathCallWithProgressLoggingAndSampling(t *testing.T) {
 		// The SDK server answers an unknown tool with a JSON-RPC error or an error result.
 		t.Log("no_such_tool: no protocol error")
 	}
-	if n := f.fast.served.Load(); n < 5 {
+	if n := f.fast.Stats().Served; n < 5 {
 		t.Fatalf("fast path served %d calls, want ≥5", n)
 	}
 }
@@ -253,15 +256,11 @@ func TestFastPathCancel(t *testing.T) {
 	if err == nil {
 		t.Fatal("cancelled call: want an error")
 	}
-	// The call ends by the client's notifications/cancelled (f.fast.stopped)
+	// The call ends by the client's notifications/cancelled (Stats().Stopped)
 	// or, if the client dropped the request's connection first, by its
 	// context; either way the upstream is told (rawConn.call).
-	eventually(t, func() bool {
-		n := 0
-		f.fast.calls.Range(func(any, any) bool { n++; return true })
-		return n == 0
-	}, "the cancelled call to end")
-	t.Logf("ended by notifications/cancelled: %d", f.fast.stopped.Load())
+	eventually(t, func() bool { return f.fast.InFlight() == 0 }, "the cancelled call to end")
+	t.Logf("ended by notifications/cancelled: %d", f.fast.Stats().Stopped)
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_simple_text"})
 	if err != nil {
 		t.Fatal(err)
@@ -296,7 +295,7 @@ func TestAggregateFastPathCallTool(t *testing.T) {
 	if got := text(call("everything:test_simple_text", nil, nil)); !strings.Contains(got, "simple text") {
 		t.Fatalf("test_simple_text: %q", got)
 	}
-	if n := p.aggFast.served.Load(); n != 1 {
+	if n := p.aggFast.Stats().Served; n != 1 {
 		t.Fatalf("aggregate fast path served %d calls, want 1", n)
 	}
 
@@ -327,7 +326,7 @@ func TestAggregateFastPathCallTool(t *testing.T) {
 	if !res.IsError || !strings.HasPrefix(text(res), `call_tool everything:no_such_tool: server "everything" tool "no_such_tool" failed: `) {
 		t.Fatalf("unknown tool: isError=%v %q", res.IsError, text(res))
 	}
-	served := p.aggFast.served.Load()
+	served := p.aggFast.Stats().Served
 	if served != 6 {
 		t.Fatalf("aggregate fast path served %d calls, want 6", served)
 	}
@@ -341,7 +340,7 @@ func TestAggregateFastPathCallTool(t *testing.T) {
 	if !res.IsError || !strings.Contains(text(res), `must be "server:tool"`) {
 		t.Fatalf("bad name: isError=%v %q", res.IsError, text(res))
 	}
-	if n := p.aggFast.served.Load(); n != served {
+	if n := p.aggFast.Stats().Served; n != served {
 		t.Fatalf("aggregate fast path took %d requests it should have left to the SDK", n-served)
 	}
 }
@@ -418,13 +417,23 @@ func TestLogLevelIsPerClient(t *testing.T) {
 // notifications sent just before a response reach the calling client on
 // the SDK path too (upstream/noteorder.go); the clients here have no
 // standalone stream, so nothing arrives any other way.
+//
+// What is asserted about the paths is what is stable under any load: why
+// each call did or did not take the fast path, counted per reason. With the
+// fast path on, every call was served by it and none fell back for any
+// reason; with it off, none was served and every POST was declined as
+// "off". (A served call is counted before its answer is written.)
 func TestFastPathOffGivesTheSameAnswers(t *testing.T) {
 	type answer struct {
 		text     string
 		isError  bool
 		rpcError string
 	}
-	run := func(on bool) (answers []answer, progress, logs, sampled int, served int64) {
+	type paths struct {
+		served   int64
+		declined map[fastpath.Reason]int64 // both endpoints
+	}
+	run := func(on bool) (answers []answer, progress, logs, sampled int, got paths) {
 		p, url := proxyWithFastPath(t, on)
 		for _, endpoint := range []string{url, strings.TrimSuffix(url, "/everything")} {
 			rc := connectRecording(t, endpoint)
@@ -463,19 +472,38 @@ func TestFastPathOffGivesTheSameAnswers(t *testing.T) {
 			pr, l, s := rc.counts()
 			progress, logs, sampled = progress+pr, logs+l, sampled+s
 		}
-		served = p.aggFast.served.Load()
+		got.declined = map[fastpath.Reason]int64{}
+		stats := []fastpath.Stats{p.aggFast.Stats()}
 		if f := p.existingForwarder("everything"); f != nil {
-			served += f.fast.served.Load()
+			stats = append(stats, f.fast.Stats())
 		}
-		return answers, progress, logs, sampled, served
+		for _, st := range stats {
+			got.served += st.Served
+			for r, n := range st.Declined {
+				got.declined[r] += n
+			}
+		}
+		return answers, progress, logs, sampled, got
 	}
-	onAnswers, onProgress, onLogs, onSampled, onServed := run(true)
-	offAnswers, offProgress, offLogs, offSampled, offServed := run(false)
-	if offServed != 0 {
-		t.Fatalf("fast path off, yet it served %d calls", offServed)
+	onAnswers, onProgress, onLogs, onSampled, onPaths := run(true)
+	offAnswers, offProgress, offLogs, offSampled, offPaths := run(false)
+	calls := int64(len(onAnswers))
+	if onPaths.served != calls {
+		t.Errorf("fast path on served %d of %d calls; declined: %v", onPaths.served, calls, onPaths.declined)
 	}
-	if onServed != int64(len(onAnswers)) {
-		t.Fatalf("fast path on served %d of %d calls", onServed, len(onAnswers))
+	for _, r := range fastpath.CallReasons {
+		if n := onPaths.declined[r]; n != 0 {
+			t.Errorf("fast path on: %d call(s) fell back to the SDK path: %s", n, r)
+		}
+	}
+	if n := onPaths.declined[fastpath.ReasonOff]; n != 0 {
+		t.Errorf("fast path on, yet %d request(s) declined as off", n)
+	}
+	if offPaths.served != 0 {
+		t.Errorf("fast path off, yet it served %d calls", offPaths.served)
+	}
+	if n := offPaths.declined[fastpath.ReasonOff]; n < calls {
+		t.Errorf("fast path off: %d POSTs declined as off, want at least the %d calls; declined: %v", n, calls, offPaths.declined)
 	}
 	if len(onAnswers) != len(offAnswers) {
 		t.Fatalf("%d answers with the fast path, %d without", len(onAnswers), len(offAnswers))
@@ -525,7 +553,7 @@ func TestHTTPUpstreamNotificationsReachCaller(t *testing.T) {
 			t.Fatalf("test_sampling via %s: %v %q", endpoint, err, text(res))
 		}
 	}
-	if n := p.aggFast.served.Load(); n != 0 {
+	if n := p.aggFast.Stats().Served; n != 0 {
 		t.Fatalf("the fast path served %d calls of an HTTP upstream", n)
 	}
 }

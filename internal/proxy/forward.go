@@ -13,6 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpproxy/mcpproxy/internal/fastpath"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
 
@@ -38,7 +39,7 @@ type forwarder struct {
 	subMu sync.Mutex
 	subs  map[string]int // upstream subscriptions by URI, refcounted
 
-	fast fastEndpoint // fasthttp.go
+	fast fastpath.Endpoint // the tools/call fast path
 }
 
 func newForwarder(name, version string, m *upstream.Manager, gate ToolGate) *forwarder {
@@ -49,13 +50,14 @@ func newForwarder(name, version string, m *upstream.Manager, gate ToolGate) *for
 		UnsubscribeHandler:        f.unsubscribe,
 	})
 	f.server.AddReceivingMiddleware(f.middleware)
-	f.fast.server = f.server
-	f.fast.route = func(p *mcp.CallToolParamsRaw) (fastRoute, bool) {
-		if f.checkCall(p.Name) != nil {
-			return fastRoute{}, false // the middleware explains
-		}
-		return fastRoute{u: f.up(), params: *p, failed: wireFailure}, true
-	}
+	f.fast = fastpath.Endpoint{Server: f.server, Setting: m.FastPath(), Versions: LegacyProtocolVersions,
+		Route: func(p *mcp.CallToolParamsRaw) (fastpath.Route, bool) {
+			u := f.up()
+			if u == nil || f.checkCall(p.Name) != nil {
+				return fastpath.Route{}, false // the middleware explains
+			}
+			return fastpath.Route{Upstream: u, Params: *p, Failed: fastpath.WireFailure}, true
+		}}
 	f.server.AddSendingMiddleware(upstream.PassthroughMiddleware)
 	return f
 }
@@ -107,7 +109,7 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			// the client picks a level itself (the upstream filters too).
 			if ss, ok := req.GetSession().(*mcp.ServerSession); ok {
 				_, _ = next(ctx, "logging/setLevel", &mcp.ServerRequest[*mcp.SetLoggingLevelParams]{Session: ss, Params: &mcp.SetLoggingLevelParams{Level: "debug"}})
-				f.fast.noteLevel(ss, "debug")
+				f.fast.NoteLevel(ss, "debug")
 			}
 			return res, err
 		case "notifications/roots/list_changed":
@@ -123,7 +125,7 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			if err := f.raiseLogLevel(ctx, f.name, r.Params.Level); err != nil {
 				return nil, err
 			}
-			f.fast.noteLevel(r.Session, r.Params.Level)
+			f.fast.NoteLevel(r.Session, r.Params.Level)
 			return next(ctx, method, req)
 		}
 		if !forwarded[method] {
@@ -152,11 +154,13 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			if err := f.checkCall(r.Params.Name); err != nil {
 				return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: err.Error()}
 			}
-			fl, end := u.BeginFlight(ctx, r.Session)
+			meta, end := u.BeginCall(ctx, r.Session, r.Params.Meta)
 			defer end()
-			meta := u.RewriteProgressToken(fl, r.Params.Meta)
-			if res, ok, err := fastCallTool(ctx, u, meta, r.Params); ok {
-				return res, err
+			if res, ok, err := fastpath.CallTool(ctx, u.FastConn(), meta, r.Params); ok {
+				if err != nil {
+					return nil, err
+				}
+				return res, nil
 			}
 			return cs.CallTool(ctx, &mcp.CallToolParams{Meta: meta, Name: r.Params.Name, Arguments: r.Params.Arguments})
 		case "prompts/get":

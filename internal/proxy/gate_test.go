@@ -11,6 +11,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/fastpath"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
@@ -46,9 +47,11 @@ func TestGateWithholdsOnEveryPath(t *testing.T) {
 	for _, fast := range []bool{true, false} {
 		t.Run(fmt.Sprintf("fastpath=%v", fast), func(t *testing.T) {
 			bin := testutil.FixtureBinary(t)
-			prev := upstream.SetFastPath(fast)
-			t.Cleanup(func() { upstream.SetFastPath(prev) })
-			m := upstream.NewManager(upstream.Options{})
+			setting := fastpath.Off
+			if fast {
+				setting = fastpath.On
+			}
+			m := upstream.NewManager(upstream.Options{FastPath: setting})
 			cfg := config.Default()
 			cfg.Servers = []*config.Server{{Name: "fx", Command: bin}}
 			p, base := serveUpstreams(t, m, cfg, "fx", func(o *Options) { o.Gate = blockGate{"crash": true} })
@@ -81,12 +84,12 @@ func TestGateWithholdsOnEveryPath(t *testing.T) {
 				t.Fatalf("tools/list on /mcp/fx: %v", listed)
 			}
 
-			served := p.existingForwarder("fx").fast.served.Load()
+			served := p.existingForwarder("fx").fast.Stats().Served
 			_, err = srv.cs.CallTool(ctx, &mcp.CallToolParams{Name: "crash"})
 			if err == nil || !strings.Contains(err.Error(), "withheld by the test gate") {
 				t.Fatalf("tools/call crash on /mcp/fx: %v", err)
 			}
-			if n := p.existingForwarder("fx").fast.served.Load(); n != served {
+			if n := p.existingForwarder("fx").fast.Stats().Served; n != served {
 				t.Fatalf("the fast path answered a withheld call")
 			}
 			res, err := agg.cs.CallTool(ctx, &mcp.CallToolParams{Name: "call_tool", Arguments: map[string]any{"name": "fx:crash"}})
@@ -98,12 +101,12 @@ func TestGateWithholdsOnEveryPath(t *testing.T) {
 			}
 
 			// The others work, on the fast path when it is on.
-			aggServed := p.aggFast.served.Load()
+			aggServed := p.aggFast.Stats().Served
 			res, err = agg.cs.CallTool(ctx, &mcp.CallToolParams{Name: "call_tool", Arguments: map[string]any{"name": "fx:echo", "args": map[string]any{"text": "ok"}}})
 			if err != nil || res.IsError || text(res) != "ok" {
 				t.Fatalf("call_tool fx:echo: %v %v", err, res)
 			}
-			if fast && p.aggFast.served.Load() != aggServed+1 {
+			if fast && p.aggFast.Stats().Served != aggServed+1 {
 				t.Fatal("call_tool fx:echo did not take the fast path")
 			}
 		})

@@ -12,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpproxy/mcpproxy/internal/fastpath"
 	"github.com/mcpproxy/mcpproxy/internal/index"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
@@ -73,7 +74,7 @@ type Proxy struct {
 	log  *slog.Logger
 
 	agg        *mcp.Server
-	aggFast    fastEndpoint // call_tool on /mcp (fasthttp.go)
+	aggFast    fastpath.Endpoint // call_tool on /mcp, fast
 	aggHandler http.Handler
 	srvHandler http.Handler
 
@@ -97,8 +98,7 @@ func New(opts Options) *Proxy {
 	p.agg.AddSendingMiddleware(upstream.PassthroughMiddleware)
 	p.agg.AddReceivingMiddleware(p.aggMiddleware)
 	p.registerBuiltins()
-	p.aggFast.server = p.agg
-	p.aggFast.route = p.routeCallTool
+	p.aggFast = fastpath.Endpoint{Server: p.agg, Route: p.routeCallTool, Setting: opts.Manager.FastPath(), Versions: LegacyProtocolVersions}
 	httpOpts := &mcp.StreamableHTTPOptions{DisableLocalhostProtection: true}
 	p.aggHandler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return p.agg }, httpOpts)
 	p.srvHandler = mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
@@ -120,7 +120,7 @@ func (p *Proxy) Register(mux *http.ServeMux) {
 }
 
 func (p *Proxy) serveAggregate(w http.ResponseWriter, r *http.Request) {
-	if p.aggFast.serve(w, r) {
+	if p.aggFast.Serve(w, r) {
 		return
 	}
 	p.aggHandler.ServeHTTP(w, r)
@@ -133,7 +133,7 @@ func (p *Proxy) serveServer(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("unknown server %q: no upstream server with that name is configured (see upstream_servers list on /mcp)", name))
 		return
 	}
-	if f := p.forwarder(name); f != nil && f.fast.serve(w, r) {
+	if f := p.forwarder(name); f != nil && f.fast.Serve(w, r) {
 		return
 	}
 	p.srvHandler.ServeHTTP(w, r)

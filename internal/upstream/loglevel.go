@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/fastpath"
 )
 
 // Log levels. An upstream session is shared by every downstream client, so
@@ -16,31 +18,9 @@ import (
 // logLevelTimeout bounds the logging/setLevel sent when a session starts.
 const logLevelTimeout = 5 * time.Second
 
-// LogLevelRank orders logging levels from debug (0) to emergency (7); an
-// unknown level ranks as debug.
-func LogLevelRank(l mcp.LoggingLevel) int {
-	switch l {
-	case "info":
-		return 1
-	case "notice":
-		return 2
-	case "warning":
-		return 3
-	case "error":
-		return 4
-	case "critical":
-		return 5
-	case "alert":
-		return 6
-	case "emergency":
-		return 7
-	}
-	return 0
-}
-
 // moreVerbose reports whether a asks for more than b ("" asks for nothing).
 func moreVerbose(a, b mcp.LoggingLevel) bool {
-	return a != "" && (b == "" || LogLevelRank(a) < LogLevelRank(b))
+	return a != "" && (b == "" || fastpath.LogLevelRank(a) < fastpath.LogLevelRank(b))
 }
 
 // logLevelForLocked is the level the session of upstream name should have

@@ -11,6 +11,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/fastpath"
 )
 
 // DefaultInitTimeout bounds the MCP initialize handshake of host servers.
@@ -60,6 +61,9 @@ type Options struct {
 	Downstream Downstream
 	// ClientName is the implementation name sent to upstreams.
 	ClientName, ClientVersion string
+	// FastPath turns the tools/call fast path on or off for stdio
+	// upstreams (the zero value follows MCPPROXY_FASTPATH).
+	FastPath fastpath.Setting
 }
 
 // Manager owns every Upstream.
@@ -117,6 +121,9 @@ func (m *Manager) downstream() Downstream {
 	defer m.mu.Unlock()
 	return m.down
 }
+
+// FastPath is the fast-path setting the manager's upstreams use.
+func (m *Manager) FastPath() fastpath.Setting { return m.opts.FastPath }
 
 // Launcher returns the launcher in use.
 func (m *Manager) Launcher() Launcher { return m.launcher }

@@ -18,6 +18,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/fastpath"
 )
 
 // State is an upstream's lifecycle state.
@@ -71,8 +72,8 @@ type Upstream struct {
 	ready     chan struct{} // closed when state leaves "connecting"
 	cancel    context.CancelFunc
 	done      chan struct{}
-	live      *Launched // the running stdio server, nil for HTTP
-	raw       *rawConn  // fast path (rawconn.go), nil when off
+	live      *Launched      // the running stdio server, nil for HTTP
+	raw       *fastpath.Conn // fast path (fast.go), nil when off
 
 	// the log level last sent, and to which session (loglevel.go)
 	logMu      sync.Mutex
@@ -302,7 +303,7 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 		if run.InitTimeout > 0 {
 			initTimeout = run.InitTimeout
 		}
-		transport = u.rawWrap(&mcp.IOTransport{Reader: run.Stdout(), Writer: run.Stdin()})
+		transport = u.fastWrap(&mcp.IOTransport{Reader: run.Stdout(), Writer: run.Stdin()})
 	}
 
 	var ictx context.Context
@@ -331,19 +332,19 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 		return u.explainStartError(ctx, ictx, run, initTimeout, err)
 	}
 	defer sess.Close()
-	defer u.rawDetach()
-	var rc *rawConn
-	if rt, ok := transport.(*rawTransport); ok {
-		rc = rt.conn
+	defer u.fastDetach()
+	var fc *fastpath.Conn
+	if ft, ok := transport.(*fastpath.Transport); ok {
+		fc = ft.Conn()
 	}
-	tools, err := listTools(ictx, sess, rc)
+	tools, err := listTools(ictx, sess, fc)
 	if err != nil {
 		return u.explainStartError(ctx, ictx, run, initTimeout, fmt.Errorf("tools/list: %w", err))
 	}
 	u.mu.Lock()
 	u.session = sess
 	u.client = client
-	u.rawAttachLocked(transport)
+	u.fastAttachLocked(transport)
 	u.tools = tools
 	if u.isolation != nil {
 		u.isolation.Phase = "running"
@@ -376,7 +377,7 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 		raw := u.raw
 		u.mu.Unlock()
 		if raw != nil {
-			if perr := raw.protocolError(); perr != nil {
+			if perr := raw.ProtocolError(); perr != nil {
 				return perr
 			}
 		}
@@ -467,11 +468,11 @@ func (u *Upstream) explainStartError(ctx, ictx context.Context, run *Launched, t
 // the SDK session. The SDK's ListTools re-encodes every tool's schema with a
 // decoder that allocates tens of KiB per call: 300 MB of garbage for a
 // server with 10,000 tools, which made the proxy's memory peak.
-func listTools(ctx context.Context, s *mcp.ClientSession, rc *rawConn) ([]*mcp.Tool, error) {
+func listTools(ctx context.Context, s *mcp.ClientSession, rc *fastpath.Conn) ([]*mcp.Tool, error) {
 	if s.InitializeResult() != nil && s.InitializeResult().Capabilities != nil && s.InitializeResult().Capabilities.Tools == nil {
 		return nil, nil
 	}
-	if rc == nil || !rc.own {
+	if rc == nil || !rc.OwnReader() {
 		return listAllTools(ctx, s)
 	}
 	var out []*mcp.Tool
@@ -481,7 +482,7 @@ func listTools(ctx context.Context, s *mcp.ClientSession, rc *rawConn) ([]*mcp.T
 		if cursor != "" {
 			params, _ = json.Marshal(map[string]string{"cursor": cursor})
 		}
-		raw, err := rc.call(ctx, "tools/list", params)
+		raw, err := rc.Call(ctx, "tools/list", params)
 		if err != nil {
 			return nil, err
 		}

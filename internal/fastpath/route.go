@@ -1,4 +1,4 @@
-package upstream
+package fastpath
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 // A Sink is where a fast-path flight's server-to-client messages go: the
 // HTTP response stream of the downstream request that started the flight
-// (see proxy's fast path). The SDK session is bypassed for those messages
+// (see Endpoint). The SDK session is bypassed for those messages
 // because it could only route them to requests it has seen itself.
 type Sink interface {
 	// Notify sends a notification on the stream.
@@ -31,20 +31,57 @@ func WithSink(ctx context.Context, s Sink) context.Context {
 	return context.WithValue(ctx, sinkKey{}, s)
 }
 
-func flightSink(f *Flight) Sink {
-	if f == nil {
+// sinkOf returns the Sink a flight's context carries, or nil.
+func sinkOf(ctx context.Context) Sink {
+	if ctx == nil {
 		return nil
 	}
-	s, _ := f.Ctx.Value(sinkKey{}).(Sink)
+	s, _ := ctx.Value(sinkKey{}).(Sink)
 	return s
+}
+
+// Want says which clients may receive a server-to-client message.
+type Want int
+
+// What a message needs of the client that receives it.
+const (
+	// WantAny: any client (log notifications).
+	WantAny Want = iota
+	// WantSampling, WantElicitation, WantRoots: a client that declared
+	// that capability.
+	WantSampling
+	WantElicitation
+	WantRoots
+)
+
+// Flights is what the fast path needs of an upstream to route the
+// server-to-client messages of its calls: the downstream requests in
+// flight. Each returns the flight's context (which carries its Sink when the
+// flight is a fast-path call, see WithSink); ok false when there is none.
+type Flights interface {
+	// ByProgressToken finds the flight that owns the proxy's progress
+	// token tok, with the client's own token.
+	ByProgressToken(tok string) (ctx context.Context, orig any, ok bool)
+	// Target finds the most recent live flight whose client accepts a
+	// message that needs want.
+	Target(want Want) (ctx context.Context, ok bool)
+}
+
+// sinkFor is the Sink of the flight Flights.Target picks, or nil.
+func sinkFor(f Flights, want Want) (Sink, context.Context) {
+	ctx, ok := f.Target(want)
+	if !ok {
+		return nil, nil
+	}
+	return sinkOf(ctx), ctx
 }
 
 // routeRaw handles a message from the upstream whose target is a fast-path
 // flight, and reports whether it did; otherwise the message goes to the SDK
 // session, which routes it as it always has.
-func (c *rawConn) routeRaw(req *jsonrpc.Request) bool {
-	u := c.u
-	if u == nil {
+func (c *Conn) routeRaw(req *jsonrpc.Request) bool {
+	fl := c.flights
+	if fl == nil {
 		return false
 	}
 	switch req.Method {
@@ -56,15 +93,9 @@ func (c *rawConn) routeRaw(req *jsonrpc.Request) bool {
 			return false
 		}
 		tok, _ := p.Token.(string)
-		u.flightMu.Lock()
-		f := u.tokens[tok]
-		var orig any
-		if f != nil {
-			orig = f.orig
-		}
-		u.flightMu.Unlock()
-		s := flightSink(f)
-		if s == nil {
+		ctx, orig, ok := fl.ByProgressToken(tok)
+		s := sinkOf(ctx)
+		if !ok || s == nil {
 			return false
 		}
 		var m map[string]json.RawMessage
@@ -79,14 +110,14 @@ func (c *rawConn) routeRaw(req *jsonrpc.Request) bool {
 		s.Notify(req.Method, params)
 		return true
 	case "notifications/message":
-		s := flightSink(u.target(nil))
+		s, _ := sinkFor(fl, WantAny)
 		if s == nil {
 			return false
 		}
 		s.Log(req.Params)
 		return true
 	case "notifications/elicitation/complete":
-		s := flightSink(u.target(acceptsElicitation))
+		s, _ := sinkFor(fl, WantElicitation)
 		if s == nil {
 			return false
 		}
@@ -96,20 +127,19 @@ func (c *rawConn) routeRaw(req *jsonrpc.Request) bool {
 		if !req.IsCall() {
 			return false
 		}
-		accept := acceptsSampling
+		want := WantSampling
 		switch req.Method {
 		case "elicitation/create":
-			accept = acceptsElicitation
+			want = WantElicitation
 		case "roots/list":
-			accept = acceptsRoots
+			want = WantRoots
 		}
-		f := u.target(accept)
-		s := flightSink(f)
+		s, fctx := sinkFor(fl, want)
 		if s == nil {
 			return false
 		}
-		go func() {
-			res, err := s.Request(f.Ctx, req.Method, req.Params)
+		c.bg.Go(func() {
+			res, err := s.Request(fctx, req.Method, req.Params)
 			resp := &jsonrpc.Response{ID: req.ID, Result: res, Error: err}
 			if err != nil {
 				resp.Result = nil
@@ -117,7 +147,7 @@ func (c *rawConn) routeRaw(req *jsonrpc.Request) bool {
 			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_ = c.Connection.Write(wctx, resp)
-		}()
+		})
 		return true
 	}
 	return false

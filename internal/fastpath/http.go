@@ -1,4 +1,4 @@
-package proxy
+package fastpath
 
 import (
 	"bytes"
@@ -16,8 +16,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
 
 // The downstream half of the fast path (MCPPROXY_FASTPATH=0 turns it off).
@@ -25,44 +23,54 @@ import (
 // A POST that carries one tools/call request for a live, initialized session
 // is answered here rather than by the SDK's streamable handler: on
 // /mcp/{server} any tools/call, on /mcp a call_tool whose upstream is ready.
-// The call goes to the upstream through its raw connection
-// (upstream.CallRaw) and the upstream's result bytes are written back as
-// they are. Server-to-client messages the upstream sends during the call
-// (progress, logging, sampling, elicitation, roots) are written to this same
-// response, which then becomes an SSE stream; the client's answers to the
-// requests among them, and its notifications/cancelled for the call, are
-// POSTed back and picked up here too. Every other request (and any request
-// this code is not sure about) goes to the SDK handler unchanged, so errors
-// such as 404 for an unknown session stay the SDK's.
+// The call goes to the upstream through its raw connection (Conn.Call) and
+// the upstream's result bytes are written back as they are. Server-to-client
+// messages the upstream sends during the call (progress, logging, sampling,
+// elicitation, roots) are written to this same response, which then becomes
+// an SSE stream; the client's answers to the requests among them, and its
+// notifications/cancelled for the call, are POSTed back and picked up here
+// too. Every other request (and any request this code is not sure about)
+// goes to the SDK handler unchanged, so errors such as 404 for an unknown
+// session stay the SDK's; why is counted (Stats).
 
-// fastEndpoint is one MCP endpoint's fast path and its state.
-type fastEndpoint struct {
-	server *mcp.Server
-	// route picks the upstream and the tools/call params to send it for a
+// Endpoint is one MCP endpoint's fast path and its state. Set the exported
+// fields before first use.
+type Endpoint struct {
+	// Server is the endpoint's SDK server (its sessions are the clients).
+	Server *mcp.Server
+	// Route picks the upstream and the tools/call params to send it for a
 	// tools/call received on this endpoint. ok false leaves the request to
 	// the SDK handler.
-	route func(p *mcp.CallToolParamsRaw) (fastRoute, bool)
+	Route func(p *mcp.CallToolParamsRaw) (Route, bool)
+	// Setting turns the fast path on or off.
+	Setting Setting
+	// Versions are the protocol versions the endpoint speaks; a request
+	// for another is left to the SDK handler (which refuses it).
+	Versions []string
 
-	levels  sync.Map // session ID -> mcp.LoggingLevel
-	calls   sync.Map // session ID + "\x00" + raw request ID -> context.CancelFunc
-	waiting sync.Map // request ID we sent to a client -> chan *fastReply
-	seq     atomic.Uint64
-	served  atomic.Int64 // tools/call requests answered by the fast path
-	stopped atomic.Int64 // fast-path calls ended by notifications/cancelled
+	levels   sync.Map // session ID -> mcp.LoggingLevel
+	calls    sync.Map // session ID + "\x00" + raw request ID -> context.CancelFunc
+	waiting  sync.Map // request ID we sent to a client -> chan *fastReply
+	seq      atomic.Uint64
+	served   atomic.Int64 // tools/call requests answered by the fast path
+	stopped  atomic.Int64 // fast-path calls ended by notifications/cancelled
+	declined [numReasons]atomic.Int64
 }
 
-// fastRoute is where a fast-path tools/call goes.
-type fastRoute struct {
-	u      *upstream.Upstream
-	params mcp.CallToolParamsRaw // _meta is replaced by the rewritten one
-	// failed turns an upstream failure into the response: a JSON-RPC
+// Route is where a fast-path tools/call goes.
+type Route struct {
+	Upstream Upstream
+	// Params are sent upstream; their _meta is replaced by the rewritten
+	// one.
+	Params mcp.CallToolParamsRaw
+	// Failed turns an upstream failure into the response: a JSON-RPC
 	// error, or (on /mcp, where call_tool reports failures as tool errors)
 	// a result.
-	failed func(err error) (result any, rpcErr *jsonrpc.Error)
+	Failed func(err error) (result any, rpcErr *jsonrpc.Error)
 }
 
-// wireFailure answers a failure as a JSON-RPC error, as the SDK would.
-func wireFailure(err error) (any, *jsonrpc.Error) { return nil, toWireError(err) }
+// WireFailure answers a failure as a JSON-RPC error, as the SDK would.
+func WireFailure(err error) (any, *jsonrpc.Error) { return nil, toWireError(err) }
 
 type fastReply struct {
 	result json.RawMessage
@@ -72,12 +80,88 @@ type fastReply struct {
 // clientIDPrefix marks requests the fast path sends to clients.
 const clientIDPrefix = "mcpproxy-fast-"
 
-// noteLevel records a session's log level (the SDK keeps its own copy
+// NoteLevel records a session's log level (the SDK keeps its own copy
 // private).
-func (e *fastEndpoint) noteLevel(ss *mcp.ServerSession, level mcp.LoggingLevel) {
+func (e *Endpoint) NoteLevel(ss *mcp.ServerSession, level mcp.LoggingLevel) {
 	if ss != nil {
 		e.levels.Store(ss.ID(), level)
 	}
+}
+
+// Reason says why a request was left to the SDK handler.
+type Reason int
+
+// Reasons. Those up to NotJSONRPC are found before the message is read and
+// count every such request; the others count tools/call requests only (a
+// call that fell back).
+const (
+	ReasonOff            Reason = iota // the fast path is off (every POST)
+	ReasonNotPost                      // GET, DELETE, …
+	ReasonNoSession                    // no Mcp-Session-Id (initialize)
+	ReasonContentType                  // not application/json
+	ReasonAccept                       // the client does not accept both JSON and SSE
+	ReasonVersion                      // a protocol version the endpoint does not speak
+	ReasonBodySize                     // body size unknown or over the limit
+	ReasonNotJSONRPC                   // not one JSON-RPC 2.0 object (a batch, garbage)
+	ReasonUnknownSession               // a tools/call for a session that is not live
+	ReasonNotInitialized               // a tools/call before initialize finished
+	ReasonBadParams                    // a tools/call whose params do not decode
+	ReasonNoRoute                      // the endpoint's Route declined (e.g. unknown server on /mcp)
+	ReasonNoRawConn                    // the upstream has no raw connection (not ready, HTTP)
+	ReasonDuplicateID                  // a request ID already in flight in the session
+	ReasonConnGone                     // the raw connection went away before the call was sent
+	numReasons
+)
+
+var reasonNames = [numReasons]string{"off", "not POST", "no session", "content type", "accept", "protocol version",
+	"body size", "not one JSON-RPC object", "unknown session", "not initialized", "bad params", "no route",
+	"no raw connection", "duplicate request ID", "connection gone"}
+
+func (r Reason) String() string {
+	if r >= 0 && r < numReasons {
+		return reasonNames[r]
+	}
+	return "Reason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// CallReasons are the reasons that apply to tools/call requests only: a
+// tools/call counted under one of them fell back to the SDK path.
+var CallReasons = []Reason{ReasonUnknownSession, ReasonNotInitialized, ReasonBadParams, ReasonNoRoute, ReasonNoRawConn, ReasonDuplicateID, ReasonConnGone}
+
+// Stats counts what the endpoint did.
+type Stats struct {
+	// Served is the tools/call requests answered by the fast path (counted
+	// before the answer is written).
+	Served int64
+	// Stopped is the fast-path calls ended by notifications/cancelled.
+	Stopped int64
+	// Declined counts the requests left to the SDK handler, by reason
+	// (reasons never seen are absent).
+	Declined map[Reason]int64
+}
+
+// Stats returns the counts so far.
+func (e *Endpoint) Stats() Stats {
+	st := Stats{Served: e.served.Load(), Stopped: e.stopped.Load(), Declined: map[Reason]int64{}}
+	for r := range numReasons {
+		if n := e.declined[r].Load(); n > 0 {
+			st.Declined[r] = n
+		}
+	}
+	return st
+}
+
+// InFlight reports how many fast-path calls are under way.
+func (e *Endpoint) InFlight() int {
+	n := 0
+	e.calls.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// decline counts why r is left to the SDK handler and returns false.
+func (e *Endpoint) decline(why Reason) bool {
+	e.declined[why].Add(1)
+	return false
 }
 
 // wireMsg is the part of an incoming JSON-RPC message the fast path looks at.
@@ -90,52 +174,58 @@ type wireMsg struct {
 	Error   *jsonrpc.Error  `json:"error"`
 }
 
-// serve answers r if it is a fast-path request and reports whether it did.
-// When it returns false, r (with its body restored) is for the SDK.
-func (e *fastEndpoint) serve(w http.ResponseWriter, r *http.Request) bool {
-	if !upstream.FastPathEnabled() || r.Method != http.MethodPost {
-		return false
+// Serve answers r if it is a fast-path request and reports whether it did.
+// When it returns false, r (with its body restored) is for the SDK handler.
+func (e *Endpoint) Serve(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case r.Method != http.MethodPost:
+		return e.decline(ReasonNotPost)
+	case !e.Setting.Enabled():
+		return e.decline(ReasonOff)
 	}
 	sid := r.Header.Get("Mcp-Session-Id")
 	if sid == "" {
-		return false
+		return e.decline(ReasonNoSession)
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		return false
+		return e.decline(ReasonContentType)
 	}
 	if jsonOK, streamOK := accepts(r.Header.Values("Accept")); !jsonOK || !streamOK {
-		return false
+		return e.decline(ReasonAccept)
 	}
-	if v := r.Header.Get("Mcp-Protocol-Version"); v != "" && !slices.Contains(LegacyProtocolVersions, v) {
-		return false
+	if v := r.Header.Get("Mcp-Protocol-Version"); v != "" && !slices.Contains(e.Versions, v) {
+		return e.decline(ReasonVersion)
 	}
 	// Only bodies of known, bounded size: anything else (and its error
 	// answers) is the SDK's.
 	if r.ContentLength <= 0 || r.ContentLength > mcp.DefaultMaxRequestBodyBytes {
-		return false
+		return e.decline(ReasonBodySize)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, r.ContentLength))
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err != nil {
-		return false
+		return e.decline(ReasonBodySize)
 	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return false
+		return e.decline(ReasonNotJSONRPC)
 	}
 	var m wireMsg
 	if json.Unmarshal(trimmed, &m) != nil || m.JSONRPC != "2.0" {
-		return false
+		return e.decline(ReasonNotJSONRPC)
 	}
+	isCall := m.Method == "tools/call" && len(m.ID) > 0 && string(m.ID) != "null"
 	ss := e.liveSession(sid)
 	if ss == nil {
 		e.levels.Delete(sid) // a closed session's level is no longer needed
-		return false
+		return isCall && e.decline(ReasonUnknownSession)
 	}
 	if ss.InitializeParams() == nil {
-		return false
+		return isCall && e.decline(ReasonNotInitialized)
 	}
 	switch {
+	case isCall:
+		return e.toolsCall(w, r, ss, sid, &m)
 	case m.Method == "" && len(m.ID) > 0 && (m.Result != nil || m.Error != nil):
 		var id string
 		if json.Unmarshal(m.ID, &id) != nil || !strings.HasPrefix(id, clientIDPrefix) {
@@ -163,14 +253,12 @@ func (e *fastEndpoint) serve(w http.ResponseWriter, r *http.Request) bool {
 		e.stopped.Add(1)
 		w.WriteHeader(http.StatusAccepted)
 		return true
-	case m.Method == "tools/call" && len(m.ID) > 0 && string(m.ID) != "null":
-		return e.toolsCall(w, r, ss, sid, &m)
 	}
 	return false
 }
 
-func (e *fastEndpoint) liveSession(sid string) *mcp.ServerSession {
-	for ss := range e.server.Sessions() {
+func (e *Endpoint) liveSession(sid string) *mcp.ServerSession {
+	for ss := range e.Server.Sessions() {
 		if ss.ID() == sid {
 			return ss
 		}
@@ -178,48 +266,53 @@ func (e *fastEndpoint) liveSession(sid string) *mcp.ServerSession {
 	return nil
 }
 
-func (e *fastEndpoint) toolsCall(w http.ResponseWriter, r *http.Request, ss *mcp.ServerSession, sid string, m *wireMsg) bool {
+func (e *Endpoint) toolsCall(w http.ResponseWriter, r *http.Request, ss *mcp.ServerSession, sid string, m *wireMsg) bool {
 	if len(m.Params) == 0 {
-		return false
+		return e.decline(ReasonBadParams)
 	}
 	var params mcp.CallToolParamsRaw
 	if json.Unmarshal(m.Params, &params) != nil {
-		return false
+		return e.decline(ReasonBadParams)
 	}
-	rt, ok := e.route(&params)
-	if !ok || rt.u == nil || !rt.u.HasRaw() {
-		return false
+	rt, ok := e.Route(&params)
+	if !ok || rt.Upstream == nil {
+		return e.decline(ReasonNoRoute)
+	}
+	if rt.Upstream.FastConn() == nil {
+		return e.decline(ReasonNoRawConn)
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	key := sid + "\x00" + string(m.ID)
 	if _, dup := e.calls.LoadOrStore(key, cancel); dup {
-		return false
+		return e.decline(ReasonDuplicateID)
 	}
 	defer e.calls.Delete(key)
 
 	s := &fastSink{e: e, w: w, sid: sid}
-	ctx = upstream.WithSink(ctx, s)
-	fl, end := rt.u.BeginFlight(ctx, ss)
-	meta := rt.u.RewriteProgressToken(fl, params.Meta)
-	res, ok, err := fastCallTool(ctx, rt.u, meta, &rt.params)
+	ctx = WithSink(ctx, s)
+	meta, end := rt.Upstream.BeginCall(ctx, ss, params.Meta)
+	res, ok, err := CallTool(ctx, rt.Upstream.FastConn(), meta, &rt.Params)
 	end()
 	if !ok {
 		// The raw connection went away before anything was sent.
-		return false
+		return e.decline(ReasonConnGone)
 	}
+	// Counted before the answer is written: a client that has its answer
+	// sees the count.
+	e.served.Add(1)
 	var result json.RawMessage
 	var rpcErr *jsonrpc.Error
 	if err != nil {
 		var v any
-		v, rpcErr = rt.failed(err)
+		v, rpcErr = rt.Failed(err)
 		if rpcErr == nil {
 			if result, err = json.Marshal(v); err != nil {
 				rpcErr = toWireError(err)
 			}
 		}
 	} else {
-		result = res.(*rawResult).raw
+		result = res.Raw
 	}
 	if rpcErr != nil {
 		out, _ := json.Marshal(struct {
@@ -237,7 +330,6 @@ func (e *fastEndpoint) toolsCall(w http.ResponseWriter, r *http.Request, ss *mcp
 		head = append(head, `,"result":`...)
 		s.final(head, result, closeBrace)
 	}
-	e.served.Add(1)
 	return true
 }
 
@@ -258,7 +350,7 @@ func toWireError(err error) *jsonrpc.Error {
 // server-to-client message comes first, in which case it becomes an SSE
 // stream (the client accepts both).
 type fastSink struct {
-	e   *fastEndpoint
+	e   *Endpoint
 	w   http.ResponseWriter
 	sid string
 
@@ -366,12 +458,12 @@ func notification(method string, params json.RawMessage) []byte {
 	return append(out, '}')
 }
 
-// Notify implements upstream.Sink.
+// Notify implements Sink.
 func (s *fastSink) Notify(method string, params json.RawMessage) {
 	s.send(notification(method, params))
 }
 
-// Log implements upstream.Sink: the session's level filters, as the SDK's
+// Log implements Sink: the session's level filters, as the SDK's
 // ServerSession.Log does (nothing before a level is set).
 func (s *fastSink) Log(params json.RawMessage) {
 	lv, _ := s.e.levels.Load(s.sid)
@@ -383,13 +475,13 @@ func (s *fastSink) Log(params json.RawMessage) {
 		Level mcp.LoggingLevel `json:"level"`
 	}
 	_ = json.Unmarshal(params, &p)
-	if upstream.LogLevelRank(p.Level) < upstream.LogLevelRank(level) {
+	if LogLevelRank(p.Level) < LogLevelRank(level) {
 		return
 	}
 	s.send(notification("notifications/message", params))
 }
 
-// Request implements upstream.Sink.
+// Request implements Sink.
 func (s *fastSink) Request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
 	id := clientIDPrefix + strconv.FormatUint(s.e.seq.Add(1), 10)
 	key := s.sid + "\x00" + id

@@ -1,10 +1,9 @@
-package upstream
+package fastpath
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -17,82 +16,107 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// The fast path (upstream half). For a stdio upstream the connection under
-// the SDK client session is a rawConn: by default over rawio.go's stdioConn,
-// which decodes each incoming message once on its reader goroutine. Through
-// it a forwarder sends tools/call with raw params (CallRaw) and gets the
-// upstream's result bytes back, never decoded into typed content; responses
-// to those requests are taken off the stream before the SDK sees them, and
-// so are the server-to-client messages (progress, logging, sampling,
-// elicitation, roots) whose target is a fast-path flight (rawroute.go), which
-// go to that flight's Sink. Everything else (initialize, lists, ping,
-// list_changed, messages for SDK-path flights) flows through the SDK
-// ClientSession exactly as before.
-//
-// MCPPROXY_FASTPATH=0 (or false/off) turns it off: plain IOTransport, and
-// the proxy's fast path declines every request.
+// Setting says whether the fast path is on.
+type Setting int
 
-var fastPath = func() bool {
+// Settings. The zero value follows the environment.
+const (
+	// FromEnv is on unless MCPPROXY_FASTPATH is 0, false or off.
+	FromEnv Setting = iota
+	On
+	Off
+)
+
+// Enabled reports whether the setting turns the fast path on.
+func (s Setting) Enabled() bool {
+	switch s {
+	case On:
+		return true
+	case Off:
+		return false
+	}
+	return envEnabled
+}
+
+var envEnabled = func() bool {
 	v := strings.TrimSpace(os.Getenv("MCPPROXY_FASTPATH"))
 	return v != "0" && !strings.EqualFold(v, "false") && !strings.EqualFold(v, "off")
 }()
 
-// FastPathEnabled reports whether the raw fast path is on (MCPPROXY_FASTPATH).
-func FastPathEnabled() bool { return fastPath }
-
-// rawIDPrefix marks requests sent by CallRaw. The SDK client numbers its own
-// requests with integers, so string IDs with this prefix never collide.
+// rawIDPrefix marks requests sent by Conn.Call. The SDK client numbers its
+// own requests with integers, so string IDs with this prefix never collide.
 const rawIDPrefix = "mcpproxy-raw-"
 
-// rawTransport wraps a transport; the connection it makes is kept so that
-// the upstream can send raw requests through it.
-type rawTransport struct {
-	u     *Upstream
-	inner mcp.Transport
-	conn  *rawConn
+// Transport wraps the transport of a stdio upstream (an mcp.IOTransport);
+// the connection it makes, a Conn, also carries the fast path's raw
+// requests.
+type Transport struct {
+	// Inner is the wrapped transport.
+	Inner mcp.Transport
+	// Flights routes the server-to-client messages of fast-path calls.
+	Flights Flights
+	// Garbage, if set, is told about each non-JSON line the server writes
+	// (its first bytes) and how many were skipped so far.
+	Garbage func(line []byte, count int)
+
+	mu   sync.Mutex
+	conn *Conn
 }
 
-func (t *rawTransport) Connect(ctx context.Context) (mcp.Connection, error) {
-	rc := &rawConn{u: t.u, pending: map[jsonrpc.ID]chan *jsonrpc.Response{}, closed: make(chan struct{})}
-	if iot, ok := t.inner.(*mcp.IOTransport); ok && ownReader {
-		// Decode once, route on the reader goroutine (rawio.go).
+// Connect implements mcp.Transport.
+func (t *Transport) Connect(ctx context.Context) (mcp.Connection, error) {
+	rc := &Conn{flights: t.Flights, pending: map[jsonrpc.ID]chan *jsonrpc.Response{}, closed: make(chan struct{})}
+	if iot, ok := t.Inner.(*mcp.IOTransport); ok && ownReader {
+		// Decode once, route on the reader goroutine (stdio.go).
 		sc := newStdioConn(iot.Reader, iot.Writer, rc.intercept)
 		sc.pre = rc.preResponse
-		sc.garbage = t.u.garbageLine
+		sc.garbage = t.Garbage
 		sc.start()
 		rc.Connection = sc
 		rc.own = true
 	} else {
-		c, err := t.inner.Connect(ctx)
+		c, err := t.Inner.Connect(ctx)
 		if err != nil {
 			return nil, err
 		}
 		rc.Connection = c
 	}
+	t.mu.Lock()
 	t.conn = rc
+	t.mu.Unlock()
 	return rc, nil
 }
 
-// ownReader selects rawio.go's reader over wrapping the SDK's IOTransport
-// connection (MCPPROXY_FASTPATH_READER=sdk selects the latter).
+// Conn is the connection Connect made last, or nil.
+func (t *Transport) Conn() *Conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.conn
+}
+
+// ownReader selects stdio.go's reader over wrapping the SDK's IOTransport
+// connection (MCPPROXY_FASTPATH_READER=sdk selects the latter, to compare).
 var ownReader = os.Getenv("MCPPROXY_FASTPATH_READER") != "sdk"
 
-// rawConn is an mcp.Connection that also carries raw requests.
-type rawConn struct {
+// Conn is an mcp.Connection that also carries raw requests (Call).
+type Conn struct {
 	mcp.Connection
-	u   *Upstream // for routing to fast-path flights (rawroute.go)
-	own bool      // Connection is a stdioConn that calls intercept itself
+	flights Flights // routes messages to fast-path flights (route.go)
+	own     bool    // Connection is a stdioConn that calls intercept itself
 
 	seq       atomic.Uint64
 	mu        sync.Mutex
 	pending   map[jsonrpc.ID]chan *jsonrpc.Response
 	closeOnce sync.Once
 	closed    chan struct{}
+	// bg owns the goroutines that answer the upstream (a client's answer
+	// to its request, a cancellation); Close waits for them.
+	bg sync.WaitGroup
 }
 
 // Read returns the next message for the SDK session; the fast path's own
 // messages are taken out first (by the stdioConn's reader, or here).
-func (c *rawConn) Read(ctx context.Context) (jsonrpc.Message, error) {
+func (c *Conn) Read(ctx context.Context) (jsonrpc.Message, error) {
 	for {
 		msg, err := c.Connection.Read(ctx)
 		if err != nil {
@@ -110,7 +134,7 @@ func (c *rawConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 
 // preResponse takes a response to a raw request straight from the wire,
 // decoded with encoding/json (cheap for this small envelope).
-func (c *rawConn) preResponse(raw json.RawMessage) bool {
+func (c *Conn) preResponse(raw json.RawMessage) bool {
 	if !bytes.Contains(raw, rawIDBytes) {
 		return false
 	}
@@ -152,7 +176,7 @@ func (r *rawRef) UnmarshalJSON(b []byte) error {
 
 // intercept handles msg if it belongs to the fast path: a response to a raw
 // request, or a message for a fast-path flight.
-func (c *rawConn) intercept(msg jsonrpc.Message) bool {
+func (c *Conn) intercept(msg jsonrpc.Message) bool {
 	switch m := msg.(type) {
 	case *jsonrpc.Request:
 		return c.routeRaw(m)
@@ -173,19 +197,23 @@ func (c *rawConn) intercept(msg jsonrpc.Message) bool {
 	return false
 }
 
-func (c *rawConn) Close() error {
+// Close implements mcp.Connection; it returns once the goroutines answering
+// the upstream have ended.
+func (c *Conn) Close() error {
 	c.shut()
-	return c.Connection.Close()
+	err := c.Connection.Close()
+	c.bg.Wait()
+	return err
 }
 
-func (c *rawConn) shut() {
+func (c *Conn) shut() {
 	c.closeOnce.Do(func() { close(c.closed) })
 }
 
-// call sends method with params (raw JSON) and returns the raw result. A
+// Call sends method with params (raw JSON) and returns the raw result. A
 // JSON-RPC error from the upstream is returned as a *jsonrpc.Error wrapped
 // the way the SDK client wraps it, so callers see the same error either way.
-func (c *rawConn) call(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+func (c *Conn) Call(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
 	id, _ := jsonrpc.MakeID(rawIDPrefix + strconv.FormatUint(c.seq.Add(1), 10))
 	ch := make(chan *jsonrpc.Response, 1)
 	c.mu.Lock()
@@ -221,19 +249,20 @@ func (c *rawConn) call(ctx context.Context, method string, params json.RawMessag
 	case <-ctx.Done():
 		forget()
 		// As the SDK client does: tell the upstream, off the caller's path.
-		go func(reason string) {
+		reason := ctx.Err().Error()
+		c.bg.Go(func() {
 			nctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			p, _ := json.Marshal(&mcp.CancelledParams{RequestID: id.Raw(), Reason: reason})
 			_ = c.Connection.Write(nctx, &jsonrpc.Request{Method: "notifications/cancelled", Params: p})
-		}(ctx.Err().Error())
+		})
 		return nil, ctx.Err()
 	}
 }
 
 // writeRequest sends a request; on a stdioConn the envelope is written
 // around the raw params without re-encoding them.
-func (c *rawConn) writeRequest(ctx context.Context, id jsonrpc.ID, method string, params json.RawMessage) error {
+func (c *Conn) writeRequest(ctx context.Context, id jsonrpc.ID, method string, params json.RawMessage) error {
 	sc, ok := c.Connection.(*stdioConn)
 	if !ok || !json.Valid(params) || bytes.ContainsAny(params, "\r\n") {
 		return c.Connection.Write(ctx, &jsonrpc.Request{ID: id, Method: method, Params: params})
@@ -254,66 +283,15 @@ func (c *rawConn) writeRequest(ctx context.Context, id jsonrpc.ID, method string
 	return sc.writeLine(buf)
 }
 
-// errNoRaw means the upstream has no raw connection (HTTP upstream, fast
-// path off, or not connected): use the SDK session.
-var errNoRaw = errors.New("no raw connection")
+// OwnReader reports whether messages are read by this package's reader
+// (which decodes each once) rather than the SDK's connection.
+func (c *Conn) OwnReader() bool { return c.own }
 
-// CallRaw sends a request through the upstream's raw connection and returns
-// the raw result. ok is false when the upstream has no raw connection; the
-// caller then uses the SDK session.
-func (u *Upstream) CallRaw(ctx context.Context, method string, params json.RawMessage) (res json.RawMessage, ok bool, err error) {
-	u.mu.Lock()
-	c := u.raw
-	u.mu.Unlock()
-	if c == nil {
-		return nil, false, errNoRaw
-	}
-	res, err = c.call(ctx, method, params)
-	return res, true, err
-}
-
-// protocolError is why the raw connection stopped reading, when the
-// server broke the protocol (nil otherwise).
-func (c *rawConn) protocolError() error {
+// ProtocolError is why the connection stopped reading, when the server
+// broke the protocol (a message over the size limit); nil otherwise.
+func (c *Conn) ProtocolError() error {
 	if sc, ok := c.Connection.(*stdioConn); ok {
 		return sc.readErr()
 	}
 	return nil
-}
-
-// HasRaw reports whether CallRaw can be used now.
-func (u *Upstream) HasRaw() bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.raw != nil
-}
-
-// rawWrap wraps a stdio transport for the fast path when it is on.
-func (u *Upstream) rawWrap(t mcp.Transport) mcp.Transport {
-	if !fastPath {
-		return t
-	}
-	return &rawTransport{u: u, inner: t}
-}
-
-// rawAttachLocked makes t's raw connection usable (u.mu held).
-func (u *Upstream) rawAttachLocked(t mcp.Transport) {
-	if rt, ok := t.(*rawTransport); ok && rt.conn != nil {
-		u.raw = rt.conn
-	}
-}
-
-// rawDetach forgets the raw connection when the session ends.
-func (u *Upstream) rawDetach() {
-	u.mu.Lock()
-	u.raw = nil
-	u.mu.Unlock()
-}
-
-// SetFastPath turns the fast path on or off (for tests; it applies to
-// connections made afterwards) and returns the previous setting.
-func SetFastPath(on bool) bool {
-	prev := fastPath
-	fastPath = on
-	return prev
 }

@@ -1,4 +1,4 @@
-package upstream
+package fastpath
 
 import (
 	"bufio"
@@ -299,12 +299,3 @@ func (c *stdioConn) SessionID() string { return "" }
 
 // errFrameTooLarge reports a message larger than the limit.
 var errFrameTooLarge = errors.New("inbound JSON-RPC frame exceeded the configured maximum line length")
-
-// garbageLine reports a non-JSON line the server wrote to stdout: the
-// first ten, then every thousandth, so a flood cannot fill the log.
-func (u *Upstream) garbageLine(line []byte, count int) {
-	if count <= 10 || count%1000 == 0 {
-		u.m.log.Warn("upstream wrote a line that is not JSON-RPC to stdout; skipped (servers must log to stderr)",
-			"server", u.name, "skipped_so_far", count, "line", string(line))
-	}
-}
