@@ -1,7 +1,6 @@
 package trust
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -47,9 +46,10 @@ func Define(t *mcp.Tool) (Definition, string) {
 	return d, "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// canonical renders v as JSON with object keys sorted and no insignificant
-// space; a value that cannot be rendered becomes its error text, which still
-// pins it (as a string).
+// canonical renders v as JSON with object keys sorted, numbers as
+// encoding/json writes float64s, and no insignificant space, so a schema
+// hashes the same whichever way it was decoded; a value that cannot be
+// rendered becomes its error text, which still pins it (as a string).
 func canonical(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -57,12 +57,13 @@ func canonical(v any) json.RawMessage {
 		return b
 	}
 	if _, decoded := v.(map[string]any); decoded {
-		return b // what a client decoded from JSON: maps marshal with sorted keys
+		// What encoding/json decoded (either way a schema is listed):
+		// maps marshal with sorted keys, numbers as float64.
+		return b
 	}
+	// Anything else (raw JSON, typed schemas) gets the same form.
 	var generic any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber() // numbers keep their spelling
-	if dec.Decode(&generic) != nil {
+	if json.Unmarshal(b, &generic) != nil {
 		return b
 	}
 	out, err := json.Marshal(generic)
