@@ -13,7 +13,6 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/proxy"
 	"github.com/mcpproxy/mcpproxy/internal/trust"
-	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
 
 // trustEnv is what the trust policy needs for a change decided against
@@ -192,7 +191,9 @@ func (a *App) currentTools(server string) ([]*mcp.Tool, bool) {
 	if u == nil {
 		return nil, false
 	}
-	live := u.Status().State == upstream.StateReady
+	// Session is non-nil exactly while the server is ready (and costs
+	// less than a Status on this per-call path).
+	live := u.Session() != nil
 	return u.Tools(), live
 }
 
