@@ -132,6 +132,11 @@ func ClientUpdate(old *config.Server, raw json.RawMessage, env Env) (Change, err
 	}
 	ch := Change{Server: s, Changed: launchDiff(old, s)}
 	if ch.Relaunches() {
+		if old.Isolation != nil && old.Isolation.AllowDangerous {
+			return Change{}, &RefusedError{Field: ch.Changed[0],
+				Why:   "this server's container is loosened by hand (isolation.allow_dangerous), so what it runs is not an MCP client's to change",
+				Where: env.where()}
+		}
 		if err := checkLaunch(s, env); err != nil {
 			return Change{}, err
 		}

@@ -278,7 +278,8 @@ func TestClientUpdateMerges(t *testing.T) {
 
 // While isolation is on, an MCP client cannot change what a server that
 // runs outside a container executes (a hand-written opt-out or a docker
-// command), but may still disable it.
+// command), nor what a server whose box a person loosened by hand
+// (allow_dangerous) runs, but may still disable them.
 func TestClientUpdateOfUnisolatedServer(t *testing.T) {
 	optOut := &config.Server{Name: "host", Command: "node", Isolation: &config.ServerIsolation{Enabled: new(false)}}
 	_, err := ClientUpdate(optOut, json.RawMessage(`{"args":["-e","evil()"]}`), isoOn())
@@ -288,6 +289,12 @@ func TestClientUpdateOfUnisolatedServer(t *testing.T) {
 	}
 	if _, err := ClientUpdate(optOut, json.RawMessage(`{"enabled":false}`), isoOn()); err != nil {
 		t.Fatalf("disabling: %v", err)
+	}
+	loose := &config.Server{Name: "l", Command: "node", Isolation: &config.ServerIsolation{AllowDangerous: true, ExtraArgs: []string{"--privileged"}}}
+	_, err = ClientUpdate(loose, json.RawMessage(`{"args":["evil.js"]}`), isoOn())
+	wantRefused(t, err, "args")
+	if _, err := ClientUpdate(loose, json.RawMessage(`{"enabled":false}`), isoOn()); err != nil {
+		t.Fatalf("disabling a loosened server: %v", err)
 	}
 	dind := &config.Server{Name: "d", Command: "docker", Args: []string{"run", "img"}}
 	_, err = ClientUpdate(dind, json.RawMessage(`{"args":["run","-v","/:/host","img"]}`), isoOn())
