@@ -687,7 +687,7 @@ func TestCrashedServerLeavesNoGrandchild(t *testing.T) {
 	first := p.waitTree("the first `sleep 300`", 5*time.Second, func(ps []procInfo) bool {
 		return countCmd(ps, cmdlineIs("sleep 300")) == 1
 	})
-	p.waitLog(`msg="upstream disconnected" server=crasher error="process exited: exit status 3`, 5*time.Second)
+	p.waitLog(`msg="upstream disconnected" server=crasher error="server \"crasher\" exited (code 3)`, 5*time.Second)
 	var sleeps []procInfo
 	for _, pr := range first {
 		if pr.Cmdline == "sleep 300" {

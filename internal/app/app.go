@@ -108,6 +108,11 @@ func New(opts Options) (*App, error) {
 	if opts.Started.IsZero() {
 		opts.Started = time.Now()
 	}
+	if opts.Redactor == nil {
+		// Text taken from servers' stderr is redacted for error messages
+		// even when the logger does not redact.
+		opts.Redactor = &logging.Redactor{}
+	}
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
@@ -165,6 +170,7 @@ func New(opts Options) (*App, error) {
 		Launcher:      iso.Launcher(),
 		Logger:        a.log,
 		ServerLog:     func(name string) (io.WriteCloser, error) { return logging.ServerLog(logDir, name) },
+		Redact:        opts.Redactor.Redact,
 		ClientName:    "mcpproxy",
 		ClientVersion: opts.Version,
 		OnToolsChanged: func(server string, tools []*mcp.Tool) {

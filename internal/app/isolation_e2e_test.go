@@ -1237,8 +1237,11 @@ func TestIsolationImagePullFailure(t *testing.T) {
 	})
 	t.Logf("phase while pulling: %q (state %s)", pulling.Isolation.Phase, pulling.State)
 	st := h.waitState("ghost", upstream.StateError, 60*time.Second)
-	mustContain(t, st.Error, registry+"/"+image)
-	mustContain(t, st.Error, "pull")
+	mustContain(t, st.Error, "image "+registry+"/"+image+" is not present locally and could not be pulled from "+registry+": the registry has no such image (")
+	mustContain(t, st.Error, " — build or load it (docker load / docker build), or set isolation.image / default_images to an image you have")
+	if strings.Count(st.Error, "\n") > 0 {
+		t.Fatalf("the error is not one line: %q", st.Error)
+	}
 	if hits.Load() == 0 {
 		t.Fatalf("the local registry was never asked; error: %s", st.Error)
 	}

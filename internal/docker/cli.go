@@ -327,10 +327,32 @@ func (c *CLI) Remove(ctx context.Context, id string) error {
 		return err
 	}
 	_, err := c.output(ctx, "rm", "--force", "--volumes", id)
-	if err != nil && (isNotFound(err) || isRemovalInProgress(err)) {
+	switch {
+	case err == nil || isNotFound(err):
 		return nil
+	case isRemovalInProgress(err):
+		// docker run --rm is removing it already (its server ended):
+		// gone means gone, so wait for that removal to finish.
+		return c.waitGone(ctx, id)
 	}
 	return err
+}
+
+// waitGone polls until container id no longer exists or ctx ends.
+func (c *CLI) waitGone(ctx context.Context, id string) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		_, err := c.output(ctx, "container", "inspect", "--format", "{{.Id}}", id)
+		if err != nil && isNotFound(err) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove container %s: its removal did not finish: %w", id, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 func (c *CLI) command(ctx context.Context, args ...string) *exec.Cmd {

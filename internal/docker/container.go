@@ -2,7 +2,6 @@ package docker
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -149,11 +148,4 @@ func (c *container) abort() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = c.Stop(ctx, 0)
-}
-
-func (c *container) exitCodeText() string {
-	if code := c.proc.ExitCode(); code >= 0 {
-		return fmt.Sprintf(" (docker run exited with code %d)", code)
-	}
-	return ""
 }

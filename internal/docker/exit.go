@@ -16,6 +16,12 @@ func exitOf(name string, code int, oom bool, memoryBytes int64) isolation.Exit {
 	case oom:
 		e.OOMKilled = true
 		e.Reason = fmt.Sprintf("container %s was OOM-killed: the server exceeded its memory limit (%s)", name, isolation.FormatMemory(memoryBytes))
+	case code == 125:
+		e.Reason = fmt.Sprintf("docker run failed for container %s (exit code 125: the engine refused it)", name)
+	case code == 126:
+		e.Reason = fmt.Sprintf("the command of container %s could not be run (exit code 126: not executable)", name)
+	case code == 127:
+		e.Reason = fmt.Sprintf("the command of container %s was not found in the image (exit code 127)", name)
 	case code == 137:
 		e.Reason = fmt.Sprintf("container %s was killed (exit code 137: SIGKILL, e.g. by docker or the kernel)", name)
 	case code >= 0:

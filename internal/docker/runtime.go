@@ -107,7 +107,8 @@ const imageCheckTimeout = 30 * time.Second
 // a missing one is pulled, each line of docker's progress passed on. The
 // check is shared: servers of one image starting together run one `docker
 // image inspect`, not one each. Nothing is cached beyond that call, so a
-// later start sees a pull or removal made since.
+// later start sees a pull or removal made since. A failed pull is an
+// *ImageError: one line naming the image, the registry, why and the fix.
 func (r *Runtime) EnsureImage(ctx context.Context, image string, progress func(line string)) error {
 	cli, _, _ := r.cli(ctx)
 	ok, err := r.imageExists(ctx, cli, image)
@@ -121,7 +122,10 @@ func (r *Runtime) EnsureImage(ctx context.Context, image string, progress func(l
 		progress = func(string) {}
 	}
 	progress("not present locally; pulling")
-	return cli.Pull(ctx, image, progress)
+	if err := cli.Pull(ctx, image, progress); err != nil {
+		return imageError(image, err)
+	}
+	return nil
 }
 
 func (r *Runtime) imageExists(ctx context.Context, cli *CLI, ref string) (bool, error) {
@@ -402,7 +406,7 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 		if err != nil {
 			return nil, fmt.Errorf("docker run did not create the container: %w", err)
 		}
-		return nil, fmt.Errorf("docker run exited before creating the container%s", c.exitCodeText())
+		return nil, &isolation.ExitedError{Name: c.name, Exit: exitOf(c.name, c.proc.ExitCode(), false, plan.MemoryBytes)}
 	}
 	c.setID(id)
 	if c.link != nil {
@@ -413,7 +417,7 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 		if err != nil {
 			c.abort()
 			if errors.Is(err, errShimExited) {
-				return nil, fmt.Errorf("container %s exited before its server connected%s", c.name, c.exitCodeText())
+				return nil, &isolation.ExitedError{Name: c.name, Exit: c.Exit(ctx)}
 			}
 			return nil, fmt.Errorf("waiting for the server's stdio: %w", err)
 		}

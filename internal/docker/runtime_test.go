@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -180,5 +181,25 @@ func TestWaitCIDFile(t *testing.T) {
 	cancel()
 	if id, err := waitCIDFile(ctx, filepath.Join(t.TempDir(), "none"), make(chan struct{})); id != "" || err == nil {
 		t.Fatalf("cancelled: %q, %v", id, err)
+	}
+}
+
+// A pull whose registry name does not resolve (the daemon's own lookup,
+// which cannot be made here without asking a resolver the test did not
+// start) is one line naming the image, the registry, the cause and the fix.
+func TestEnsureImageNameDoesNotResolve(t *testing.T) {
+	bin, _ := fakeDocker(t, `case "$1" in
+image) echo "Error: No such image: $5" >&2; exit 1;;
+pull) echo 'Error response from daemon: Get "https://registry.invalid/v2/": dial tcp: lookup registry.invalid on 10.0.0.53:53: no such host' >&2; exit 1;;
+esac`)
+	r := fakeRuntime(t, bin)
+	err := r.EnsureImage(context.Background(), "registry.invalid/team/tool:2", nil)
+	var ie *ImageError
+	if !errors.As(err, &ie) {
+		t.Fatalf("EnsureImage = %v, want an *ImageError", err)
+	}
+	want := `image registry.invalid/team/tool:2 is not present locally and could not be pulled from registry.invalid: the registry's name does not resolve (Get "https://registry.invalid/v2/": dial tcp: lookup registry.invalid on 10.0.0.53:53: no such host) — build or load it (docker load / docker build), or set isolation.image / default_images to an image you have`
+	if err.Error() != want {
+		t.Fatalf("\ngot  %s\nwant %s", err, want)
 	}
 }

@@ -107,6 +107,23 @@ type Exit struct {
 	Reason string
 }
 
+// ExitedError is a Start that failed because the container ended before its
+// stdio was connected (the command was not found, the server exited at
+// once). The server's stderr went to StartOptions.Stderr meanwhile.
+type ExitedError struct {
+	// Name is the container's name.
+	Name string
+	// Exit is how it ended.
+	Exit Exit
+}
+
+func (e *ExitedError) Error() string {
+	if e.Exit.Reason != "" {
+		return e.Exit.Reason + " before its server's stdio was connected"
+	}
+	return "container " + e.Name + " exited before its server's stdio was connected"
+}
+
 // Facts say how a started container is wired, for the list view: which
 // guarantees hold for this server.
 type Facts struct {

@@ -65,3 +65,13 @@ func repository(image string) string {
 	}
 	return image
 }
+
+// RegistryOf names the registry image is pulled from: its registry host, or
+// "docker.io" (docker's default) when it names none.
+func RegistryOf(image string) string {
+	if hasRegistryHost(image) {
+		host, _, _ := strings.Cut(image, "/")
+		return host
+	}
+	return "docker.io"
+}

@@ -309,10 +309,10 @@ func (c *containerStdio) Stop(ctx context.Context, grace time.Duration) error {
 	return c.c.Stop(ctx, grace)
 }
 
-func (c *containerStdio) ExitReason(ctx context.Context) string {
+func (c *containerStdio) Exit(ctx context.Context) isolation.Exit {
 	e := c.c.Exit(ctx)
 	if e.Reason == "" {
-		return ""
+		return e
 	}
 	c.l.mu.Lock()
 	defer c.l.mu.Unlock()
@@ -320,7 +320,7 @@ func (c *containerStdio) ExitReason(ctx context.Context) string {
 		c.l.lastExit = map[string]ExitNote{}
 	}
 	c.l.lastExit[c.server] = ExitNote{Container: c.c.Name(), Reason: e.Reason, OOMKilled: e.OOMKilled, At: time.Now()}
-	return e.Reason
+	return e
 }
 
 func shortID() string {

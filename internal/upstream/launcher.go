@@ -37,10 +37,10 @@ type Stdio interface {
 	Stop(ctx context.Context, grace time.Duration) error
 	// Kill ends it at once (second signal).
 	Kill()
-	// ExitReason says, once Done is closed, why it ended ("process exited:
-	// exit status 1", "container … was OOM-killed: …"); "" when nothing is
-	// known beyond the end of the stream. It may wait, bounded by ctx.
-	ExitReason(ctx context.Context) string
+	// Exit says, once Done is closed, how it ended: the exit code (-1 when
+	// unknown, e.g. killed by a signal) and a reason ("exit status 1",
+	// "container … was OOM-killed: …"). It may wait, bounded by ctx.
+	Exit(ctx context.Context) isolation.Exit
 }
 
 // Launched is a started stdio server and what the upstream must know of it.
@@ -126,14 +126,15 @@ func (h hostStdio) Stop(_ context.Context, grace time.Duration) error {
 	return nil
 }
 
-func (h hostStdio) ExitReason(context.Context) string {
+func (h hostStdio) Exit(context.Context) isolation.Exit {
 	select {
 	case <-h.p.Done():
 	default:
-		return ""
+		return isolation.Exit{Code: -1}
 	}
+	e := isolation.Exit{Code: h.p.ExitCode(), Reason: "process exited"}
 	if err := h.p.ExitError(); err != nil {
-		return "process exited: " + err.Error()
+		e.Reason = "process exited: " + err.Error()
 	}
-	return "process exited"
+	return e
 }

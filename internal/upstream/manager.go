@@ -59,6 +59,10 @@ type Options struct {
 	OnStateChanged func(server string)
 	// Downstream receives broadcasts; may be set later with SetDownstream.
 	Downstream Downstream
+	// Redact, when set, masks secret values in text taken from a server's
+	// stderr before it reaches an error message (the client, last_error,
+	// the main log).
+	Redact func(string) string
 	// ClientName is the implementation name sent to upstreams.
 	ClientName, ClientVersion string
 	// FastPath turns the tools/call fast path on or off for stdio
@@ -340,7 +344,7 @@ func (m *Manager) toolsChanged(name string, tools []*mcp.Tool) {
 }
 
 func (m *Manager) stderrFor(name string) *ringBuffer {
-	rb := &ringBuffer{max: 20}
+	rb := &ringBuffer{max: ringLines}
 	if m.opts.ServerLog != nil {
 		if w, err := m.opts.ServerLog(name); err == nil {
 			rb.w = w
@@ -352,19 +356,6 @@ func (m *Manager) stderrFor(name string) *ringBuffer {
 	m.stderrs[name] = rb
 	m.mu.Unlock()
 	return rb
-}
-
-func (m *Manager) recentStderr(name string) string {
-	m.mu.Lock()
-	rb := m.stderrs[name]
-	m.mu.Unlock()
-	if rb == nil {
-		return ""
-	}
-	if t := rb.tail(); t != "" {
-		return "; recent stderr: " + t
-	}
-	return ""
 }
 
 func (m *Manager) newClient(u *Upstream) *mcp.Client {

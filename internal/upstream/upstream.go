@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -156,7 +155,11 @@ func (u *Upstream) WaitReady(ctx context.Context) (*mcp.ClientSession, error) {
 		case StateQuarantined:
 			return nil, fmt.Errorf("server %q is quarantined: it was added or changed by an MCP client and waits for a person's approval (`mcpproxy upstream approve %s`)", u.name, u.name)
 		case StateError:
-			// A reconnect may be on its way; report the error now.
+			// A reconnect may be on its way; report the error now. An
+			// error that names the server already is passed on as it is.
+			if strings.HasPrefix(lastErr, fmt.Sprintf("server %q ", u.name)) {
+				return nil, errors.New(lastErr)
+			}
 			return nil, fmt.Errorf("server %q is not available: %s", u.name, lastErr)
 		}
 		select {
@@ -297,7 +300,7 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 		var stop func()
 		var err error
 		if run, stop, err = u.launch(ctx, cfg); err != nil {
-			return err
+			return u.launchFailed(err)
 		}
 		defer stop()
 		if run.InitTimeout > 0 {
@@ -329,7 +332,7 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 	}
 	sess, err := client.Connect(ictx, orderedTransport{inner: transport, o: &u.notes}, &mcp.ClientSessionOptions{ProtocolVersion: ProtocolVersion})
 	if err != nil {
-		return u.explainStartError(ctx, ictx, run, initTimeout, err)
+		return u.explainStartError(ctx, ictx, run, initTimeout, "before initialize", err)
 	}
 	defer sess.Close()
 	defer u.fastDetach()
@@ -339,7 +342,7 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 	}
 	tools, err := listTools(ictx, sess, fc)
 	if err != nil {
-		return u.explainStartError(ctx, ictx, run, initTimeout, fmt.Errorf("tools/list: %w", err))
+		return u.explainStartError(ctx, ictx, run, initTimeout, "while listing tools", fmt.Errorf("tools/list: %w", err))
 	}
 	u.mu.Lock()
 	u.session = sess
@@ -382,11 +385,7 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 			}
 		}
 		if run != nil {
-			select {
-			case <-run.Done():
-			case <-time.After(2 * time.Second):
-			}
-			return u.exitReason(run, err)
+			return u.ended(run, "", err)
 		}
 		if err == nil {
 			err = errors.New("connection closed by server")
@@ -426,39 +425,33 @@ func (u *Upstream) launch(ctx context.Context, cfg *config.Server) (*Launched, f
 	}, nil
 }
 
-func (u *Upstream) exitReason(run *Launched, fallback error) error {
-	select {
-	case <-run.Done():
-	default:
-		if fallback == nil {
-			fallback = errors.New("connection closed")
-		}
-		return fallback
-	}
-	dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if r := run.ExitReason(dctx); r != "" {
-		return fmt.Errorf("%s%s", r, u.m.recentStderr(u.name))
-	}
-	return fmt.Errorf("process exited%s", u.m.recentStderr(u.name))
-}
-
-func (u *Upstream) explainStartError(ctx, ictx context.Context, run *Launched, timeout time.Duration, err error) error {
+// explainStartError says why a start failed after the server was launched:
+// the server ended (or closed its stdio) — see ended —, the start's
+// deadline passed, or the handshake failed otherwise.
+func (u *Upstream) explainStartError(ctx, ictx context.Context, run *Launched, timeout time.Duration, when string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	timedOut := errors.Is(ictx.Err(), context.DeadlineExceeded)
 	if run != nil {
 		select {
 		case <-run.Done():
-			return fmt.Errorf("exited before completing the MCP initialize handshake: %v", u.exitReason(run, err))
+			return u.ended(run, when, err)
 		default:
 		}
-	}
-	if errors.Is(ictx.Err(), context.DeadlineExceeded) {
-		if run != nil && run.Isolation != nil && run.Isolation.Isolated {
-			return fmt.Errorf("start timed out after %s (docker_isolation.timeout) during MCP initialize: the container started but did not answer initialize%s", timeout, u.m.recentStderr(u.name))
+		if !timedOut {
+			return u.ended(run, when, err)
 		}
-		return fmt.Errorf("no answer to MCP initialize within %s%s", timeout, u.m.recentStderr(u.name))
+	}
+	if timedOut {
+		tail := u.m.stderrTail(u.name)
+		if tail != "" {
+			tail = "; stderr: " + tail
+		}
+		if run != nil && run.Isolation != nil && run.Isolation.Isolated {
+			return fmt.Errorf("start timed out after %s (docker_isolation.timeout) during MCP initialize: the container started but did not answer initialize%s", timeout, tail)
+		}
+		return fmt.Errorf("no answer to MCP initialize within %s%s", timeout, tail)
 	}
 	return err
 }
@@ -557,48 +550,4 @@ func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	return t.base.RoundTrip(r)
-}
-
-// ringBuffer keeps the last lines a server wrote to stderr.
-type ringBuffer struct {
-	mu    sync.Mutex
-	lines []string
-	part  string
-	max   int
-	w     io.WriteCloser
-}
-
-func (r *ringBuffer) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	s := r.part + string(p)
-	parts := strings.Split(s, "\n")
-	r.part = parts[len(parts)-1]
-	for _, l := range parts[:len(parts)-1] {
-		r.lines = append(r.lines, l)
-		if len(r.lines) > r.max {
-			r.lines = r.lines[len(r.lines)-r.max:]
-		}
-	}
-	r.mu.Unlock()
-	if r.w != nil {
-		_, _ = r.w.Write(p)
-	}
-	return len(p), nil
-}
-
-func (r *ringBuffer) Close() error {
-	if r.w != nil {
-		return r.w.Close()
-	}
-	return nil
-}
-
-func (r *ringBuffer) tail() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	lines := append([]string(nil), r.lines...)
-	if r.part != "" {
-		lines = append(lines, r.part)
-	}
-	return strings.Join(lines, " | ")
 }
