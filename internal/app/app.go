@@ -24,6 +24,7 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/datadir"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/index"
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/logging"
 	"github.com/mcpproxy/mcpproxy/internal/proxy"
 	"github.com/mcpproxy/mcpproxy/internal/trust"
@@ -116,6 +117,8 @@ func New(opts Options) (*App, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	// Hardened containers run as the proxy's own user (nobody for root).
+	isolation.SetProxyIDs(os.Getuid(), os.Getgid())
 	lock, err := datadir.Acquire(opts.DataDir)
 	if err != nil {
 		return nil, err

@@ -374,6 +374,10 @@ func TestIsolationPIDNamespace(t *testing.T) {
 	}
 	me := fmt.Sprint(os.Getpid())
 	for _, p := range inside {
+		// PID 1 of a hardened container is its own init (docker-init).
+		if p.PID == 1 && strings.HasPrefix(p.Cmdline, "/sbin/docker-init -- ") {
+			continue
+		}
 		if strings.Contains(p.Cmdline, "docker") || strings.Contains(p.Cmdline, os.Args[0]) {
 			t.Fatalf("the container sees a host process: %+v", p)
 		}
@@ -675,7 +679,9 @@ func processesMentioning(t testing.TB, s string) []string {
 }
 
 // An env value arrives inside the container and appears in no host process's
-// command line and not in main.log.
+// command line, not in main.log and not in `docker inspect` (the stdio shim
+// receives it over its socket). The docker CLI of the container is among
+// the host processes, carrying the shim's entrypoint, not the variable.
 func TestIsolationEnvSecrets(t *testing.T) {
 	t.Parallel()
 	image := testutil.FixtureImage(t)
@@ -711,11 +717,21 @@ func TestIsolationEnvSecrets(t *testing.T) {
 			t.Fatalf("the secret value is in the command line of pid %s: %q", e.Name(), bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
 		}
 		if bytes.Contains(b, []byte("\x00-e\x00MCPPROXY_E2E_TOKEN\x00")) {
+			t.Fatalf("the variable is passed through docker (pid %s): %q", e.Name(), bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
+		}
+		if bytes.Contains(b, []byte("--entrypoint\x00/.mcpproxy/shim")) && bytes.Contains(b, []byte("mcpproxy-envbox")) {
 			sawName = true
 		}
 	}
 	if !sawName {
-		t.Fatalf("no host process has `-e MCPPROXY_E2E_TOKEN` in its command line (scanned %d): is the server in a container?", scanned)
+		t.Fatalf("no host process runs the envbox container with the stdio shim (scanned %d): is the server in a container?", scanned)
+	}
+	v, _ := findServer(listServers(t, cs), "envbox")
+	if v.Isolation == nil || v.Isolation.Secrets != isolation.SecretsShim {
+		t.Fatalf("the list view does not say the shim delivered the env: %+v", v.Isolation)
+	}
+	if out := dockerOut(t, "inspect", v.Isolation.ContainerID); strings.Contains(out, secret) || strings.Contains(out, "MCPPROXY_E2E_TOKEN") {
+		t.Fatal("the secret (or its name) is in docker inspect")
 	}
 	if strings.Contains(mainLog(t, h), secret) || strings.Contains(h.logs.String(), secret) {
 		t.Fatal("the secret value reached main.log")
@@ -752,8 +768,12 @@ func TestIsolationDebugLogShowsDockerArgv(t *testing.T) {
 	if run == "" {
 		t.Fatalf("no `docker isolation: docker run` line for server argv in main.log:\n%s", joined)
 	}
-	for _, want := range []string{" run ", "--name " + v.Isolation.ContainerName, "--memory 128m", "--network bridge", "-e ARGV_TOKEN", " " + image + " ", "/mcpfixture -name argv-fixture", isolation.LabelInstance + "=" + h.app.iso.instance.ID} {
+	for _, want := range []string{" run ", "--name " + v.Isolation.ContainerName, "--memory 128m", "--network bridge", "--cap-drop ALL", "--read-only", "profile=hardened",
+		" " + image + " ", "/mcpfixture -name argv-fixture", isolation.LabelInstance + "=" + h.app.iso.instance.ID} {
 		mustContain(t, run, want)
+	}
+	if strings.Contains(run, "ARGV_TOKEN") {
+		t.Fatalf("with the stdio shim the env does not go through docker at all:\n%s", run)
 	}
 	if strings.Contains(joined, secret) || strings.Contains(mainLog(t, h), secret) {
 		t.Fatalf("an env value is in the log:\n%s", joined)

@@ -22,12 +22,15 @@ const (
 
 // Shim makes the container's entrypoint the stdio shim, which connects the
 // server's stdin and stdout to a unix socket the proxy listens on instead of
-// docker's attach stream (two fewer relays per message).
+// docker's attach stream (two fewer relays per message), and receives the
+// server's environment over it.
 type Shim struct {
 	// Binary is the host path of the static shim, mounted read-only.
 	Binary string
-	// IODir is the host directory holding the proxy's socket.
-	IODir string
+	// Socket is the host path of the proxy's socket. The socket file alone
+	// is mounted (read-only; connecting still works): no host directory the
+	// server could write into is.
+	Socket string
 }
 
 // RunSpec is what a `docker run` needs besides the Plan.
@@ -51,7 +54,7 @@ func ShimCompatible(p *isolation.Plan, s Shim) bool {
 			return false
 		}
 	}
-	for _, path := range []string{s.Binary, s.IODir} {
+	for _, path := range []string{s.Binary, s.Socket} {
 		if path == "" || strings.ContainsAny(path, ":,") {
 			return false
 		}
@@ -66,13 +69,15 @@ func ShimCompatible(p *isolation.Plan, s Shim) bool {
 //	--memory M --memory-swap M --cpus C [--pids-limit P] [--ulimit nofile=N:N]
 //	--network NET [--user U] [--read-only] [--cap-drop C]… [--cap-add C]…
 //	[--security-opt no-new-privileges] [--init] [--tmpfs PATH:size=…,mode=…]…
-//	[--mount type=…,src=…,dst=…[,readonly]]… [-w DIR] [-e HOME=H] [-e NAME]…
-//	[shim: -v BIN:/.mcpproxy/shim:ro -v DIR:/.mcpproxy/io -e MCPPROXY_SHIM_TOKEN
-//	       --entrypoint /.mcpproxy/shim]
+//	[--mount type=…,src=…,dst=…[,readonly]]… [-w DIR] [-e HOME=H]
+//	[no shim: -e NAME…]
+//	[shim: -v BIN:/.mcpproxy/shim:ro -v SOCK:/.mcpproxy/io/stdio.sock:ro
+//	       -e MCPPROXY_SHIM_TOKEN --entrypoint /.mcpproxy/shim]
 //	<extra_args, global then server> IMAGE [/.mcpproxy/io/stdio.sock] COMMAND ARGS…
 //
-// Env values never appear: each name is passed as `-e NAME`, and docker
-// reads the value from its own environment. Labels and env names are
+// Env values never appear: with the shim they are sent over its socket
+// (not even the names are in argv); without it each name is passed as
+// `-e NAME` and docker reads the value from its own environment. Labels and env names are
 // sorted, so the argv is deterministic. Zero values leave their flag out
 // (a zero memory or CPU limit is unlimited). A tmpfs path that docker's
 // --tmpfs syntax cannot express is an error.
@@ -143,11 +148,15 @@ func RunArgs(p *isolation.Plan, spec RunSpec) ([]string, error) {
 	if p.Home != "" {
 		a = append(a, "-e", "HOME="+p.Home)
 	}
-	for _, n := range p.EnvNames {
-		a = append(a, "-e", n)
+	if spec.Shim == nil {
+		// Without the shim the values go through docker (visible in
+		// `docker inspect`); with it, the shim receives them over its socket.
+		for _, n := range p.EnvNames {
+			a = append(a, "-e", n)
+		}
 	}
 	if s := spec.Shim; s != nil {
-		a = append(a, "-v", s.Binary+":"+ShimPath+":ro", "-v", s.IODir+":"+ShimIODir,
+		a = append(a, "-v", s.Binary+":"+ShimPath+":ro", "-v", s.Socket+":"+ShimSocket+":ro",
 			"-e", ShimTokenEnv, "--entrypoint", ShimPath)
 	}
 	a = append(a, p.DockerArgs...)
@@ -170,6 +179,9 @@ func tmpfsValue(t isolation.Tmpfs, user string) (string, error) {
 		return "", fmt.Errorf("docker: tmpfs %s has no size", t.Path)
 	}
 	v := t.Path + ":size=" + strconv.FormatInt(t.SizeBytes, 10) + ",mode=" + strconv.FormatUint(uint64(t.Mode), 8)
+	if t.Exec {
+		v += ",exec"
+	}
 	if t.Owned {
 		if uid, gid, ok := numericUser(user); ok {
 			v += ",uid=" + uid + ",gid=" + gid

@@ -22,7 +22,32 @@ var goldenLabels = map[string]string{
 	isolation.LabelInstance: "0123abcd",
 }
 
-const uvxScript = `pip install --quiet --disable-pip-version-check uv >&2 && exec uvx "$@"`
+const uvxScript = `pip install --quiet --disable-pip-version-check --user uv >&2 && PATH="$HOME/.local/bin:$PATH" exec uvx "$@"`
+
+// hardened is the argv of the hardened profile around the network flag,
+// for a container of tmpfs size tmp (/tmp) and home (the home).
+func hardened(network string, tmp, home int64) (limits, profile []string) {
+	limits = []string{"--pids-limit", "256", "--ulimit", "nofile=8192:8192", "--network", network}
+	profile = []string{"--user", "65534:65534", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--init",
+		"--tmpfs", "/tmp:size=" + strconv.FormatInt(tmp, 10) + ",mode=1777,exec",
+		"--tmpfs", "/home/mcpproxy:size=" + strconv.FormatInt(home, 10) + ",mode=700,exec,uid=65534,gid=65534"}
+	return limits, profile
+}
+
+func cat(parts ...[]string) []string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+var (
+	hLimitsNone, hProfile = hardened("none", 128<<20, 256<<20)
+	hLimitsBridge, _      = hardened("bridge", 128<<20, 256<<20)
+	_, hProfile64         = hardened("bridge", 64<<20, 64<<20)
+	homeEnv               = []string{"-e", "HOME=/home/mcpproxy"}
+)
 
 // The argv of plans that Decide makes from configurations.
 func TestRunArgsOfDecidedPlans(t *testing.T) {
@@ -45,44 +70,44 @@ func TestRunArgsOfDecidedPlans(t *testing.T) {
 				},
 			},
 			cidfile: "/run/cid",
-			want: []string{"run", "--cidfile", "/run/cid", "-i", "--rm", "--name", "mcpproxy-api-ab12",
+			want: cat([]string{"run", "--cidfile", "/run/cid", "-i", "--rm", "--name", "mcpproxy-api-ab12",
 				"--label", "com.mcpproxy.instance=0123abcd", "--label", "com.mcpproxy.managed=true", "--label", "com.mcpproxy.server=api",
-				"--memory", "512m", "--memory-swap", "512m", "--cpus", "1", "--network", "none", "-w", "/app",
-				"-e", "API_KEY", "-e", "DEBUG",
-				"--cap-drop=ALL", "--read-only",
-				"my-custom-python:latest", "python", "-m", "my_server"},
+				"--memory", "512m", "--memory-swap", "512m", "--cpus", "1"}, hLimitsNone, hProfile, []string{"-w", "/app"}, homeEnv,
+				[]string{"-e", "API_KEY", "-e", "DEBUG",
+					"--cap-drop=ALL", "--read-only",
+					"my-custom-python:latest", "python", "-m", "my_server"}),
 		},
 		{
 			name:   "npx with defaults, no cidfile",
 			server: config.Server{Name: "api", Command: "/usr/local/bin/npx", Args: []string{"-y", "@modelcontextprotocol/server-everything"}},
-			want: []string{"run", "-i", "--rm", "--name", "mcpproxy-api-ab12",
+			want: cat([]string{"run", "-i", "--rm", "--name", "mcpproxy-api-ab12",
 				"--label", "com.mcpproxy.instance=0123abcd", "--label", "com.mcpproxy.managed=true", "--label", "com.mcpproxy.server=api",
-				"--memory", "512m", "--memory-swap", "512m", "--cpus", "1", "--network", "bridge",
-				"node:20", "npx", "-y", "@modelcontextprotocol/server-everything"},
+				"--memory", "512m", "--memory-swap", "512m", "--cpus", "1"}, hLimitsBridge, hProfile, homeEnv,
+				[]string{"node:20", "npx", "-y", "@modelcontextprotocol/server-everything"}),
 		},
 		{
 			name:   "unknown binary keeps its host path, custom image and limits",
 			server: config.Server{Name: "api", Command: "/opt/bin/mytool", Args: []string{"serve"}, Isolation: &config.ServerIsolation{Image: "localhost:5000/mytool:1", MemoryLimit: "64m", CPULimit: "0.25"}},
-			want: []string{"run", "-i", "--rm", "--name", "mcpproxy-api-ab12",
+			want: cat([]string{"run", "-i", "--rm", "--name", "mcpproxy-api-ab12",
 				"--label", "com.mcpproxy.instance=0123abcd", "--label", "com.mcpproxy.managed=true", "--label", "com.mcpproxy.server=api",
-				"--memory", "64m", "--memory-swap", "64m", "--cpus", "0.25", "--network", "bridge",
-				"localhost:5000/mytool:1", "/opt/bin/mytool", "serve"},
+				"--memory", "64m", "--memory-swap", "64m", "--cpus", "0.25"}, hLimitsBridge, hProfile64, homeEnv,
+				[]string{"localhost:5000/mytool:1", "/opt/bin/mytool", "serve"}),
 		},
 		{
 			name:   "uvx on the python image installs uv, args positional",
 			server: config.Server{Name: "api", Command: "uvx", Args: []string{"mcp-server-fetch", "'; rm -rf / #"}},
-			want: []string{"run", "-i", "--rm", "--name", "mcpproxy-api-ab12",
+			want: cat([]string{"run", "-i", "--rm", "--name", "mcpproxy-api-ab12",
 				"--label", "com.mcpproxy.instance=0123abcd", "--label", "com.mcpproxy.managed=true", "--label", "com.mcpproxy.server=api",
-				"--memory", "512m", "--memory-swap", "512m", "--cpus", "1", "--network", "bridge",
-				"python:3.11", "sh", "-c", uvxScript, "uvx", "mcp-server-fetch", "'; rm -rf / #"},
+				"--memory", "512m", "--memory-swap", "512m", "--cpus", "1"}, hLimitsBridge, hProfile, homeEnv,
+				[]string{"python:3.11", "sh", "-c", uvxScript, "uvx", "mcp-server-fetch", "'; rm -rf / #"}),
 		},
 		{
 			name:   "uvx on uv's own image runs directly",
 			server: config.Server{Name: "api", Command: "uvx", Args: []string{"pkg"}, Isolation: &config.ServerIsolation{Image: "ghcr.io/astral-sh/uv:python3.13-bookworm-slim"}},
-			want: []string{"run", "-i", "--rm", "--name", "mcpproxy-api-ab12",
+			want: cat([]string{"run", "-i", "--rm", "--name", "mcpproxy-api-ab12",
 				"--label", "com.mcpproxy.instance=0123abcd", "--label", "com.mcpproxy.managed=true", "--label", "com.mcpproxy.server=api",
-				"--memory", "512m", "--memory-swap", "512m", "--cpus", "1", "--network", "bridge",
-				"ghcr.io/astral-sh/uv:python3.13-bookworm-slim", "uvx", "pkg"},
+				"--memory", "512m", "--memory-swap", "512m", "--cpus", "1"}, hLimitsBridge, hProfile, homeEnv,
+				[]string{"ghcr.io/astral-sh/uv:python3.13-bookworm-slim", "uvx", "pkg"}),
 		},
 	}
 	for _, tt := range tests {
@@ -148,7 +173,7 @@ func TestRunArgsGolden(t *testing.T) {
 		spec  RunSpec
 	}{
 		{"every field, attach", fullPlan(), RunSpec{Name: "mcpproxy-api-ab12", CIDFile: "/run/api.cid", Labels: goldenLabels}},
-		{"every field, shim", fullPlan(), RunSpec{Name: "mcpproxy-api-ab12", Labels: goldenLabels, Shim: &Shim{Binary: "/data/run/bin/shim-0123", IODir: "/data/run/io-mcpproxy-api-ab12"}}},
+		{"every field, shim", fullPlan(), RunSpec{Name: "mcpproxy-api-ab12", Labels: goldenLabels, Shim: &Shim{Binary: "/data/run/bin/shim-0123", Socket: "/data/run/io-mcpproxy-api-ab12/stdio.sock"}}},
 		{"zero limits leave their flags out", &isolation.Plan{Image: "img:1", Command: "/srv"}, RunSpec{Name: "n"}},
 		{"tmpfs owned by a named user has no uid", &isolation.Plan{Image: "img:1", Command: "/srv", User: "mcp",
 			Tmpfs: []isolation.Tmpfs{{Path: "/home/mcp", SizeBytes: 1 << 20, Mode: 0o700, Owned: true}}}, RunSpec{Name: "n"}},
@@ -195,7 +220,7 @@ func TestRunArgsRefusesInexpressibleTmpfs(t *testing.T) {
 }
 
 func TestShimCompatible(t *testing.T) {
-	ok := Shim{Binary: "/run/bin/shim", IODir: "/run/io-x"}
+	ok := Shim{Binary: "/run/bin/shim", Socket: "/run/io-x/stdio.sock"}
 	tests := []struct {
 		name string
 		args []string
@@ -205,9 +230,9 @@ func TestShimCompatible(t *testing.T) {
 		{"plain", nil, ok, true},
 		{"own entrypoint", []string{"--entrypoint", "/bin/sh"}, ok, false},
 		{"own entrypoint=", []string{"--entrypoint=/bin/sh"}, ok, false},
-		{"colon in path", nil, Shim{Binary: "/a:b/shim", IODir: "/io"}, false},
-		{"comma in path", nil, Shim{Binary: "/shim", IODir: "/i,o"}, false},
-		{"no binary", nil, Shim{IODir: "/io"}, false},
+		{"colon in path", nil, Shim{Binary: "/a:b/shim", Socket: "/io/s.sock"}, false},
+		{"comma in path", nil, Shim{Binary: "/shim", Socket: "/i,o/s.sock"}, false},
+		{"no binary", nil, Shim{Socket: "/io/s.sock"}, false},
 	}
 	for _, tt := range tests {
 		if got := ShimCompatible(&isolation.Plan{DockerArgs: tt.args}, tt.shim); got != tt.want {

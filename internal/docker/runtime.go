@@ -357,19 +357,25 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 		facts: isolation.Facts{Stdio: "attach", Secrets: isolation.SecretsEnv}}
 	_ = os.Remove(c.cidfile)
 	spec := RunSpec{Name: opts.Name, CIDFile: c.cidfile, Labels: opts.Labels}
-	childEnv := process.MergeEnv(os.Environ(), opts.Env)
+	var childEnv []string
 	r.mu.Lock()
 	shimBin := r.shimBinary
 	r.mu.Unlock()
-	if shimBin != "" && ShimCompatible(plan, Shim{Binary: shimBin, IODir: filepath.Join(r.RunDir, "io-"+opts.Name)}) {
+	if shimBin != "" && ShimCompatible(plan, Shim{Binary: shimBin, Socket: filepath.Join(r.RunDir, "io-"+opts.Name, "stdio.sock")}) {
 		link, err := newShimLink(r.RunDir, opts.Name)
 		if err != nil {
 			return nil, err
 		}
 		c.link = link
-		spec.Shim = &Shim{Binary: shimBin, IODir: link.dir}
-		childEnv = append(childEnv, ShimTokenEnv+"="+link.token)
-		c.facts.Stdio = "socket"
+		spec.Shim = &Shim{Binary: shimBin, Socket: link.socket()}
+		// The env values go over the socket, not through docker.
+		childEnv = append(os.Environ(), ShimTokenEnv+"="+link.token)
+		c.facts.Stdio, c.facts.Secrets = "socket", isolation.SecretsShim
+	} else {
+		childEnv = process.MergeEnv(os.Environ(), opts.Env)
+		if len(opts.Env) > 0 {
+			c.facts.Notes = append(c.facts.Notes, "env values pass through the docker CLI (-e NAME): they are visible in `docker inspect` (no stdio shim here: "+r.noShimReason(shimBin)+")")
+		}
 	}
 	argv, err := RunArgs(plan, spec)
 	if err != nil {
@@ -380,7 +386,7 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 	c.facts.SpawnMode = spawn.Mode
 	// Only variable NAMES are in argv; the values reach docker through its
 	// own environment.
-	r.log().Debug("docker isolation: docker run", "server", plan.Server, "mode", spawn.Mode, "argv", strings.Join(spawn.Argv, " "))
+	r.log().Debug("docker isolation: docker run", "server", plan.Server, "mode", spawn.Mode, "profile", plan.Profile, "notes", strings.Join(plan.Notes, "; "), "argv", strings.Join(spawn.Argv, " "))
 	cmd := exec.Command(spawn.Argv[0], spawn.Argv[1:]...)
 	cmd.Env = ChildEnv(childEnv, res)
 	if !r.track(c) {
@@ -413,7 +419,7 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 		if opts.Phase != nil {
 			opts.Phase("connecting stdio")
 		}
-		conn, err := c.link.accept(ctx, p.Done())
+		conn, err := c.link.accept(ctx, p.Done(), opts.Env)
 		if err != nil {
 			c.abort()
 			if errors.Is(err, errShimExited) {
@@ -424,6 +430,14 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 		c.useConn(conn)
 	}
 	return c, nil
+}
+
+// noShimReason says why a container runs without the stdio shim.
+func (r *Runtime) noShimReason(shimBin string) string {
+	if shimBin == "" {
+		return "the daemon cannot see host sockets, or MCPPROXY_DOCKER_ATTACH=1"
+	}
+	return "extra_args set their own --entrypoint"
 }
 
 // waitCIDFile waits until docker run has written the container ID to path.

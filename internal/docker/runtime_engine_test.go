@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -123,8 +124,13 @@ func TestEngineRuntimeStartStop(t *testing.T) {
 			r := engineRuntime(t, withShim)
 			secret := "rt-secret-" + r.Instance
 			c, cs, _ := startFixture(t, r, 64<<20, map[string]string{"RT_TOKEN": secret})
-			if f := c.Facts(); f.Stdio != stdio || f.Secrets != isolation.SecretsEnv || f.SpawnMode != ModeDirect {
+			secrets := map[bool]isolation.SecretDelivery{true: isolation.SecretsShim, false: isolation.SecretsEnv}[withShim]
+			if f := c.Facts(); f.Stdio != stdio || f.Secrets != secrets || f.SpawnMode != ModeDirect || (len(f.Notes) > 0) == withShim {
 				t.Fatalf("facts %+v", f)
+			}
+			// With the shim, docker never learns the value.
+			if inspect, err := exec.Command("docker", "inspect", c.ID()).Output(); err != nil || bytes.Contains(inspect, []byte(secret)) != !withShim {
+				t.Fatalf("secret in docker inspect = %v (%v), want %v", bytes.Contains(inspect, []byte(secret)), err, !withShim)
 			}
 			if got, err := callText(t, cs, "getenv", map[string]any{"name": "RT_TOKEN"}); err != nil || got != secret {
 				t.Fatalf("getenv inside = %q, %v", got, err)

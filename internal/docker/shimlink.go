@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
@@ -57,15 +58,55 @@ func newShimLink(runDir, name string) (*shimLink, error) {
 	return &shimLink{dir: dir, ln: ln, token: hex.EncodeToString(b[:])}, nil
 }
 
+// maxEnvBlock is the largest environment block the shim accepts.
+const maxEnvBlock = 1 << 20
+
+// envBlock encodes env for the shim: eight hex digits of length, then
+// NAME=VALUE entries each ended by NUL (values cannot hold NUL; the
+// configuration refuses it), in sorted order.
+func envBlock(env map[string]string) ([]byte, error) {
+	names := make([]string, 0, len(env))
+	n := 0
+	for k, v := range env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("environment variable %q cannot be passed (empty, or holding '=' or NUL)", k)
+		}
+		names = append(names, k)
+		n += len(k) + len(v) + 2
+	}
+	if n > maxEnvBlock {
+		return nil, fmt.Errorf("the server's environment is %d bytes; the limit is %d", n, maxEnvBlock)
+	}
+	sort.Strings(names)
+	b := make([]byte, 0, 8+n)
+	b = fmt.Appendf(b, "%08x", n)
+	for _, k := range names {
+		b = append(b, k...)
+		b = append(b, '=')
+		b = append(b, env[k]...)
+		b = append(b, 0)
+	}
+	return b, nil
+}
+
 // errShimExited means the docker CLI ended before the shim connected: the
 // container did not start, or its entrypoint failed.
 var errShimExited = errors.New("the container exited before its server connected")
 
+// socket is the host path of the socket file.
+func (s *shimLink) socket() string { return filepath.Join(s.dir, "stdio.sock") }
+
 // accept waits for the shim's connection until ctx ends, or until exited is
-// closed (the docker CLI ended: the container did not start). Connections
-// without the token are dropped and the wait goes on. It returns only once
-// its accepting goroutine has ended.
-func (s *shimLink) accept(ctx context.Context, exited <-chan struct{}) (*net.UnixConn, error) {
+// closed (the docker CLI ended: the container did not start), and sends it
+// env, the server's environment. Connections without the token are dropped
+// and the wait goes on. It returns only once its accepting goroutine has
+// ended.
+func (s *shimLink) accept(ctx context.Context, exited <-chan struct{}, env map[string]string) (*net.UnixConn, error) {
+	block, err := envBlock(env)
+	if err != nil {
+		s.ln.Close()
+		return nil, err
+	}
 	type result struct {
 		c   *net.UnixConn
 		err error
@@ -85,6 +126,14 @@ func (s *shimLink) accept(ctx context.Context, exited <-chan struct{}) (*net.Uni
 			line, err := readLine(c, 128)
 			if err == nil && subtle.ConstantTimeCompare([]byte(line), []byte(s.token)) == 1 {
 				_ = c.SetReadDeadline(time.Time{})
+				_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				_, err := c.Write(block)
+				_ = c.SetWriteDeadline(time.Time{})
+				if err != nil {
+					c.Close()
+					ch <- result{nil, fmt.Errorf("sending the environment to the shim: %w", err)}
+					return
+				}
 				ch <- result{c, nil}
 				return
 			}

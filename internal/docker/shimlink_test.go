@@ -43,7 +43,7 @@ func TestShimLinkCarriesMCP(t *testing.T) {
 
 	plan := &isolation.Plan{Image: image, Network: "none", MemoryBytes: 64 << 20, MilliCPUs: 1000, Command: "/mcpfixture"}
 	name := fmt.Sprintf("mcpproxy-shimtest-%d", time.Now().UnixNano())
-	args, err := RunArgs(plan, RunSpec{Name: name, Labels: map[string]string{"com.mcpproxy.test": "shimlink"}, Shim: &Shim{Binary: bin, IODir: link.dir}})
+	args, err := RunArgs(plan, RunSpec{Name: name, Labels: map[string]string{"com.mcpproxy.test": "shimlink"}, Shim: &Shim{Binary: bin, Socket: link.socket()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,8 @@ func TestShimLinkCarriesMCP(t *testing.T) {
 	}()
 	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer acancel()
-	conn, err := link.accept(actx, exited)
+	const secret = "s3cret value\nwith a newline and = sign"
+	conn, err := link.accept(actx, exited, map[string]string{"SECRET_X": secret, "EMPTY": ""})
 	if err != nil {
 		t.Fatalf("accept: %v; docker stderr: %s", err, stderr.String())
 	}
@@ -90,6 +91,24 @@ func TestShimLinkCarriesMCP(t *testing.T) {
 	res, _ = cs.CallTool(ctx, &mcp.CallToolParams{Name: "getenv", Arguments: map[string]any{"name": ShimTokenEnv}})
 	if got := res.Content[0].(*mcp.TextContent).Text; got != "" {
 		t.Fatalf("token still in the server's environment: %q", got)
+	}
+	// The environment arrived over the socket: the value is the server's,
+	// and docker knows neither the value nor the name.
+	res, _ = cs.CallTool(ctx, &mcp.CallToolParams{Name: "getenv", Arguments: map[string]any{"name": "SECRET_X"}})
+	if got := res.Content[0].(*mcp.TextContent).Text; got != secret {
+		t.Fatalf("SECRET_X in the server = %q, want %q", got, secret)
+	}
+	inspect, err := exec.Command(dockerPath, "inspect", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(inspect), "s3cret") || strings.Contains(string(inspect), "SECRET_X") {
+		t.Fatalf("the secret is in docker inspect:\n%s", inspect)
+	}
+	for _, a := range args {
+		if strings.Contains(a, "SECRET_X") {
+			t.Fatalf("the variable's name is in argv: %q", args)
+		}
 	}
 	// Closing our end ends the server and so the container.
 	cs.Close()

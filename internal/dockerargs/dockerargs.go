@@ -228,14 +228,17 @@ func flagsIn(args []string, i int) []flag {
 	return nil
 }
 
-// isBoolFlag reports whether a long flag of the table is boolean.
+// boolFlags are docker run's boolean long flags: a following argument is
+// never their value.
+var boolFlags = map[string]bool{
+	"privileged": true, "read-only": true, "init": true, "rm": true, "interactive": true, "tty": true,
+	"detach": true, "publish-all": true, "oom-kill-disable": true, "sig-proxy": true, "no-healthcheck": true,
+	"disable-content-trust": true, "help": true,
+}
+
+// isBoolFlag reports whether a long flag is boolean.
 func isBoolFlag(name string) bool {
-	for _, r := range rulesByFlag[name] {
-		if r.Bool {
-			return true
-		}
-	}
-	return false
+	return boolFlags[name]
 }
 
 func always(why string) func(string, bool, HostPaths) string {
@@ -429,4 +432,59 @@ func isDockerSocket(name string) bool {
 		return false
 	}
 	return strings.Contains(n, "docker") || strings.Contains(n, "podman") || strings.Contains(n, "containerd")
+}
+
+// weakening are the flags that undo part of mcpproxy's hardened profile
+// without giving the container the host: allowed, and shown in the plan.
+var weakening = map[string]func(value string, present bool) string{
+	"user":        func(v string, _ bool) string { return "runs as " + strconv.Quote(v) + " instead of the profile's user" },
+	"read-only":   falseFlag("makes the root filesystem writable"),
+	"init":        falseFlag("removes the reaping init"),
+	"pids-limit":  func(v string, _ bool) string { return "sets the PID limit to " + v },
+	"ulimit":      func(v string, _ bool) string { return "sets the rlimit " + v },
+	"memory-swap": func(v string, _ bool) string { return "sets memory+swap to " + v },
+	"security-opt": func(v string, _ bool) string {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok {
+			k, val, _ = strings.Cut(v, ":")
+		}
+		if strings.TrimSpace(k) != "no-new-privileges" || val == "" {
+			return ""
+		}
+		if b, err := strconv.ParseBool(val); err == nil && b {
+			return ""
+		}
+		return "lets setuid binaries gain privileges again"
+	},
+}
+
+func falseFlag(why string) func(string, bool) string {
+	return func(v string, present bool) string {
+		if !present {
+			return ""
+		}
+		if b, err := strconv.ParseBool(v); err == nil && b {
+			return ""
+		}
+		return why
+	}
+}
+
+// Weakening returns the arguments that override part of the hardened
+// profile (user, read-only root, init, PID and other limits,
+// no-new-privileges) without being dangerous: the plan notes each one.
+func Weakening(args []string) []Finding {
+	var out []Finding
+	for i, a := range args {
+		for _, f := range flagsIn(args, i) {
+			judge := weakening[f.name]
+			if judge == nil {
+				continue
+			}
+			if why := judge(f.value, f.present); why != "" {
+				out = append(out, Finding{Index: i, Arg: f.written(a), Rule: "--" + f.name, Why: why})
+			}
+		}
+	}
+	return out
 }

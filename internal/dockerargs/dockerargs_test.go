@@ -204,3 +204,29 @@ func TestCheckNetworkMode(t *testing.T) {
 		}
 	}
 }
+
+func TestWeakening(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string // Finding.Arg
+	}{
+		{[]string{"--user", "0"}, []string{"--user 0"}},
+		{[]string{"-u0"}, []string{"-u0"}},
+		{[]string{"--read-only=false", "--init=false"}, []string{"--read-only=false", "--init=false"}},
+		{[]string{"--read-only", "--init", "--rm"}, nil},
+		{[]string{"--pids-limit", "-1", "--ulimit", "nofile=1000000:1000000"}, []string{"--pids-limit -1", "--ulimit nofile=1000000:1000000"}},
+		{[]string{"--security-opt", "no-new-privileges=false"}, []string{"--security-opt no-new-privileges=false"}},
+		{[]string{"--security-opt=no-new-privileges:false"}, []string{"--security-opt=no-new-privileges:false"}},
+		{[]string{"--security-opt", "no-new-privileges"}, nil},
+		{[]string{"--cap-drop=ALL", "--network", "none"}, nil},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, f := range Weakening(tt.args) {
+			got = append(got, f.Arg)
+		}
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("Weakening(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}

@@ -74,6 +74,9 @@ type Tmpfs struct {
 	Mode uint32
 	// Owned makes it owned by the Plan's User (a home directory).
 	Owned bool
+	// Exec allows running programs from it (package runners unpack
+	// binaries into the home). It is always nosuid and nodev.
+	Exec bool
 }
 
 // SecretDelivery says how environment values reach the server.

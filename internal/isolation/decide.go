@@ -95,9 +95,8 @@ func Decide(global config.DockerIsolation, s *config.Server, dockerPath string) 
 
 // newPlan builds the Plan for an isolated server. Per-server values override
 // global ones; an empty global limit, network mode or timeout falls back to
-// the spec default rather than silently dropping the limit. The hardened
-// profile's fields (User, ReadOnlyRoot, CapDrop, …) are merged in by the
-// profile; here they keep their zero values.
+// the spec default rather than silently dropping the limit. The security
+// profile (profile.go: hardened by default) is merged in last.
 func newPlan(global config.DockerIsolation, s *config.Server) *Plan {
 	def := config.DefaultDockerIsolation()
 	si := s.Isolation
@@ -134,6 +133,7 @@ func newPlan(global config.DockerIsolation, s *config.Server) *Plan {
 		p.DockerArgs = append(append(p.DockerArgs, global.ExtraArgs...), si.ExtraArgs...)
 	}
 	p.Command, p.Args, p.Setup = containerCommand(runtime, s.Command, s.Args, image)
+	applyProfile(p, global, si)
 	return p
 }
 

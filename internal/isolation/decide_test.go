@@ -96,6 +96,7 @@ func TestDecidePlanOverrides(t *testing.T) {
 			CPULimit:    "2",
 		},
 	}
+	stubProxyIDs(t, 1000, 1001)
 	d := Decide(g, s, "")
 	want := &Plan{
 		Server:      "api",
@@ -110,6 +111,14 @@ func TestDecidePlanOverrides(t *testing.T) {
 		Command:     "python3",
 		Args:        []string{"-m", "srv"},
 		Timeout:     45 * time.Second,
+		// The hardened profile (the default).
+		Hardened: true, Profile: ProfileHardened,
+		User: "1000:1001", ReadOnlyRoot: true, CapDrop: []string{"ALL"}, NoNewPrivileges: true, Init: true,
+		PidsLimit: 256, NoFile: NoFileLimit, Home: HardenedHome,
+		Tmpfs: []Tmpfs{
+			{Path: "/tmp", SizeBytes: TmpSize, Mode: 0o1777, Exec: true},
+			{Path: HardenedHome, SizeBytes: HomeSize, Mode: 0o700, Owned: true, Exec: true},
+		},
 	}
 	if !reflect.DeepEqual(d.Plan, want) {
 		t.Fatalf("plan\n got %#v\nwant %#v", d.Plan, want)
@@ -134,9 +143,10 @@ func TestDecidePlanOverrides(t *testing.T) {
 func TestDecidePlanEmptyGlobalsFallBackToDefaults(t *testing.T) {
 	// A zero-value global block (only enabled set) still yields every flag:
 	// an empty value never silently drops a limit.
-	d := Decide(config.DockerIsolation{Enabled: true}, &config.Server{Name: "n", Command: "npx", Args: []string{"pkg"}}, "")
+	d := Decide(config.DockerIsolation{Enabled: true, Hardened: true}, &config.Server{Name: "n", Command: "npx", Args: []string{"pkg"}}, "")
 	p := d.Plan
-	if p.MemoryBytes != 512<<20 || p.MilliCPUs != 1000 || p.Network != "bridge" || p.Timeout != 30*time.Second || p.Image != "node:20" || len(p.Notes) != 0 {
+	if p.MemoryBytes != 512<<20 || p.MilliCPUs != 1000 || p.Network != "bridge" || p.Timeout != 30*time.Second || p.Image != "node:20" ||
+		p.PidsLimit != 256 || !reflect.DeepEqual(p.Notes, []string{"pids_limit unset: the default 256 applies"}) {
 		t.Fatalf("defaults not applied: %#v", p)
 	}
 }
@@ -216,4 +226,68 @@ func TestFormatLimits(t *testing.T) {
 			t.Errorf("memory %q round-trips to %q", s, FormatMemory(b))
 		}
 	}
+}
+
+// stubProxyIDs makes the proxy look like it runs as uid:gid during t.
+func stubProxyIDs(t *testing.T, uid, gid int) {
+	prev := containerUser.Load()
+	SetProxyIDs(uid, gid)
+	t.Cleanup(func() { containerUser.Store(prev) })
+}
+
+func TestProfile(t *testing.T) {
+	f, tr := false, true
+	n := int64(64)
+	server := func(si *config.ServerIsolation) *config.Server {
+		return &config.Server{Name: "s", Command: "npx", Args: []string{"pkg"}, Isolation: si}
+	}
+	t.Run("root proxy runs containers as nobody", func(t *testing.T) {
+		stubProxyIDs(t, 0, 0)
+		if p := Decide(globalOn(), server(nil), "").Plan; p.User != NobodyUser || !p.Hardened {
+			t.Errorf("plan %+v", p)
+		}
+	})
+	t.Run("per-server hardened: false relaxes visibly", func(t *testing.T) {
+		p := Decide(globalOn(), server(&config.ServerIsolation{Hardened: &f}), "").Plan
+		if p.Hardened || p.Profile != ProfileRelaxed || p.User != "" || p.ReadOnlyRoot || p.CapDrop != nil || p.NoNewPrivileges ||
+			p.PidsLimit != 0 || p.Tmpfs != nil || len(p.Notes) != 2 || !strings.Contains(p.Notes[0], "hardened: false (isolation.hardened)") {
+			t.Errorf("plan %+v", p)
+		}
+	})
+	t.Run("relaxed keeps an explicit PID limit", func(t *testing.T) {
+		p := Decide(globalOn(), server(&config.ServerIsolation{Hardened: &f, PidsLimit: &n}), "").Plan
+		if p.PidsLimit != 64 || len(p.Notes) != 1 {
+			t.Errorf("plan %+v", p)
+		}
+	})
+	t.Run("per-server hardened: true wins over the global false", func(t *testing.T) {
+		g := globalOn()
+		g.Hardened = false
+		if p := Decide(g, server(&config.ServerIsolation{Hardened: &tr, PidsLimit: &n}), "").Plan; !p.Hardened || p.PidsLimit != 64 {
+			t.Errorf("plan %+v", p)
+		}
+		if p := Decide(g, server(nil), "").Plan; p.Hardened || !strings.Contains(p.Notes[0], "(docker_isolation.hardened)") {
+			t.Errorf("plan %+v", p)
+		}
+	})
+	t.Run("tmpfs capped by the memory limit", func(t *testing.T) {
+		g := globalOn()
+		g.MemoryLimit = "64m"
+		p := Decide(g, server(nil), "").Plan
+		if p.Tmpfs[0].SizeBytes != 64<<20 || p.Tmpfs[1].SizeBytes != 64<<20 {
+			t.Errorf("tmpfs %+v", p.Tmpfs)
+		}
+	})
+	t.Run("extra_args that override the profile are noted", func(t *testing.T) {
+		p := Decide(globalOn(), server(&config.ServerIsolation{ExtraArgs: []string{"--user", "0", "--read-only=false"}}), "").Plan
+		if len(p.Notes) != 2 || !strings.Contains(p.Notes[0], `extra_args "--user 0" overrides the hardened profile`) {
+			t.Errorf("notes %q", p.Notes)
+		}
+	})
+	t.Run("allow_dangerous is shown", func(t *testing.T) {
+		p := Decide(globalOn(), server(&config.ServerIsolation{AllowDangerous: true}), "").Plan
+		if !p.AllowDangerous || len(p.Notes) != 1 || !strings.HasPrefix(p.Notes[0], "allow_dangerous: true") {
+			t.Errorf("plan %+v", p)
+		}
+	})
 }

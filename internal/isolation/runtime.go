@@ -120,10 +120,12 @@ func IsDockerCommand(command, dockerPath string) bool {
 // Setup scripts install a tool the image lacks, then exec it. The server's
 // arguments are never part of the script: they follow it as positional
 // parameters ("$@"), so no quoting can break out. The installer's stdout is
-// sent to stderr because the container's stdout is the MCP channel.
+// sent to stderr because the container's stdout is the MCP channel. They
+// install into the user's home (--user), the one writable place of a
+// hardened container besides /tmp.
 const (
-	uvxSetupScript  = `pip install --quiet --disable-pip-version-check uv >&2 && exec uvx "$@"`
-	pipxSetupScript = `pip install --quiet --disable-pip-version-check pipx >&2 && exec pipx "$@"`
+	uvxSetupScript  = `pip install --quiet --disable-pip-version-check --user uv >&2 && PATH="$HOME/.local/bin:$PATH" exec uvx "$@"`
+	pipxSetupScript = `pip install --quiet --disable-pip-version-check --user pipx >&2 && PATH="$HOME/.local/bin:$PATH" exec pipx "$@"`
 )
 
 // containerCommand says what runs inside the container.

@@ -78,6 +78,14 @@ type IsolationInfo struct {
 	SpawnMode string `json:"spawn_mode,omitempty"`
 	// Secrets is how env values reach the server ("env", "shim", …).
 	Secrets isolation.SecretDelivery `json:"secrets,omitempty"`
+	// Profile is the security profile in force ("hardened", "relaxed");
+	// User, PidsLimit and ReadOnlyRoot are what it set.
+	Profile      string `json:"profile,omitempty"`
+	User         string `json:"user,omitempty"`
+	PidsLimit    int64  `json:"pids_limit,omitempty"`
+	ReadOnlyRoot bool   `json:"read_only_root,omitempty"`
+	// AllowDangerous is the hand-written escape hatch of the server.
+	AllowDangerous bool `json:"allow_dangerous,omitempty"`
 	// Notes explain non-default choices of the plan and what the backend
 	// enforces differently.
 	Notes []string `json:"notes,omitempty"`
@@ -93,6 +101,8 @@ func DescribeDecision(d isolation.Decision) *IsolationInfo {
 		info.MemoryLimit = isolation.FormatMemory(p.MemoryBytes)
 		info.CPULimit = isolation.FormatCPUs(p.MilliCPUs)
 		info.Runtime = p.Runtime
+		info.Profile, info.User, info.PidsLimit, info.ReadOnlyRoot = p.Profile, p.User, p.PidsLimit, p.ReadOnlyRoot
+		info.AllowDangerous = p.AllowDangerous
 		info.Notes = append([]string(nil), p.Notes...)
 	}
 	return info

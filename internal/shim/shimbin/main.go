@@ -3,12 +3,16 @@
 //
 //	/.mcpproxy/shim SOCKET COMMAND [ARG…]
 //
-// It connects to the unix socket the proxy listens on (a bind-mounted
-// directory), proves it is the container the proxy started by sending the
-// one-time token from MCPPROXY_SHIM_TOKEN, makes the connection its stdin and
-// stdout, removes the token from the environment and execs COMMAND. The MCP
-// server then talks to the proxy over the socket directly instead of through
-// the docker CLI and daemon, and sees EOF when the proxy goes away.
+// It connects to the unix socket the proxy listens on (the socket file
+// alone is bind-mounted, read-only), proves it is the container the proxy
+// started by sending the one-time token from MCPPROXY_SHIM_TOKEN, and reads
+// the server's environment block from the proxy: eight hex digits giving
+// its length, then NAME=VALUE entries each ended by a NUL byte. It makes the
+// connection its stdin and stdout, sets the environment (without the
+// token) and execs COMMAND. The values so never appear in the container's
+// configuration (`docker inspect`), an argv or a file; the MCP server then
+// talks to the proxy over the socket directly instead of through the docker
+// CLI and daemon, and sees EOF when the proxy goes away.
 //
 // It imports only os and syscall so it links statically and runs in any
 // image, including FROM scratch.
@@ -50,6 +54,7 @@ func main() {
 		}
 		msg = msg[n:]
 	}
+	extra := readEnv(fd)
 	// dup3 without O_CLOEXEC: the server inherits the copies.
 	if err := syscall.Dup3(fd, 0, 0); err != nil {
 		fail("dup3 stdin: " + err.Error())
@@ -58,13 +63,14 @@ func main() {
 		fail("dup3 stdout: " + err.Error())
 	}
 	syscall.Close(fd)
-	env := make([]string, 0, len(os.Environ()))
+	env := make([]string, 0, len(os.Environ())+len(extra))
 	for _, kv := range os.Environ() {
-		if len(kv) > len(tokenEnv) && kv[:len(tokenEnv)+1] == tokenEnv+"=" {
+		if hasName(kv, tokenEnv) || overridden(kv, extra) {
 			continue
 		}
 		env = append(env, kv)
 	}
+	env = append(env, extra...)
 	path := lookPath(argv[0])
 	err = syscall.Exec(path, argv, env)
 	fail("exec " + argv[0] + ": " + err.Error())
@@ -102,4 +108,77 @@ func lookPath(name string) string {
 func fail(msg string) {
 	os.Stderr.WriteString("mcpproxy shim: " + msg + "\n")
 	os.Exit(127)
+}
+
+// maxEnvBlock bounds the environment block the proxy sends.
+const maxEnvBlock = 1 << 20
+
+// readEnv reads the environment block that follows the handshake: exactly
+// its bytes, so nothing of the MCP stream after it is consumed.
+func readEnv(fd int) []string {
+	var hdr [8]byte
+	readFull(fd, hdr[:])
+	n := 0
+	for _, c := range hdr {
+		switch {
+		case c >= '0' && c <= '9':
+			n = n*16 + int(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n*16 + int(c-'a'+10)
+		default:
+			fail("environment block: bad length")
+		}
+	}
+	if n > maxEnvBlock {
+		fail("environment block too large")
+	}
+	buf := make([]byte, n)
+	readFull(fd, buf)
+	var out []string
+	start := 0
+	for i, c := range buf {
+		if c == 0 {
+			if i > start {
+				out = append(out, string(buf[start:i]))
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func readFull(fd int, b []byte) {
+	for len(b) > 0 {
+		n, err := syscall.Read(fd, b)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			fail("environment block: " + err.Error())
+		}
+		if n == 0 {
+			fail("environment block: the proxy closed the connection")
+		}
+		b = b[n:]
+	}
+}
+
+// hasName reports whether kv ("NAME=VALUE") sets name.
+func hasName(kv, name string) bool {
+	return len(kv) > len(name) && kv[:len(name)] == name && kv[len(name)] == '='
+}
+
+// overridden reports whether one of extra sets kv's variable.
+func overridden(kv string, extra []string) bool {
+	for i := 0; i < len(kv); i++ {
+		if kv[i] == '=' {
+			for _, e := range extra {
+				if hasName(e, kv[:i]) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
 }
