@@ -45,7 +45,7 @@ func cat(parts ...[]string) []string {
 var (
 	hLimitsNone, hProfile = hardened("none", 128<<20, 256<<20)
 	hLimitsBridge, _      = hardened("bridge", 128<<20, 256<<20)
-	_, hProfile64         = hardened("bridge", 64<<20, 64<<20)
+	_, hProfile64         = hardened("bridge", 16<<20, 32<<20)
 	homeEnv               = []string{"-e", "HOME=/home/mcpproxy"}
 )
 

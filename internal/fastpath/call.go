@@ -17,6 +17,9 @@ type Upstream interface {
 	// returns meta with the client's progress token replaced by one unique
 	// to the proxy, and the function that ends the call.
 	BeginCall(ctx context.Context, ss *mcp.ServerSession, meta mcp.Meta) (mcp.Meta, func())
+	// ExplainFailure turns the failure of a call into one that says why
+	// the server went away (an OOM kill, an exit), when it did.
+	ExplainFailure(ctx context.Context, err error) error
 }
 
 // Result is a result forwarded as the upstream's bytes: the SDK server

@@ -294,6 +294,9 @@ func (e *Endpoint) toolsCall(w http.ResponseWriter, r *http.Request, ss *mcp.Ser
 	meta, end := rt.Upstream.BeginCall(ctx, ss, params.Meta)
 	res, ok, err := CallTool(ctx, rt.Upstream.FastConn(), meta, &rt.Params)
 	end()
+	if ok && err != nil {
+		err = rt.Upstream.ExplainFailure(ctx, err)
+	}
 	if !ok {
 		// The raw connection went away before anything was sent.
 		return e.decline(ReasonConnGone)

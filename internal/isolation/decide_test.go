@@ -117,7 +117,7 @@ func TestDecidePlanOverrides(t *testing.T) {
 		PidsLimit: 256, NoFile: NoFileLimit, Home: HardenedHome,
 		Tmpfs: []Tmpfs{
 			{Path: "/tmp", SizeBytes: TmpSize, Mode: 0o1777, Exec: true},
-			{Path: HardenedHome, SizeBytes: HomeSize, Mode: 0o700, Owned: true, Exec: true},
+			{Path: HardenedHome, SizeBytes: HomeSize, Mode: 0o700, Owned: true, Exec: true}, // 1g limit: the defaults fit
 		},
 	}
 	if !reflect.DeepEqual(d.Plan, want) {
@@ -274,7 +274,7 @@ func TestProfile(t *testing.T) {
 		g := globalOn()
 		g.MemoryLimit = "64m"
 		p := Decide(g, server(nil), "").Plan
-		if p.Tmpfs[0].SizeBytes != 64<<20 || p.Tmpfs[1].SizeBytes != 64<<20 {
+		if p.Tmpfs[0].SizeBytes != 16<<20 || p.Tmpfs[1].SizeBytes != 32<<20 {
 			t.Errorf("tmpfs %+v", p.Tmpfs)
 		}
 	})

@@ -28,8 +28,9 @@ const (
 	// and uvx ($HOME/.cache/uv) live under it (a named volume may be
 	// mounted there later).
 	HardenedHome = "/home/mcpproxy"
-	// TmpSize and HomeSize cap the writable tmpfs directories; they are
-	// also capped by the memory limit (tmpfs pages count against it).
+	// TmpSize and HomeSize cap the writable tmpfs directories. Their pages
+	// count against the memory limit, so they are also capped at a quarter
+	// and a half of it: filling both never OOM-kills the server.
 	TmpSize  int64 = 128 << 20
 	HomeSize int64 = 256 << 20
 	// NoFileLimit is the open-files limit (soft = hard).
@@ -104,8 +105,8 @@ func applyProfile(p *Plan, global config.DockerIsolation, si *config.ServerIsola
 	p.NoFile = NoFileLimit
 	p.Home = HardenedHome
 	p.Tmpfs = []Tmpfs{
-		{Path: "/tmp", SizeBytes: capTo(TmpSize, p.MemoryBytes), Mode: 0o1777, Exec: true},
-		{Path: HardenedHome, SizeBytes: capTo(HomeSize, p.MemoryBytes), Mode: 0o700, Owned: true, Exec: true},
+		{Path: "/tmp", SizeBytes: capTo(TmpSize, p.MemoryBytes/4), Mode: 0o1777, Exec: true},
+		{Path: HardenedHome, SizeBytes: capTo(HomeSize, p.MemoryBytes/2), Mode: 0o700, Owned: true, Exec: true},
 	}
 	for _, f := range dockerargs.Weakening(p.DockerArgs) {
 		p.Notes = append(p.Notes, fmt.Sprintf("extra_args %q overrides the hardened profile: %s", f.Arg, f.Why))

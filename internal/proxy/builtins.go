@@ -215,7 +215,7 @@ func (p *Proxy) forwardCall(ctx context.Context, req *mcp.CallToolRequest, raw b
 		res, err = cs.CallTool(ctx, &mcp.CallToolParams{Meta: meta, Name: tool, Arguments: args})
 	}
 	if err != nil {
-		return callToolFailure(in.Name, server, tool, err), nil
+		return callToolFailure(in.Name, server, tool, u.ExplainFailure(ctx, err)), nil
 	}
 	return res, nil
 }

@@ -158,11 +158,15 @@ func (f *forwarder) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			defer end()
 			if res, ok, err := fastpath.CallTool(ctx, u.FastConn(), meta, r.Params); ok {
 				if err != nil {
-					return nil, err
+					return nil, u.ExplainFailure(ctx, err)
 				}
 				return res, nil
 			}
-			return cs.CallTool(ctx, &mcp.CallToolParams{Meta: meta, Name: r.Params.Name, Arguments: r.Params.Arguments})
+			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Meta: meta, Name: r.Params.Name, Arguments: r.Params.Arguments})
+			if err != nil {
+				return nil, u.ExplainFailure(ctx, err)
+			}
+			return res, nil
 		case "prompts/get":
 			r := req.(*mcp.GetPromptRequest)
 			fl, end := u.BeginFlight(ctx, r.Session)

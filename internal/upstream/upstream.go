@@ -73,6 +73,8 @@ type Upstream struct {
 	done      chan struct{}
 	live      *Launched      // the running stdio server, nil for HTTP
 	raw       *fastpath.Conn // fast path (fast.go), nil when off
+	// end records why the current (or last) session ended (callend.go)
+	end *sessionEnd
 
 	// the log level last sent, and to which session (loglevel.go)
 	logMu      sync.Mutex
@@ -360,6 +362,7 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 		u.m.log.Debug("upstream refused logging/setLevel", "server", u.name, "error", err)
 	}
 	lcancel()
+	se := u.beginSession()
 	u.setState(StateReady, "")
 	u.m.log.Info("upstream ready", "server", u.name, "tools", len(tools))
 	u.m.toolsChanged(u.name, tools)
@@ -368,30 +371,44 @@ func (u *Upstream) connectAndServe(ctx context.Context) error {
 	watch.Go(func() { waitErr <- sess.Wait() }) // ends with the deferred sess.Close
 	select {
 	case <-ctx.Done():
+		se.finish(fmt.Errorf("server %q was stopped", u.name))
 		return nil
 	case err := <-waitErr:
-		// Never "ready" without a session: callers see an error state at
-		// once; the run loop fills in why the connection ended.
-		u.mu.Lock()
-		u.session = nil
-		u.mu.Unlock()
-		u.setState(StateError, "connection closed")
-		u.mu.Lock()
-		raw := u.raw
-		u.mu.Unlock()
-		if raw != nil {
-			if perr := raw.ProtocolError(); perr != nil {
-				return perr
-			}
-		}
-		if run != nil {
-			return u.ended(run, "", err)
-		}
-		if err == nil {
-			err = errors.New("connection closed by server")
-		}
-		return err
+		reason := u.sessionEnded(run, raw(u), err)
+		se.finish(reason)
+		return reason
 	}
+}
+
+// raw returns u's fast-path connection (nil without one).
+func raw(u *Upstream) *fastpath.Conn {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.raw
+}
+
+// sessionEnded says why a ready session ended: the server broke the
+// protocol, or its process or container ended (and how), or the
+// connection closed.
+func (u *Upstream) sessionEnded(run *Launched, raw *fastpath.Conn, err error) error {
+	// Never "ready" without a session: callers see an error state at
+	// once; the run loop fills in why the connection ended.
+	u.mu.Lock()
+	u.session = nil
+	u.mu.Unlock()
+	u.setState(StateError, "connection closed")
+	if raw != nil {
+		if perr := raw.ProtocolError(); perr != nil {
+			return perr
+		}
+	}
+	if run != nil {
+		return u.ended(run, "", err)
+	}
+	if err == nil {
+		err = errors.New("connection closed by server")
+	}
+	return err
 }
 
 // launch starts the stdio server of cfg and returns it with the function
