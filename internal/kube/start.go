@@ -72,7 +72,13 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 		return nil, err
 	}
 	adopted := make(chan error, 1)
-	go func() { adopted <- r.adopt(context.WithoutCancel(ctx), c, objs, pod) }()
+	go func() {
+		// Not bound to the start's deadline: a pod that started must not
+		// keep Lease-owned companions because the start ran out meanwhile.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		adopted <- r.adopt(actx, c, objs, pod)
+	}()
 
 	if err := waitRunning(ctx, c, pod, phase); err != nil {
 		<-adopted
