@@ -9,8 +9,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -460,5 +463,30 @@ func TestKubeStartErrorExplained(t *testing.T) {
 		Labels: map[string]string{isolation.LabelManaged: "true", isolation.LabelInstance: r.opts.Instance, isolation.LabelServer: "nocmd"}})
 	if err == nil || !strings.Contains(err.Error(), "/no-such-binary") {
 		t.Fatalf("err = %v, want it to name the missing command", err)
+	}
+}
+
+// TestKubeImagePullFailure: an image whose registry refuses it (a listener
+// of the test's own on 127.0.0.1) fails the start at once with the node's
+// pull error, naming the image.
+func TestKubeImagePullFailure(t *testing.T) {
+	e := newKubeEnv(t)
+	var hits atomic.Int64
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "no such image here", http.StatusNotFound)
+	}))
+	defer reg.Close()
+	r := e.runtime(t, func(o *Options) { o.ImagePullPolicy = "Always" })
+	plan := hardenedPlan("unpullable", strings.TrimPrefix(reg.URL, "http://")+"/mcpproxy-test/absent:1", "/srv")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := r.Start(ctx, plan, isolation.StartOptions{Name: isolation.ContainerName("unpullable", randHex(t, 4)),
+		Labels: map[string]string{isolation.LabelManaged: "true", isolation.LabelInstance: r.opts.Instance, isolation.LabelServer: "unpullable"}})
+	if err == nil || !strings.Contains(err.Error(), "could not pull image") || !strings.Contains(err.Error(), plan.Image) {
+		t.Fatalf("err = %v, want the node's pull failure naming the image", err)
+	}
+	if hits.Load() == 0 {
+		t.Error("the node never asked the registry")
 	}
 }
