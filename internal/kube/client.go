@@ -9,7 +9,15 @@ import (
 	"strings"
 	"sync"
 
-	"k8s.io/client-go/kubernetes"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -18,10 +26,14 @@ import (
 // inClusterNamespace is where a pod finds its own namespace.
 const inClusterNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
-// connection is a ready API client and where it points.
+// connection is a ready API client and where it points. It holds REST
+// clients for the four API groups the backend uses, with a scheme of just
+// their types: client-go's full clientset registers every API group of
+// Kubernetes at start-up, which would cost every mcpproxy ~9 MB of
+// resident memory whether or not it uses this backend.
 type connection struct {
-	cs   kubernetes.Interface
-	rest *rest.Config
+	core, coordination, networking, authorization *rest.RESTClient
+	rest                                          *rest.Config
 	// ns is the namespace the backend works in.
 	ns string
 	// host is the API server's URL; source says how the credentials were
@@ -85,11 +97,114 @@ func connect(o Options) (*connection, error) {
 	// second would queue their starts behind each other.
 	cfg.QPS, cfg.Burst = 50, 100
 	cfg.WarningHandler = rest.NoWarnings{}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
+	conn := &connection{rest: cfg, ns: ns, host: cfg.Host, source: source}
+	for _, g := range []struct {
+		dst *(*rest.RESTClient)
+		gv  schema.GroupVersion
+	}{
+		{&conn.core, corev1.SchemeGroupVersion},
+		{&conn.coordination, coordinationv1.SchemeGroupVersion},
+		{&conn.networking, networkingv1.SchemeGroupVersion},
+		{&conn.authorization, authorizationv1.SchemeGroupVersion},
+	} {
+		gc := rest.CopyConfig(cfg)
+		gv := g.gv
+		gc.GroupVersion = &gv
+		gc.APIPath = "/apis"
+		if gv.Group == "" {
+			gc.APIPath = "/api"
+		}
+		gc.NegotiatedSerializer = codecs.WithoutConversion()
+		rc, err := rest.RESTClientFor(gc)
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes client: %w", err)
+		}
+		*g.dst = rc
 	}
-	return &connection{cs: cs, rest: cfg, ns: ns, host: cfg.Host, source: source}, nil
+	return conn, nil
+}
+
+// scheme holds the types of the four API groups the backend uses.
+var (
+	scheme         = runtime.NewScheme()
+	codecs         = serializer.NewCodecFactory(scheme)
+	parameterCodec = runtime.NewParameterCodec(scheme)
+)
+
+func init() {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, coordinationv1.AddToScheme, networkingv1.AddToScheme, authorizationv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// objectPtr is a pointer to an API type.
+type objectPtr[T any] interface {
+	*T
+	runtime.Object
+}
+
+// apiResource is one namespaced resource: the calls of a typed client this
+// backend makes. L is its list type.
+type apiResource[T, L any, PT objectPtr[T], PL objectPtr[L]] struct {
+	rc       *rest.RESTClient
+	resource string
+	ns       string
+}
+
+func (r apiResource[T, L, PT, PL]) Create(ctx context.Context, obj PT) (PT, error) {
+	out := PT(new(T))
+	return out, r.rc.Post().Namespace(r.ns).Resource(r.resource).Body(obj).Do(ctx).Into(out)
+}
+
+func (r apiResource[T, L, PT, PL]) Get(ctx context.Context, name string) (PT, error) {
+	out := PT(new(T))
+	return out, r.rc.Get().Namespace(r.ns).Resource(r.resource).Name(name).Do(ctx).Into(out)
+}
+
+func (r apiResource[T, L, PT, PL]) Update(ctx context.Context, name string, obj PT) (PT, error) {
+	out := PT(new(T))
+	return out, r.rc.Put().Namespace(r.ns).Resource(r.resource).Name(name).Body(obj).Do(ctx).Into(out)
+}
+
+// MergePatch applies a JSON merge patch.
+func (r apiResource[T, L, PT, PL]) MergePatch(ctx context.Context, name string, patch []byte) error {
+	return r.rc.Patch(types.MergePatchType).Namespace(r.ns).Resource(r.resource).Name(name).Body(patch).Do(ctx).Error()
+}
+
+func (r apiResource[T, L, PT, PL]) Delete(ctx context.Context, name string, opts metav1.DeleteOptions) error {
+	return r.rc.Delete().Namespace(r.ns).Resource(r.resource).Name(name).Body(&opts).Do(ctx).Error()
+}
+
+// List lists the objects matching the label selector.
+func (r apiResource[T, L, PT, PL]) List(ctx context.Context, selector string) (PL, error) {
+	out := PL(new(L))
+	return out, r.rc.Get().Namespace(r.ns).Resource(r.resource).
+		VersionedParams(&metav1.ListOptions{LabelSelector: selector}, parameterCodec).Do(ctx).Into(out)
+}
+
+func (c *connection) pods() apiResource[corev1.Pod, corev1.PodList, *corev1.Pod, *corev1.PodList] {
+	return apiResource[corev1.Pod, corev1.PodList, *corev1.Pod, *corev1.PodList]{c.core, "pods", c.ns}
+}
+
+func (c *connection) secrets() apiResource[corev1.Secret, corev1.SecretList, *corev1.Secret, *corev1.SecretList] {
+	return apiResource[corev1.Secret, corev1.SecretList, *corev1.Secret, *corev1.SecretList]{c.core, "secrets", c.ns}
+}
+
+func (c *connection) policies() apiResource[networkingv1.NetworkPolicy, networkingv1.NetworkPolicyList, *networkingv1.NetworkPolicy, *networkingv1.NetworkPolicyList] {
+	return apiResource[networkingv1.NetworkPolicy, networkingv1.NetworkPolicyList, *networkingv1.NetworkPolicy, *networkingv1.NetworkPolicyList]{c.networking, "networkpolicies", c.ns}
+}
+
+func (c *connection) leases() apiResource[coordinationv1.Lease, coordinationv1.LeaseList, *coordinationv1.Lease, *coordinationv1.LeaseList] {
+	return apiResource[coordinationv1.Lease, coordinationv1.LeaseList, *coordinationv1.Lease, *coordinationv1.LeaseList]{c.coordination, "leases", c.ns}
+}
+
+// accessReview asks the API server whether the credentials may do what
+// review describes.
+func (c *connection) accessReview(ctx context.Context, review *authorizationv1.SelfSubjectAccessReview) (*authorizationv1.SelfSubjectAccessReview, error) {
+	out := &authorizationv1.SelfSubjectAccessReview{}
+	return out, c.authorization.Post().Resource("selfsubjectaccessreviews").Body(review).Do(ctx).Into(out)
 }
 
 func defaultKubeconfigExists() bool {

@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
@@ -197,7 +198,7 @@ func TestKubePodSpecReadBack(t *testing.T) {
 
 	cl, _ := r.client()
 	ctx := context.Background()
-	pod, err := cl.cs.CoreV1().Pods(e.ns).Get(ctx, c.(*podContainer).PodName(), metav1.GetOptions{})
+	pod, err := cl.typed(t).CoreV1().Pods(e.ns).Get(ctx, c.(*podContainer).PodName(), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +250,7 @@ func TestKubePodSpecReadBack(t *testing.T) {
 	if !strings.Contains(events, pod.Name) {
 		t.Errorf("no event of pod %s to check", pod.Name)
 	}
-	sec, err := cl.cs.CoreV1().Secrets(e.ns).Get(ctx, ref.Name, metav1.GetOptions{})
+	sec, err := cl.typed(t).CoreV1().Secrets(e.ns).Get(ctx, ref.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func TestKubePodSpecReadBack(t *testing.T) {
 	if len(sec.OwnerReferences) != 1 || sec.OwnerReferences[0].UID != pod.UID {
 		t.Errorf("Secret owners = %+v, want the pod", sec.OwnerReferences)
 	}
-	pol, err := cl.cs.NetworkingV1().NetworkPolicies(e.ns).Get(ctx, pod.Name, metav1.GetOptions{})
+	pol, err := cl.typed(t).NetworkingV1().NetworkPolicies(e.ns).Get(ctx, pod.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("network none: %v", err)
 	}
@@ -275,12 +276,12 @@ func TestKubePodSpecReadBack(t *testing.T) {
 	if err := c.Stop(sctx, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.cs.CoreV1().Pods(e.ns).Get(ctx, pod.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := cl.typed(t).CoreV1().Pods(e.ns).Get(ctx, pod.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("pod still there after Stop: %v", err)
 	}
 	waitFor(t, time.Minute, "Secret and NetworkPolicy removed with their pod", func() bool {
-		_, e1 := cl.cs.CoreV1().Secrets(e.ns).Get(ctx, sec.Name, metav1.GetOptions{})
-		_, e2 := cl.cs.NetworkingV1().NetworkPolicies(e.ns).Get(ctx, pol.Name, metav1.GetOptions{})
+		_, e1 := cl.typed(t).CoreV1().Secrets(e.ns).Get(ctx, sec.Name, metav1.GetOptions{})
+		_, e2 := cl.typed(t).NetworkingV1().NetworkPolicies(e.ns).Get(ctx, pol.Name, metav1.GetOptions{})
 		return apierrors.IsNotFound(e1) && apierrors.IsNotFound(e2)
 	})
 	if x := c.Exit(sctx); !strings.Contains(x.Reason, "stopped by mcpproxy") {
@@ -489,4 +490,15 @@ func TestKubeImagePullFailure(t *testing.T) {
 	if hits.Load() == 0 {
 		t.Error("the node never asked the registry")
 	}
+}
+
+// typed is client-go's full clientset for the connection's cluster, for the
+// tests' own reads (the backend itself does without it).
+func (c *connection) typed(t testing.TB) kubernetes.Interface {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(c.rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }

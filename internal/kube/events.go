@@ -23,7 +23,7 @@ func (r *Runtime) Events(ctx context.Context) (<-chan isolation.Event, error) {
 		return nil, err
 	}
 	sel := instanceSelector(r.opts.Instance).String()
-	lw := cache.NewFilteredListWatchFromClient(c.cs.CoreV1().RESTClient(), "pods", c.ns, func(o *metav1.ListOptions) {
+	lw := cache.NewFilteredListWatchFromClient(c.core, "pods", c.ns, func(o *metav1.ListOptions) {
 		o.LabelSelector = sel
 	})
 	inf := cache.NewSharedIndexInformer(lw, &corev1.Pod{}, 0, cache.Indexers{})

@@ -102,9 +102,9 @@ func (h *leaseHolder) acquire(ctx context.Context, c *connection) (*coordination
 			HolderIdentity: ptr(o.Instance), LeaseDurationSeconds: &secs, AcquireTime: &now, RenewTime: &now,
 		},
 	}
-	created, err := c.cs.CoordinationV1().Leases(c.ns).Create(ctx, l, metav1.CreateOptions{})
+	created, err := c.leases().Create(ctx, l)
 	if apierrors.IsAlreadyExists(err) {
-		old, gerr := c.cs.CoordinationV1().Leases(c.ns).Get(ctx, l.Name, metav1.GetOptions{})
+		old, gerr := c.leases().Get(ctx, l.Name)
 		if gerr != nil {
 			return nil, fmt.Errorf("instance Lease %s: %w", l.Name, gerr)
 		}
@@ -112,7 +112,7 @@ func (h *leaseHolder) acquire(ctx context.Context, c *connection) (*coordination
 			return nil, fmt.Errorf("instance Lease %s is held by someone else", l.Name)
 		}
 		old.Spec = l.Spec
-		created, err = c.cs.CoordinationV1().Leases(c.ns).Update(ctx, old, metav1.UpdateOptions{})
+		created, err = c.leases().Update(ctx, old.Name, old)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create the instance Lease in namespace %s: %w", c.ns, err)
@@ -132,18 +132,18 @@ func (h *leaseHolder) renew(ctx context.Context, c *connection) error {
 	next := cur.DeepCopy()
 	now := metav1.NewMicroTime(time.Now())
 	next.Spec.RenewTime = &now
-	upd, err := c.cs.CoordinationV1().Leases(c.ns).Update(ctx, next, metav1.UpdateOptions{})
+	upd, err := c.leases().Update(ctx, next.Name, next)
 	switch {
 	case err == nil:
 		h.set(upd)
 		return nil
 	case apierrors.IsConflict(err):
-		latest, gerr := c.cs.CoordinationV1().Leases(c.ns).Get(ctx, cur.Name, metav1.GetOptions{})
+		latest, gerr := c.leases().Get(ctx, cur.Name)
 		if gerr != nil {
 			return gerr
 		}
 		latest.Spec.RenewTime = &now
-		upd, err = c.cs.CoordinationV1().Leases(c.ns).Update(ctx, latest, metav1.UpdateOptions{})
+		upd, err = c.leases().Update(ctx, latest.Name, latest)
 		if err == nil {
 			h.set(upd)
 		}
@@ -166,7 +166,7 @@ func (h *leaseHolder) release(ctx context.Context, c *connection) error {
 	if cur == nil {
 		return nil
 	}
-	err := c.cs.CoordinationV1().Leases(c.ns).Delete(ctx, cur.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cur.UID}})
+	err := c.leases().Delete(ctx, cur.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &cur.UID}})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete the instance Lease %s: %w", cur.Name, err)
 	}

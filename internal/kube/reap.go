@@ -129,11 +129,11 @@ func (r *Runtime) Reap(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	pods, err := c.cs.CoreV1().Pods(c.ns).List(ctx, metav1.ListOptions{LabelSelector: managedSelector().String()})
+	pods, err := c.pods().List(ctx, managedSelector().String())
 	if err != nil {
 		return nil, fmt.Errorf("list mcpproxy pods in namespace %s: %w", c.ns, err)
 	}
-	leases, err := c.cs.CoordinationV1().Leases(c.ns).List(ctx, metav1.ListOptions{LabelSelector: managedSelector().String()})
+	leases, err := c.leases().List(ctx, managedSelector().String())
 	if err != nil {
 		return nil, fmt.Errorf("list mcpproxy instance Leases in namespace %s: %w", c.ns, err)
 	}
@@ -173,7 +173,7 @@ func (r *Runtime) Reap(ctx context.Context) ([]string, error) {
 		if l != nil {
 			// Deleting the Lease first is the claim: it fails if the
 			// instance renewed it since it was listed.
-			err := c.cs.CoordinationV1().Leases(c.ns).Delete(ctx, l.Name, metav1.DeleteOptions{
+			err := c.leases().Delete(ctx, l.Name, metav1.DeleteOptions{
 				Preconditions: &metav1.Preconditions{UID: &l.UID, ResourceVersion: &l.ResourceVersion},
 			})
 			if apierrors.IsConflict(err) {

@@ -28,7 +28,7 @@ func podExists(t *testing.T, r *Runtime, name string) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = cl.cs.CoreV1().Pods(cl.ns).Get(context.Background(), name, metav1.GetOptions{})
+	_, err = cl.typed(t).CoreV1().Pods(cl.ns).Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestKubeReapLapsedInstances(t *testing.T) {
 		t.Errorf("live server answered %q", got)
 	}
 	cl, _ := reaper.client()
-	if _, err := cl.cs.CoordinationV1().Leases(e.ns).Get(ctx, leaseName(dead.opts.Instance), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := cl.typed(t).CoordinationV1().Leases(e.ns).Get(ctx, leaseName(dead.opts.Instance), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the dead instance's Lease is still there: %v", err)
 	}
 }
@@ -100,20 +100,20 @@ func TestKubeOpenReapsLongDeadInstances(t *testing.T) {
 	crash(dead, c)
 	cl, _ := dead.client()
 	ctx := context.Background()
-	l, err := cl.cs.CoordinationV1().Leases(e.ns).Get(ctx, leaseName(dead.opts.Instance), metav1.GetOptions{})
+	l, err := cl.typed(t).CoordinationV1().Leases(e.ns).Get(ctx, leaseName(dead.opts.Instance), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	long := metav1.NewMicroTime(time.Now().Add(-time.Hour))
 	l.Spec.RenewTime = &long
-	if _, err := cl.cs.CoordinationV1().Leases(e.ns).Update(ctx, l, metav1.UpdateOptions{}); err != nil {
+	if _, err := cl.typed(t).CoordinationV1().Leases(e.ns).Update(ctx, l, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	next := e.runtime(t)
 	if err := next.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
-	pod, err := cl.cs.CoreV1().Pods(e.ns).Get(ctx, c.(*podContainer).PodName(), metav1.GetOptions{})
+	pod, err := cl.typed(t).CoreV1().Pods(e.ns).Get(ctx, c.(*podContainer).PodName(), metav1.GetOptions{})
 	if err == nil && pod.DeletionTimestamp == nil {
 		t.Error("Open left the pod of an instance dead for an hour")
 	} else if err != nil && !apierrors.IsNotFound(err) {

@@ -186,7 +186,7 @@ func (r *Runtime) probe(ctx context.Context) isolation.BackendStatus {
 		return st
 	}
 	st.Path, st.Source = c.host, c.source
-	raw, err := c.cs.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw()
+	raw, err := c.core.Get().AbsPath("/version").Do(ctx).Raw()
 	var v version.Info
 	if err == nil {
 		err = json.Unmarshal(raw, &v)
@@ -200,7 +200,7 @@ func (r *Runtime) probe(ctx context.Context) isolation.BackendStatus {
 	for _, p := range permissions {
 		p.Namespace = c.ns
 		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &p}}
-		res, err := c.cs.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		res, err := c.accessReview(ctx, review)
 		if err != nil {
 			st.Error = fmt.Sprintf("checking permissions in namespace %s: %v", c.ns, err)
 			return st
@@ -238,7 +238,7 @@ func (r *Runtime) ListManaged(ctx context.Context) ([]isolation.Managed, error) 
 	if err != nil {
 		return nil, err
 	}
-	list, err := c.cs.CoreV1().Pods(c.ns).List(ctx, metav1.ListOptions{LabelSelector: managedSelector().String()})
+	list, err := c.pods().List(ctx, managedSelector().String())
 	if err != nil {
 		return nil, fmt.Errorf("list mcpproxy pods in namespace %s: %w", c.ns, err)
 	}
@@ -304,7 +304,7 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	name, ok := r.pods[uid]
 	r.mu.Unlock()
 	if !ok {
-		list, err := c.cs.CoreV1().Pods(c.ns).List(ctx, metav1.ListOptions{LabelSelector: managedSelector().String()})
+		list, err := c.pods().List(ctx, managedSelector().String())
 		if err != nil {
 			return fmt.Errorf("remove pod %s: %w", id, err)
 		}
@@ -349,7 +349,7 @@ func (r *Runtime) RemoveAll(timeout time.Duration) {
 // deletePod deletes pod name if it still has uid, with grace seconds for
 // the server to exit on SIGTERM.
 func (r *Runtime) deletePod(ctx context.Context, c *connection, name string, uid types.UID, grace int64) error {
-	err := c.cs.CoreV1().Pods(c.ns).Delete(ctx, name, metav1.DeleteOptions{
+	err := c.pods().Delete(ctx, name, metav1.DeleteOptions{
 		GracePeriodSeconds: &grace,
 		Preconditions:      &metav1.Preconditions{UID: &uid},
 	})

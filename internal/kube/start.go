@@ -11,9 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/remotecommand"
 	watchtools "k8s.io/client-go/tools/watch"
@@ -110,26 +108,26 @@ func (r *Runtime) create(ctx context.Context, c *connection, objs Objects) (*cor
 		}
 	}
 	if s := objs.Secret; s != nil {
-		created, err := c.cs.CoreV1().Secrets(c.ns).Create(ctx, s, metav1.CreateOptions{})
+		created, err := c.secrets().Create(ctx, s)
 		if err != nil {
 			// The error names the object, never its data.
 			return nil, fmt.Errorf("create the Secret holding the server's environment in namespace %s: %w", c.ns, err)
 		}
 		undo = append(undo, func(ctx context.Context) {
-			_ = c.cs.CoreV1().Secrets(c.ns).Delete(ctx, created.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &created.UID}})
+			_ = c.secrets().Delete(ctx, created.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &created.UID}})
 		})
 	}
 	if p := objs.Policy; p != nil {
-		created, err := c.cs.NetworkingV1().NetworkPolicies(c.ns).Create(ctx, p, metav1.CreateOptions{})
+		created, err := c.policies().Create(ctx, p)
 		if err != nil {
 			rollback()
 			return nil, fmt.Errorf("create the NetworkPolicy of network none in namespace %s: %w", c.ns, err)
 		}
 		undo = append(undo, func(ctx context.Context) {
-			_ = c.cs.NetworkingV1().NetworkPolicies(c.ns).Delete(ctx, created.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &created.UID}})
+			_ = c.policies().Delete(ctx, created.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &created.UID}})
 		})
 	}
-	pod, err := c.cs.CoreV1().Pods(c.ns).Create(ctx, objs.Pod, metav1.CreateOptions{})
+	pod, err := c.pods().Create(ctx, objs.Pod)
 	if err != nil {
 		rollback()
 		return nil, fmt.Errorf("create pod %s in namespace %s: %w", objs.Pod.Name, c.ns, err)
@@ -153,12 +151,12 @@ func (r *Runtime) adopt(ctx context.Context, c *connection, objs Objects, pod *c
 		return err
 	}
 	if objs.Secret != nil {
-		if _, err := c.cs.CoreV1().Secrets(c.ns).Patch(ctx, objs.Secret.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		if err := c.secrets().MergePatch(ctx, objs.Secret.Name, patch); err != nil {
 			return fmt.Errorf("make Secret %s a dependent of its pod: %w", objs.Secret.Name, err)
 		}
 	}
 	if objs.Policy != nil {
-		if _, err := c.cs.NetworkingV1().NetworkPolicies(c.ns).Patch(ctx, objs.Policy.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		if err := c.policies().MergePatch(ctx, objs.Policy.Name, patch); err != nil {
 			return fmt.Errorf("make NetworkPolicy %s a dependent of its pod: %w", objs.Policy.Name, err)
 		}
 	}
@@ -168,7 +166,7 @@ func (r *Runtime) adopt(ctx context.Context, c *connection, objs Objects, pod *c
 // podListWatch lists and watches the one pod called name.
 func podListWatch(c *connection, name string) *cache.ListWatch {
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
-	return cache.NewFilteredListWatchFromClient(c.cs.CoreV1().RESTClient(), "pods", c.ns, func(o *metav1.ListOptions) {
+	return cache.NewFilteredListWatchFromClient(c.core, "pods", c.ns, func(o *metav1.ListOptions) {
 		o.FieldSelector = sel
 	})
 }
@@ -237,8 +235,8 @@ func waitRunning(ctx context.Context, c *connection, pod *corev1.Pod, phase func
 // a proxy on the way cannot upgrade to WebSocket. It returns once the
 // streams exist.
 func (r *Runtime) attach(ctx context.Context, c *connection, pod *corev1.Pod, opts isolation.StartOptions, objs Objects) (*podContainer, error) {
-	req := c.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(c.ns).Name(pod.Name).SubResource("attach").
-		VersionedParams(&corev1.PodAttachOptions{Container: containerName, Stdin: true, Stdout: true, Stderr: opts.Stderr != nil}, scheme.ParameterCodec)
+	req := c.core.Post().Resource("pods").Namespace(c.ns).Name(pod.Name).SubResource("attach").
+		VersionedParams(&corev1.PodAttachOptions{Container: containerName, Stdin: true, Stdout: true, Stderr: opts.Stderr != nil}, parameterCodec)
 	spdy, err := remotecommand.NewSPDYExecutor(c.rest, "POST", req.URL())
 	if err != nil {
 		return nil, fmt.Errorf("attach to pod %s: %w", pod.Name, err)
