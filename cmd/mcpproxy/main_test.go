@@ -1128,3 +1128,39 @@ func TestServeProcs(t *testing.T) {
 		t.Fatal(`serveProcs("4"): the user's GOMAXPROCS must be kept`)
 	}
 }
+
+// TestConfigValidateRefusesDangerousMounts: isolation.mounts of ~/.ssh or
+// of / are errors naming the field (issue 10); a plain folder is fine.
+func TestConfigValidateRefusesDangerousMounts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "mounts.json")
+	doc := `{
+  "mcpServers": [
+    {"name": "keys", "command": "npx", "isolation": {"mounts": ["~/.ssh"]}},
+    {"name": "root", "command": "npx", "isolation": {"mounts": ["/:/host:ro"]}},
+    {"name": "fine", "command": "npx", "isolation": {"mounts": ["` + dir + `:rw"]}}
+  ]
+}
+`
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "config", "validate", cfg)
+	if code == 0 {
+		t.Fatalf("config validate accepted mounts of ~/.ssh and /: stdout %q", out)
+	}
+	for _, want := range []string{
+		// (what ~/.ssh gives depends on the home: credentials, or root's home)
+		cfg + `:3:65: mcpServers[0].isolation.mounts[0]: "~/.ssh" would give the container `,
+		`; remove it, or, if this server really needs it, write "allow_dangerous": true in its isolation block by hand` + "\n" + cfg + ":4:",
+		cfg + `:4:65: mcpServers[1].isolation.mounts[0]: "/:/host:ro" would give the container the host's whole filesystem; remove it, or, if this server really needs it, write "allow_dangerous": true in its isolation block by hand`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "mcpServers[2]") {
+		t.Errorf("the plain folder was refused:\n%s", errOut)
+	}
+}

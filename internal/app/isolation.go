@@ -35,6 +35,8 @@ type Isolation struct {
 	launcher *upstream.IsolatingLauncher
 	instance *docker.Instance
 	lockDir  string
+	// host is what plans know of this machine (mounts, cache volumes).
+	host isolation.Host
 
 	// ctx ends at Close; wg owns the background preparation.
 	ctx    context.Context
@@ -99,7 +101,7 @@ func newIsolation(a *App) (*Isolation, error) {
 	if err != nil {
 		return nil, err
 	}
-	i := &Isolation{a: a, resolver: docker.NewResolver(), instance: inst, lockDir: lockDir, warned: map[string]bool{}}
+	i := &Isolation{a: a, resolver: docker.NewResolver(), instance: inst, lockDir: lockDir, warned: map[string]bool{}, host: machineHost(a.opts.DataDir)}
 	i.ctx, i.cancel = context.WithCancel(context.Background())
 	i.runtime = i.newDockerRuntime()
 	i.launcher = &upstream.IsolatingLauncher{
@@ -107,8 +109,10 @@ func newIsolation(a *App) (*Isolation, error) {
 		Runtime: i.runtime,
 		Docker:  dockerCLI{i},
 		Prepare: i.prepare,
-		Labels:  map[string]string{isolation.LabelManaged: "true", isolation.LabelInstance: inst.ID},
-		Logger:  a.log,
+		Machine: i.host,
+		Labels: map[string]string{isolation.LabelManaged: "true", isolation.LabelInstance: inst.ID,
+			isolation.LabelHost: i.host.HostID, isolation.LabelDataDir: i.host.DataDirID},
+		Logger: a.log,
 	}
 	return i, nil
 }
@@ -168,7 +172,7 @@ func (i *Isolation) dockerPath() string {
 // Decide is the single decision for server s under the configuration in
 // force (with the docker path resolved so far).
 func (i *Isolation) Decide(s *config.Server) isolation.Decision {
-	return isolation.Decide(i.a.Config().DockerIsolation, s, i.dockerPath())
+	return i.host.Decide(i.a.Config().DockerIsolation, s, i.dockerPath())
 }
 
 // needsDocker reports whether cfg will run anything through docker: an

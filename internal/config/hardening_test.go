@@ -93,7 +93,7 @@ func TestAllowDangerous(t *testing.T) {
 	want := []string{
 		`2:87: mcpServers[0].isolation.extra_args[0]: allowed by "allow_dangerous": true: "--cap-add=NET_ADMIN" gives the container Linux capabilities beyond Docker's default set`,
 		`2:127: mcpServers[0].isolation.network_mode: allowed by "allow_dangerous": true: "host" gives the container the host's network stack (every host port and loopback service)`,
-		`3:66: mcpServers[1].isolation.allow_dangerous: has no effect: nothing in this server's extra_args or network_mode needs it; remove it`,
+		`3:66: mcpServers[1].isolation.allow_dangerous: has no effect: nothing in this server's extra_args, network_mode or mounts needs it; remove it`,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("warnings:\n got %s\nwant %s", strings.Join(got, "\n    "), strings.Join(want, "\n    "))

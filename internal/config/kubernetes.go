@@ -137,6 +137,9 @@ func (v *validator) backend(c *Config, serverPath func(int) string) {
 		if len(s.Isolation.ExtraArgs) > 0 {
 			v.add(ip+".extra_args", argsMsg)
 		}
+		if len(s.Isolation.Mounts) > 0 {
+			v.add(ip+".mounts", `host paths do not exist on cluster nodes; remove them, or set docker_isolation.backend to "docker"`)
+		}
 		if m := s.Isolation.NetworkMode; m != "" && !kubeNetwork(m) && validNetworkMode(m) {
 			v.add(ip+".network_mode", netMsg(m))
 		}

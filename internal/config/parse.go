@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tailscale/hujson"
+
+	"github.com/mcpproxy/mcpproxy/internal/dockerargs"
 )
 
 // Load reads the configuration file at path and decodes it with Parse. A
@@ -41,7 +43,11 @@ func Load(path string) (*Config, error) {
 //
 // When anything is wrong Parse returns a *ValidationError that lists every
 // problem with its path and line:column.
-func Parse(data []byte) (*Config, error) {
+func Parse(data []byte) (*Config, error) { return parseOn(data, defaultHostPaths()) }
+
+// parseOn is Parse with host paths judged against hp (tests give a fake
+// host).
+func parseOn(data []byte, hp dockerargs.HostPaths) (*Config, error) {
 	data = bytes.TrimPrefix(data, utf8BOM)
 	root, err := hujson.Parse(data)
 	if err != nil {
@@ -50,7 +56,7 @@ func Parse(data []byte) (*Config, error) {
 	d := newDecoder(data)
 	c := d.config(&root)
 	d.compatModes(c)
-	v := &validator{problems: d.problems, pos: d.pos, bad: d.bad, hostPaths: defaultHostPaths()}
+	v := &validator{problems: d.problems, pos: d.pos, bad: d.bad, hostPaths: hp}
 	v.config(c, func(i int) string { return d.serverPaths[i] })
 	if err := v.err(); err != nil {
 		return nil, err
@@ -439,6 +445,8 @@ func (d *decoder) server(p string, v *hujson.Value, key *string) *Server {
 					d.optInt(kp, v, &iso.PidsLimit)
 				case "allow_dangerous":
 					d.boolean(kp, v, &iso.AllowDangerous)
+				case "mounts":
+					d.strings(kp, v, &iso.Mounts)
 				}
 			}) {
 				s.Isolation = iso
@@ -471,6 +479,8 @@ func (d *decoder) dockerIsolation(p string, v *hujson.Value, di *DockerIsolation
 			d.boolean(kp, v, &di.Hardened)
 		case "pids_limit":
 			d.integer(kp, v, &di.PidsLimit)
+		case "cache_volumes":
+			d.boolean(kp, v, &di.CacheVolumes)
 		case "backend":
 			d.str(kp, v, &di.Backend)
 		case "kubernetes":

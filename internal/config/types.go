@@ -118,6 +118,12 @@ type ServerIsolation struct {
 	// sensitive mounts; see internal/dockerargs). Meant to be written by
 	// hand in the file only; it never applies to the global extra_args.
 	AllowDangerous bool `json:"allow_dangerous,omitempty"`
+	// Mounts are host paths the container sees (see ParseMount):
+	// "~/notes:rw", "/data/in" (read-only), "/host/x:/in/container:ro".
+	// A mount of a sensitive path (the home itself, credential folders,
+	// /etc, a docker socket, the data dir, …) is refused unless
+	// AllowDangerous is set.
+	Mounts []string `json:"mounts,omitempty"`
 }
 
 // Clone returns a deep copy of si.
@@ -131,6 +137,7 @@ func (si *ServerIsolation) Clone() *ServerIsolation {
 		c.Enabled = &v
 	}
 	c.ExtraArgs = append([]string(nil), si.ExtraArgs...)
+	c.Mounts = append([]string(nil), si.Mounts...)
 	if si.Hardened != nil {
 		v := *si.Hardened
 		c.Hardened = &v
@@ -159,6 +166,10 @@ type DockerIsolation struct {
 	Hardened bool `json:"hardened"`
 	// PidsLimit caps the processes of each container; default 256.
 	PidsLimit int64 `json:"pids_limit"`
+	// CacheVolumes gives each isolated server of a package runner (npx,
+	// uvx, pip, go, …) a named volume of its own for the runner's cache,
+	// kept across restarts; default true.
+	CacheVolumes bool `json:"cache_volumes"`
 	// Backend runs the isolated servers: "docker" (default) or
 	// "kubernetes" (pods, see Kubernetes).
 	Backend string `json:"backend"`
@@ -211,6 +222,7 @@ func DefaultDockerIsolation() DockerIsolation {
 		ExtraArgs:     []string{},
 		Hardened:      true,
 		PidsLimit:     DefaultPidsLimit,
+		CacheVolumes:  true,
 		Backend:       BackendDocker,
 	}
 }

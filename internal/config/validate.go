@@ -288,9 +288,9 @@ func (v *validator) server(p string, s *Server) {
 	}
 }
 
-// serverDangerous refuses a server's extra_args and network_mode that give
-// the container the host, unless its block allows them (then each one is a
-// warning, so that config validate shows them).
+// serverDangerous refuses a server's extra_args, network_mode and mounts
+// that give the container the host, unless its block allows them (then
+// each one is a warning, so that config validate shows them).
 func (v *validator) serverDangerous(ip string, iso *ServerIsolation) {
 	found := false
 	report := func(path, msg string) {
@@ -304,13 +304,14 @@ func (v *validator) serverDangerous(ip string, iso *ServerIsolation) {
 	for _, f := range dockerargs.Check(iso.ExtraArgs, v.hostPaths) {
 		report(fmt.Sprintf("%s.extra_args[%d]", ip, f.Index), fmt.Sprintf("%q gives the container %s", f.Arg, f.Why))
 	}
+	v.mounts(ip, iso, report)
 	if iso.NetworkMode != "" && validNetworkMode(iso.NetworkMode) {
 		if why := dockerargs.CheckNetworkMode(iso.NetworkMode); why != "" {
 			report(ip+".network_mode", fmt.Sprintf("%q gives the container %s", iso.NetworkMode, why))
 		}
 	}
 	if iso.AllowDangerous && !found {
-		v.warn(ip+".allow_dangerous", `has no effect: nothing in this server's extra_args or network_mode needs it; remove it`)
+		v.warn(ip+".allow_dangerous", `has no effect: nothing in this server's extra_args, network_mode or mounts needs it; remove it`)
 	}
 }
 

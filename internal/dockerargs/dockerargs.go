@@ -41,6 +41,10 @@ type Finding struct {
 type HostPaths struct {
 	// Home is the user's home directory ("" when unknown).
 	Home string
+	// DataDir is mcpproxy's data directory ("" when unknown): its API key,
+	// trust state and sockets. It, anything in it and its ancestors are
+	// refused like a protected tree.
+	DataDir string
 	// Resolve, when set, resolves symlinks of an existing path (the result
 	// is judged too, since Docker follows symlinks of a bind source). It is
 	// typically filepath.EvalSymlinks.
@@ -349,6 +353,16 @@ var protectedTrees = []struct{ path, what string }{
 // homeSecrets are directories and files under a home that hold credentials.
 var homeSecrets = []string{".ssh", ".aws", ".gnupg", ".docker", ".kube", ".config", ".mcpproxy", ".netrc", ".git-credentials", ".npmrc", ".pypirc"}
 
+// CheckHostPath says why making host path p visible in a container (a bind
+// mount of it) is dangerous, or "" when it is not: the table of protected
+// trees (/, /etc, /proc, /sys, /dev, /run, /var/run, …, and their
+// ancestors), container engine sockets, home directories and their
+// ancestors, credential folders under a home (.ssh, .aws, .gnupg, .docker,
+// .kube, .config, …) and hp.DataDir. Symlinks are resolved through
+// hp.Resolve and the target is judged too. p must be absolute; a relative p
+// is not a host path and is never dangerous.
+func CheckHostPath(p string, hp HostPaths) string { return hostPath(p, hp) }
+
 // hostPath says why binding host path p into a container is dangerous, or
 // "" (a relative p is a volume name, not a host path).
 func hostPath(p string, hp HostPaths) string {
@@ -376,6 +390,13 @@ func judgePath(p string, hp HostPaths) string {
 	}
 	if isDockerSocket(path.Base(p)) {
 		return "a container engine's socket (" + p + "): control of the host"
+	}
+	dataDir := ""
+	if d := hp.DataDir; strings.HasPrefix(d, "/") && path.Clean(d) != "/" {
+		dataDir = path.Clean(d)
+	}
+	if dataDir != "" && within(p, dataDir) {
+		return "mcpproxy's data directory (" + dataDir + "): its API key, trust state and sockets"
 	}
 	for _, t := range protectedTrees {
 		if within(p, t.path) {
@@ -408,6 +429,9 @@ func judgePath(p string, hp HostPaths) string {
 				return "credentials under the home directory (" + path.Join(h, s) + ")"
 			}
 		}
+	}
+	if dataDir != "" && within(dataDir, p) {
+		return "a directory holding mcpproxy's data directory (" + dataDir + ")"
 	}
 	if p == "/home" || p == "/Users" {
 		return "the users' home directories"

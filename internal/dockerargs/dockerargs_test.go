@@ -230,3 +230,64 @@ func TestWeakening(t *testing.T) {
 		}
 	}
 }
+
+// CheckHostPath judges a path on its own (the mounts of a server's
+// isolation block and the host paths of its args use it), the data dir
+// included.
+func TestCheckHostPath(t *testing.T) {
+	hp := HostPaths{
+		Home:    "/home/alice",
+		DataDir: "/srv/mcpproxy-data",
+		Resolve: func(p string) (string, error) {
+			switch p {
+			case "/srv/notes/keys":
+				return "/home/alice/.ssh", nil
+			case "/srv/state":
+				return "/srv/mcpproxy-data/run", nil
+			}
+			return p, nil
+		},
+	}
+	tests := []struct {
+		path string
+		want string // a word of the reason; "" for safe
+	}{
+		{"/", "whole filesystem"},
+		{"/home/alice", "home directory"},
+		{"/home", "holding a home directory"},
+		{"/home/alice/.ssh", ".ssh"},
+		{"/home/alice/.ssh/id_ed25519", ".ssh"},
+		{"/home/alice/.aws", ".aws"},
+		{"/home/alice/.gnupg", ".gnupg"},
+		{"/home/alice/.docker", ".docker"},
+		{"/home/alice/.kube", ".kube"},
+		{"/home/alice/.config/gcloud", ".config"},
+		{"/etc", "/etc"},
+		{"/proc", "/proc"},
+		{"/sys", "/sys"},
+		{"/dev", "/dev"},
+		{"/var/run", "/var/run"},
+		{"/var", "holding"},
+		{"/run/user/1000/docker.sock", "socket"},
+		{"/srv/podman.sock", "socket"},
+		{"/srv/mcpproxy-data", "data directory"},
+		{"/srv/mcpproxy-data/logs", "data directory"},
+		{"/srv", "holding mcpproxy's data directory"},
+		{"/srv/notes/keys", "resolves to /home/alice/.ssh"},
+		{"/srv/state", "resolves to /srv/mcpproxy-data/run"},
+		{"/home/alice/notes", ""},
+		{"/home/alice/src/project", ""},
+		{"/data/in", ""},
+		{"/srv/notes", ""},
+		{"relative/path", ""},
+	}
+	for _, tt := range tests {
+		got := CheckHostPath(tt.path, hp)
+		switch {
+		case tt.want == "" && got != "":
+			t.Errorf("CheckHostPath(%q) = %q, want safe", tt.path, got)
+		case tt.want != "" && !strings.Contains(got, tt.want):
+			t.Errorf("CheckHostPath(%q) = %q, want a reason with %q", tt.path, got, tt.want)
+		}
+	}
+}

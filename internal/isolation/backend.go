@@ -60,8 +60,11 @@ type Mount struct {
 	Target   string
 	ReadOnly bool
 	// Reason says why it is there, for the list view and the debug log:
-	// "argument", "working_dir", "isolation.mounts", "package cache".
+	// "args[1]", "working_dir", "isolation.mounts[0]", "package cache (npm)".
 	Reason string
+	// Cache names the package cache a volume holds ("npm", "uv", "pip",
+	// "go"); "" for any other mount. A backend labels the volume with it.
+	Cache string
 }
 
 // Tmpfs is a size-capped, memory-backed writable directory.

@@ -49,6 +49,11 @@ type Decision struct {
 	IgnoredOptIn bool
 	// Plan says how the container is run; non-nil iff Isolated.
 	Plan *Plan
+	// Err, when set, refuses the Plan: the server must be isolated, but
+	// not like this (an explicit mount of a path that must not reach a
+	// container, or that does not exist). Such a server is not started
+	// at all (fail closed); the Plan is kept for the list view.
+	Err error
 }
 
 // Decide is the single isolation decision. global is the docker_isolation
@@ -63,7 +68,15 @@ type Decision struct {
 //
 // An opt-in on an HTTP or docker-command server is not reported as
 // IgnoredOptIn: it is moot for structural reasons, not because of the gate.
+//
+// Decide knows nothing of the host (it is Host{}.Decide): its Plan mounts no
+// host path automatically. Spawning and the list view use Host.Decide.
 func Decide(global config.DockerIsolation, s *config.Server, dockerPath string) Decision {
+	return Host{}.Decide(global, s, dockerPath)
+}
+
+// decide is the decision without its Plan.
+func decide(global config.DockerIsolation, s *config.Server, dockerPath string) Decision {
 	if s == nil {
 		return Decision{Reason: ReasonNoServer}
 	}
@@ -90,14 +103,18 @@ func Decide(global config.DockerIsolation, s *config.Server, dockerPath string) 
 	if optIn != nil && *optIn {
 		reason = ReasonOptedIn
 	}
-	return Decision{Isolated: true, Reason: reason, Plan: newPlan(global, s)}
+	return Decision{Isolated: true, Reason: reason}
 }
 
 // newPlan builds the Plan for an isolated server. Per-server values override
 // global ones; an empty global limit, network mode or timeout falls back to
 // the spec default rather than silently dropping the limit. The security
-// profile (profile.go: hardened by default) is merged in last.
-func newPlan(global config.DockerIsolation, s *config.Server) *Plan {
+// profile (profile.go: hardened by default) is merged in next.
+//
+// On a known host (h), the host paths in the server's args and working_dir
+// and its isolation.mounts are added last (mounts.go), with a volume for
+// its package cache (cache.go); an error refuses the plan (Decision.Err).
+func newPlan(h Host, global config.DockerIsolation, s *config.Server) (*Plan, error) {
 	def := config.DefaultDockerIsolation()
 	si := s.Isolation
 	if si == nil {
@@ -134,7 +151,8 @@ func newPlan(global config.DockerIsolation, s *config.Server) *Plan {
 	}
 	p.Command, p.Args, p.Setup = containerCommand(runtime, s.Command, s.Args, image)
 	applyProfile(p, global, si)
-	return p
+	err := h.addMounts(p, global, s)
+	return p, err
 }
 
 // limit parses the first non-empty of values (per server, global, default).

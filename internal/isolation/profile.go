@@ -79,7 +79,7 @@ func applyProfile(p *Plan, global config.DockerIsolation, si *config.ServerIsola
 	}
 	p.AllowDangerous = si.AllowDangerous
 	if p.AllowDangerous {
-		p.Notes = append(p.Notes, "allow_dangerous: true (per server): this server's extra_args and network_mode may give the container host access")
+		p.Notes = append(p.Notes, "allow_dangerous: true (per server): this server's extra_args, network_mode and mounts may give the container host access")
 	}
 	if !hardened {
 		p.Hardened, p.Profile = false, ProfileRelaxed

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"maps"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ type IsolatingLauncher struct {
 	Host Launcher
 	// Runtime runs containers.
 	Runtime isolation.Runtime
+	// Machine is what plans know of this host (home, data dir, host path
+	// lookups): the host paths servers name are mounted from it.
+	Machine isolation.Host
 	// Docker runs the docker CLI for servers whose command is docker.
 	Docker DockerCLI
 	// Prepare, when set, waits until the backend is ready for a start
@@ -94,7 +98,7 @@ func (l *IsolatingLauncher) dockerPath() string {
 // Key implements ConfigAware: it changes when the decision or plan changes.
 // It never waits (the docker path is the one resolved so far).
 func (l *IsolatingLauncher) Key(s *config.Server) string {
-	d := isolation.Decide(l.global(), s, l.dockerPath())
+	d := l.Machine.Decide(l.global(), s, l.dockerPath())
 	b, _ := json.Marshal(struct {
 		Isolated bool
 		Plan     *isolation.Plan
@@ -142,7 +146,7 @@ func (l *IsolatingLauncher) log() *slog.Logger {
 // Launch implements Launcher.
 func (l *IsolatingLauncher) Launch(ctx context.Context, s *config.Server, stderr io.Writer) (*Launched, error) {
 	path := l.dockerPath()
-	d := isolation.Decide(l.global(), s, path)
+	d := l.Machine.Decide(l.global(), s, path)
 	l.log().Debug("docker isolation decision", "server", s.Name, "isolated", d.Isolated, "reason", d.Reason)
 	switch {
 	case isolation.IsDockerCommand(s.Command, path):
@@ -187,6 +191,11 @@ func (l *IsolatingLauncher) launchIsolated(ctx context.Context, s *config.Server
 	// after Launch returns; the live phase of a start is published through
 	// StartPhase instead.
 	info := DescribeDecision(d)
+	if d.Err != nil {
+		// Fail closed: neither in a container nor on the host.
+		return &Launched{Isolation: info}, fmt.Errorf("docker isolation refused this server's plan: %w", d.Err)
+	}
+	l.logMounts(s.Name, plan)
 	st := &start{l: l, server: s.Name, info: info, timeout: plan.Timeout}
 	defer l.setPhase(s.Name, "")
 	deadline := time.Now().Add(plan.Timeout)
@@ -223,6 +232,24 @@ func (l *IsolatingLauncher) launchIsolated(ctx context.Context, s *config.Server
 	info.Phase = "container started"
 	l.log().Info("docker isolation: container started", "server", s.Name, "container", name, "id", short(c.ID()), "image", plan.Image)
 	return &Launched{Stdio: &containerStdio{c: c, l: l, server: s.Name}, Isolation: info, Deadline: deadline, InitTimeout: plan.Timeout}, nil
+}
+
+// logMounts writes every mount of plan and why to the debug log, and each
+// host path of the server's that was not mounted as a warning.
+func (l *IsolatingLauncher) logMounts(server string, plan *isolation.Plan) {
+	log := l.log()
+	for _, m := range plan.Mounts {
+		mode := "rw"
+		if m.ReadOnly {
+			mode = "ro"
+		}
+		log.Debug("docker isolation: mount", "server", server, "type", string(m.Type), "source", m.Source, "target", m.Target, "mode", mode, "reason", m.Reason)
+	}
+	for _, n := range plan.Notes {
+		if strings.HasPrefix(n, isolation.NoteNotMounted) {
+			log.Warn("docker isolation: host path not mounted", "server", server, "note", n)
+		}
+	}
 }
 
 // availableAndImage fails closed when the backend is unavailable; the image

@@ -86,9 +86,27 @@ type IsolationInfo struct {
 	ReadOnlyRoot bool   `json:"read_only_root,omitempty"`
 	// AllowDangerous is the hand-written escape hatch of the server.
 	AllowDangerous bool `json:"allow_dangerous,omitempty"`
+	// Mounts are the host paths and volumes the container sees, each with
+	// why it is there.
+	Mounts []MountView `json:"mounts,omitempty"`
 	// Notes explain non-default choices of the plan and what the backend
 	// enforces differently.
 	Notes []string `json:"notes,omitempty"`
+}
+
+// MountView is one mount of a container, for the list view.
+type MountView struct {
+	// Type is "bind" (a host path) or "volume" (a named volume).
+	Type string `json:"type"`
+	// Source is the host path (symlinks resolved) or the volume's name.
+	Source string `json:"source"`
+	// Target is the path inside the container.
+	Target string `json:"target"`
+	// Mode is "ro" or "rw".
+	Mode string `json:"mode"`
+	// Reason says why: "args[1]", "working_dir", "isolation.mounts[0]",
+	// "package cache (npm)".
+	Reason string `json:"reason"`
 }
 
 // DescribeDecision is the list view of decision d before any container
@@ -103,6 +121,13 @@ func DescribeDecision(d isolation.Decision) *IsolationInfo {
 		info.Runtime = p.Runtime
 		info.Profile, info.User, info.PidsLimit, info.ReadOnlyRoot = p.Profile, p.User, p.PidsLimit, p.ReadOnlyRoot
 		info.AllowDangerous = p.AllowDangerous
+		for _, m := range p.Mounts {
+			mode := "rw"
+			if m.ReadOnly {
+				mode = "ro"
+			}
+			info.Mounts = append(info.Mounts, MountView{Type: string(m.Type), Source: m.Source, Target: m.Target, Mode: mode, Reason: m.Reason})
+		}
 		info.Notes = append([]string(nil), p.Notes...)
 	}
 	return info
