@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -215,30 +216,63 @@ func defaultKubeconfigExists() bool {
 	return err == nil
 }
 
-var klogOnce sync.Once
+// client-go logs through klog, process-wide. Its lines go to the log of
+// the last Runtime made, at debug level, and only those of verbosity 0:
+// klog's higher verbosities print request and response bodies, which hold
+// the Secrets' data (base64, out of the redactor's reach).
+var (
+	klogOnce   sync.Once
+	klogTarget atomic.Pointer[slog.Logger]
+)
 
-// quietKlog sends client-go's own log lines (klog, process-wide) to log at
-// debug level instead of the process's stderr, once per process.
+// quietKlog routes client-go's klog lines to log (see klogTarget).
 func quietKlog(log *slog.Logger) {
+	klogTarget.Store(log)
 	klogOnce.Do(func() {
-		klog.SetSlogLogger(slog.New(debugOnly{log.Handler()}))
+		klog.SetSlogLogger(slog.New(klogHandler{}))
 	})
 }
 
-// debugOnly logs every record at debug level.
-type debugOnly struct{ slog.Handler }
-
-func (d debugOnly) Enabled(ctx context.Context, _ slog.Level) bool {
-	return d.Handler.Enabled(ctx, slog.LevelDebug)
+// klogHandler passes klog's verbosity-0 records (slog level Info and up:
+// klog's V(n) is level -n) to klogTarget at debug level, and drops the rest.
+type klogHandler struct {
+	attrs []slog.Attr
+	group string
 }
 
-func (d debugOnly) Handle(ctx context.Context, r slog.Record) error {
+func (h klogHandler) target() slog.Handler {
+	t := klogTarget.Load().Handler()
+	if len(h.attrs) > 0 {
+		t = t.WithAttrs(h.attrs)
+	}
+	if h.group != "" {
+		t = t.WithGroup(h.group)
+	}
+	return t
+}
+
+func (h klogHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return level >= slog.LevelInfo && klogTarget.Load().Handler().Enabled(ctx, slog.LevelDebug)
+}
+
+func (h klogHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelInfo {
+		return nil
+	}
 	r.Level = slog.LevelDebug
-	return d.Handler.Handle(ctx, r)
+	return h.target().Handle(ctx, r)
 }
 
-func (d debugOnly) WithAttrs(as []slog.Attr) slog.Handler { return debugOnly{d.Handler.WithAttrs(as)} }
-func (d debugOnly) WithGroup(g string) slog.Handler       { return debugOnly{d.Handler.WithGroup(g)} }
+func (h klogHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return klogHandler{attrs: append(append([]slog.Attr(nil), h.attrs...), as...), group: h.group}
+}
+
+func (h klogHandler) WithGroup(g string) slog.Handler {
+	if h.group != "" {
+		g = h.group + "." + g
+	}
+	return klogHandler{attrs: h.attrs, group: g}
+}
 
 func firstNonEmpty(vs ...string) string {
 	for _, v := range vs {

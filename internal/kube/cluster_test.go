@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -501,4 +502,39 @@ func (c *connection) typed(t testing.TB) kubernetes.Interface {
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// TestKubeEndedEarlyExplained: a server that writes to stderr and exits at
+// once (a flag it does not know) is explained by how it ended, and its
+// stderr reaches StartOptions.Stderr: from the container's log when it
+// ended before the attach (an *isolation.ExitedError), from the attach
+// stream otherwise.
+func TestKubeEndedEarlyExplained(t *testing.T) {
+	img := testutil.HostileImage(t)
+	e := newKubeEnv(t, img)
+	r := e.runtime(t)
+	stderr := &testutil.SyncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := r.Start(ctx, hardenedPlan("early", img, "/hostile", "-no-such-flag"), isolation.StartOptions{
+		Name: isolation.ContainerName("early", randHex(t, 4)), Stderr: stderr,
+		Labels: map[string]string{isolation.LabelManaged: "true", isolation.LabelInstance: r.opts.Instance, isolation.LabelServer: "early"}})
+	var x isolation.Exit
+	if err != nil {
+		var ex *isolation.ExitedError
+		if !errors.As(err, &ex) {
+			t.Fatalf("err = %v (%T), want an *isolation.ExitedError", err, err)
+		}
+		x = ex.Exit
+	} else {
+		defer c.Kill()
+		<-c.Done()
+		x = c.Exit(ctx)
+	}
+	if x.Code != 2 || !strings.Contains(x.Reason, "exited with code 2") {
+		t.Errorf("exit = %+v, want code 2", x)
+	}
+	if !strings.Contains(stderr.String(), "flag provided but not defined: -no-such-flag") {
+		t.Errorf("the server's stderr did not reach the caller: %q (start: %v)", stderr.String(), err)
+	}
 }

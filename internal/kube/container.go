@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -58,12 +59,39 @@ func newPodContainer(r *Runtime, c *connection, pod *corev1.Pod, name string, se
 // stream runs the attach stream until the server's stdout ends (it exited,
 // or the connection broke). Done is closed before the stdout pipe reports
 // its end, so a reader that sees EOF finds Done closed.
-func (p *podContainer) stream(exec remotecommand.Executor, opts remotecommand.StreamOptions) {
+//
+// A server that ended before the attach began (it failed at once) leaves an
+// empty stream: then its output is in the container's log, whose last lines
+// go to stderr before Done.
+func (p *podContainer) stream(exec remotecommand.Executor, opts remotecommand.StreamOptions, stderr io.Writer) {
+	var written atomic.Int64
+	opts.Stdout = &countingWriter{w: opts.Stdout, n: &written}
+	if stderr != nil {
+		opts.Stderr = &countingWriter{w: stderr, n: &written}
+	}
 	err := exec.StreamWithContext(p.streamCtx, opts)
 	p.streamErr = err
+	if written.Load() == 0 && stderr != nil && !p.isStopping() {
+		ctx, cancel := context.WithTimeout(context.Background(), logTailTimeout)
+		p.r.copyLogTail(ctx, p.c, p.pod.Name, stderr)
+		cancel()
+	}
 	close(p.done)
 	_ = p.stdoutW.Close()
 	_ = p.stdinR.CloseWithError(io.ErrClosedPipe)
+}
+
+// countingWriter adds the bytes written through it to n (which several
+// writers may share).
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func (p *podContainer) streamError() error {

@@ -80,13 +80,16 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 
 	if err := waitRunning(ctx, c, pod, phase); err != nil {
 		<-adopted
-		return fail(err)
+		return fail(r.endedEarly(ctx, c, pod, opts, err))
 	}
 	phase("attaching stdio")
 	ctr, err := r.attach(ctx, c, pod, opts, objs)
 	if err != nil {
 		<-adopted
-		return fail(err)
+		if x, ended := r.endedNow(ctx, c, pod); ended {
+			err = &isolation.ExitedError{Name: pod.Name, Exit: x}
+		}
+		return fail(r.endedEarly(ctx, c, pod, opts, err))
 	}
 	if err := <-adopted; err != nil {
 		ctr.Kill()
@@ -163,6 +166,60 @@ func (r *Runtime) adopt(ctx context.Context, c *connection, objs Objects, pod *c
 	return nil
 }
 
+// endedEarly completes the error of a server that ended before its stdio
+// was attached (an *isolation.ExitedError): what it wrote meanwhile went to
+// the container's log, not to an attach stream, so the log's last lines are
+// copied to StartOptions.Stderr, where the server's stderr goes. Other
+// errors are returned as they are.
+func (r *Runtime) endedEarly(ctx context.Context, c *connection, pod *corev1.Pod, opts isolation.StartOptions, err error) error {
+	var ex *isolation.ExitedError
+	if !errors.As(err, &ex) || opts.Stderr == nil {
+		return err
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logTailTimeout)
+	defer cancel()
+	r.copyLogTail(lctx, c, pod.Name, opts.Stderr)
+	return err
+}
+
+// The log lines (and bytes) of a server that ended early that reach its
+// stderr, and how long reading them may take.
+const (
+	logTailLines   = 50
+	logTailBytes   = 16 << 10
+	logTailTimeout = 5 * time.Second
+)
+
+// copyLogTail copies the last lines of the server container's log to w.
+// The log holds stdout too: only servers that ended before their stdio was
+// attached get here, and nothing had been sent to them.
+func (r *Runtime) copyLogTail(ctx context.Context, c *connection, pod string, w io.Writer) {
+	tail, limit := int64(logTailLines), int64(logTailBytes)
+	stream, err := c.core.Get().Namespace(c.ns).Resource("pods").Name(pod).SubResource("log").
+		VersionedParams(&corev1.PodLogOptions{Container: containerName, TailLines: &tail, LimitBytes: &limit}, parameterCodec).Stream(ctx)
+	if err != nil {
+		r.log.Debug("kubernetes backend: reading the log of a server that ended early", "pod", pod, "error", err)
+		return
+	}
+	defer stream.Close()
+	_, _ = io.Copy(w, stream)
+}
+
+// endedNow reports how pod's server ended, if it has (an attach that failed
+// may have found it gone).
+func (r *Runtime) endedNow(ctx context.Context, c *connection, pod *corev1.Pod) (isolation.Exit, bool) {
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var x isolation.Exit
+	ended := false
+	_ = watchPod(gctx, c, pod, func(p *corev1.Pod) (bool, error) {
+		st := readPod(p)
+		x, ended = st.Exit, st.Ended
+		return true, nil
+	})
+	return x, ended
+}
+
 // podListWatch lists and watches the one pod called name.
 func podListWatch(c *connection, name string) *cache.ListWatch {
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
@@ -213,7 +270,7 @@ func waitRunning(ctx context.Context, c *connection, pod *corev1.Pod, phase func
 		case st.Failed:
 			return false, errors.New(st.Reason)
 		case st.Ended:
-			return false, fmt.Errorf("pod %s ended before its stdio was attached: %s", p.Name, st.Exit.Reason)
+			return false, &isolation.ExitedError{Name: p.Name, Exit: st.Exit}
 		}
 		if st.Reason != "" && st.Reason != last {
 			last = st.Reason
@@ -254,10 +311,7 @@ func (r *Runtime) attach(ctx context.Context, c *connection, pod *corev1.Pod, op
 	p := newPodContainer(r, c, pod, opts.Name, objs.Secret != nil, objs.Notes)
 	ready := make(chan struct{})
 	streamOpts := remotecommand.StreamOptions{Stdin: &firstRead{r: p.stdinR, ready: ready}, Stdout: p.stdoutW}
-	if opts.Stderr != nil {
-		streamOpts.Stderr = opts.Stderr
-	}
-	go p.stream(exec, streamOpts)
+	go p.stream(exec, streamOpts, opts.Stderr)
 	select {
 	case <-ready:
 		return p, nil

@@ -1,0 +1,49 @@
+package kube
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"k8s.io/klog/v2"
+)
+
+// TestKlogKeepsBodiesOut: client-go's own log lines reach the backend's log
+// at debug level, but never those of klog's higher verbosities, which print
+// request bodies (a Secret's data among them).
+func TestKlogKeepsBodiesOut(t *testing.T) {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	quietKlog(log)
+	// client-go logs through the contextual logger, as here.
+	logger := klog.Background()
+	logger.V(8).Info("Request Body", "body", `{"data":{"API_KEY":"c2VjcmV0LWNhbmFyeQ=="}}`)
+	logger.V(4).Info("Response Body", "body", "c2VjcmV0LWNhbmFyeQ==")
+	logger.Info("client-go says something", "k", "v")
+	logger.Error(nil, "client-go failed at something")
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if strings.Contains(out, "c2VjcmV0LWNhbmFyeQ==") || strings.Contains(out, "Body") {
+		t.Errorf("a verbose klog line reached the log:\n%s", out)
+	}
+	for _, want := range []string{`level=DEBUG msg="client-go says something" k=v`, `level=DEBUG msg="client-go failed at something"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
