@@ -358,7 +358,10 @@ func (i *Isolation) Start(ctx context.Context) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	removed, err := docker.Reap(rctx, i.runtime, i.lockDir, i.instance.ID, i.a.log)
+	// We hold the data dir's lock: every other instance that labelled a
+	// container with this host and this data dir is dead.
+	me := docker.Owner{Host: i.launcher.Labels[isolation.LabelHost], DataDir: i.launcher.Labels[isolation.LabelDataDir], Instance: i.instance.ID}
+	removed, err := docker.Reap(rctx, i.runtime, me, i.a.log)
 	if err != nil {
 		i.a.log.Warn("docker isolation: reaping orphaned containers failed", "error", err)
 	} else if len(removed) > 0 {

@@ -38,7 +38,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
-	"github.com/mcpproxy/mcpproxy/internal/docker"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/logging"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
@@ -950,43 +949,31 @@ func TestIsolationToggleMovesRunningServer(t *testing.T) {
 	}
 }
 
-// kill -9 the proxy while isolated servers run: their containers survive
-// (they outlive their docker CLI with -ignore-eof); the next proxy on the
-// same data dir removes exactly those, and leaves a container of another live
-// instance and an unlabelled one alone.
+// TestIsolationCrashReaper is crash safety between proxies sharing an
+// engine: two proxies with different data dirs run; one is killed with -9
+// and its containers outlive it; the other, restarted, never touches them
+// (they are not its data dir's); the killed proxy's next start on its data
+// dir removes exactly them. Unlabelled containers and managed ones of
+// another data dir are never removed.
 func TestIsolationCrashReaper(t *testing.T) {
 	t.Parallel()
 	image := testutil.FixtureImage(t)
 	testutil.RequireDocker(t)
-	root, err := testutil.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "mcpproxy")
-	if out, err := exec.Command("go", "build", "-o", bin, filepath.Join(root, "cmd", "mcpproxy")).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	// The proxies get a TMPDIR of their own, so their instance locks live in
-	// a lock directory no other test's proxy looks at.
+	bin := testutil.ProxyBinary(t)
 	tmp := t.TempDir()
-	lockDir := filepath.Join(tmp, fmt.Sprintf("mcpproxy-%d", os.Getuid()), "instances")
-	dataDir := t.TempDir()
-	cfg := isoConfig(t, nil,
-		isoServer("a", image, nil, "/mcpfixture", "-ignore-eof"),
-		isoServer("b", image, nil, "/mcpfixture", "-ignore-eof"))
-	if err := os.WriteFile(filepath.Join(dataDir, "mcp_config.json"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
 
 	type proc struct {
 		cmd  *exec.Cmd
 		base string
 		logs *syncBuffer
 	}
-	start := func() *proc {
+	start := func(dataDir string) *proc {
 		port := testutil.FreePort(t)
 		p := &proc{base: "http://127.0.0.1:" + strconv.Itoa(port), logs: &syncBuffer{}}
 		p.cmd = exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:"+strconv.Itoa(port), "--log-level", "debug")
+		// A TMPDIR of their own: reapers of older builds (other tests on
+		// this engine) judged instances by lock files in the shared temp
+		// dir and would take these for dead.
 		p.cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 		p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 		if err := p.cmd.Start(); err != nil {
@@ -1005,23 +992,32 @@ func TestIsolationCrashReaper(t *testing.T) {
 				}
 			}
 			if t.Failed() {
-				b, _ := os.ReadFile(filepath.Join(dataDir, "logs", logging.MainLogName))
-				t.Logf("proxy output:\n%s\nmain.log:\n%s", p.logs.String(), b)
+				t.Logf("proxy output:\n%s", p.logs.String())
 			}
 		})
 		return p
 	}
+	newDataDir := func() string {
+		d := t.TempDir()
+		cfg := isoConfig(t, map[string]any{"network_mode": "none"},
+			isoServer("a", image, nil, "/mcpfixture", "-ignore-eof"),
+			isoServer("b", image, nil, "/mcpfixture", "-ignore-eof"))
+		if err := os.WriteFile(filepath.Join(d, "mcp_config.json"), []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
 	// containers waits until a and b are ready in containers and returns
 	// their IDs.
-	containers := func(p *proc) map[string]string {
-		deadline := time.Now().Add(60 * time.Second)
+	containers := func(p *proc, dataDir string) map[string]string {
+		deadline := time.Now().Add(90 * time.Second)
 		for {
 			var l ServerList
-			// The proxy writes its API key into the file at start.
-			if c, err := config.Load(filepath.Join(dataDir, "mcp_config.json")); err == nil && c.APIKey != "" {
+			// The API key is written into the file at the first start.
+			if cfg, err := config.Load(filepath.Join(dataDir, "mcp_config.json")); err == nil && cfg.APIKey != "" {
 				req, _ := http.NewRequest(http.MethodGet, p.base+"/api/v1/servers", nil)
-				req.Header.Set("X-API-Key", c.APIKey)
-				if resp, err := http.DefaultClient.Do(req); err == nil {
+				req.Header.Set("Authorization", "Bearer "+cfg.APIKey)
+				if resp, err := http.DefaultClient.Do(req); err == nil { // not listening yet: try again
 					_ = json.NewDecoder(resp.Body).Decode(&l)
 					resp.Body.Close()
 				}
@@ -1041,94 +1037,90 @@ func TestIsolationCrashReaper(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	instanceOf := func(id string) string {
-		return dockerOut(t, "inspect", "--format", `{{index .Config.Labels "`+isolation.LabelInstance+`"}}`, id)
+	running := func(id string) bool {
+		out, err := dockerRun("inspect", "--format", "{{.State.Running}}", id)
+		return err == nil && out == "true"
+	}
+	removedBy := func(p *proc) []string {
+		re := regexp.MustCompile(`msg="docker isolation: removed orphaned container of a dead instance" container_id=(\w+)`)
+		var ids []string
+		for _, m := range re.FindAllStringSubmatch(p.logs.String(), -1) {
+			ids = append(ids, m[1])
+		}
+		sort.Strings(ids)
+		return ids
 	}
 
-	first := start()
-	crashed := containers(first)
-	dead := instanceOf(crashed["a"])
+	dirA, dirB := newDataDir(), newDataDir()
+	a := start(dirA)
+	crashed := containers(a, dirA)
 	removeContainersAtCleanup(t, crashed["a"], crashed["b"])
-	if _, err := os.Stat(filepath.Join(lockDir, dead+".lock")); err != nil {
-		t.Fatalf("the proxy's instance lock is not where the test expects it: %v", err)
-	}
-	if err := first.cmd.Process.Kill(); err != nil { // SIGKILL
+	b := start(dirB)
+	bOwn := containers(b, dirB)
+	removeContainersAtCleanup(t, bOwn["a"], bOwn["b"])
+
+	if err := a.cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatal(err)
 	}
-	_ = first.cmd.Wait()
-
-	// The containers outlive the proxy and their docker CLIs.
-	time.Sleep(time.Second)
+	_ = a.cmd.Wait()
+	// The killed proxy's containers outlive it and their docker CLIs.
 	for name, id := range crashed {
-		if out, err := dockerRun("inspect", "--format", "{{.State.Running}}", id); err != nil || out != "true" {
-			t.Fatalf("after kill -9, container %s of server %s: running=%q %v", id[:12], name, out, err)
+		if !running(id) {
+			t.Fatalf("after kill -9, container %s of server %s is not running", id[:12], name)
 		}
 	}
+	// An unlabelled container and a managed one of a data dir nobody uses.
+	unlabelled := dockerOut(t, "run", "-d", "--network", "none", image, "/mcpfixture", "-ignore-eof")
+	stranger := dockerOut(t, "run", "-d", "--network", "none", "--label", isolation.LabelManaged+"=true",
+		"--label", isolation.LabelInstance+"=0123456789abcdef", "--label", isolation.LabelServer+"=x",
+		"--label", isolation.LabelHost+"="+isolation.HostID(machineID()), "--label", isolation.LabelDataDir+"=not-a-data-dir-of-this-test",
+		image, "/mcpfixture", "-ignore-eof")
+	removeContainersAtCleanup(t, unlabelled, stranger)
 
-	// A managed container of another, live, instance and an unlabelled one.
-	live, err := docker.AcquireInstance(lockDir)
-	if err != nil {
+	// B, restarted (its reaper runs at every start), keeps A's containers:
+	// they are another data dir's.
+	if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	defer live.Release()
-	other := dockerOut(t, "run", "-d", "--network", "none",
-		"--label", isolation.LabelManaged+"=true", "--label", isolation.LabelInstance+"="+live.ID, "--label", isolation.LabelServer+"=live",
-		image, "/mcpfixture", "-ignore-eof")
-	unlabelled := dockerOut(t, "run", "-d", "--network", "none", image, "/mcpfixture", "-ignore-eof")
-	removeContainersAtCleanup(t, other, unlabelled)
+	if err := b.cmd.Wait(); err != nil {
+		t.Fatalf("proxy B: %v", err)
+	}
+	b2 := start(dirB)
+	containers(b2, dirB)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(b2.logs.String(), "reaper keeps a container of another data dir") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := removedBy(b2); len(got) != 0 {
+		t.Fatalf("proxy B removed %v: containers that are not its data dir's", got)
+	}
+	for name, id := range crashed {
+		if !running(id) {
+			state, _ := dockerRun("inspect", "--format", "{{.State.Status}} exit={{.State.ExitCode}} oom={{.State.OOMKilled}} finished={{.State.FinishedAt}}", id)
+			t.Fatalf("proxy B touched container %s of A's server %s: %s", id[:12], name, state)
+		}
+	}
 
-	second := start()
-	deadline := time.Now().Add(30 * time.Second)
-	for containerExists(crashed["a"]) || containerExists(crashed["b"]) {
+	// A's next start on its data dir reaps exactly its dead containers.
+	a2 := start(dirA)
+	containers(a2, dirA)
+	deadline = time.Now().Add(30 * time.Second)
+	want := []string{crashed["a"], crashed["b"]}
+	sort.Strings(want)
+	for !slices.Equal(removedBy(a2), want) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the second proxy did not remove the crashed proxy's containers %v", crashed)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	mine := containers(second)
-	for what, id := range map[string]string{"live instance's": other, "unlabelled": unlabelled} {
-		if out, err := dockerRun("inspect", "--format", "{{.State.Running}}", id); err != nil || out != "true" {
-			t.Fatalf("the %s container %s did not survive: running=%q %v", what, id[:12], out, err)
-		}
-	}
-	// Exactly those two were removed.
-	deadline = time.Now().Add(10 * time.Second)
-	var removed []string
-	re := regexp.MustCompile(`msg="docker isolation: removed orphaned container of a dead instance" container_id=(\w+)`)
-	for {
-		removed = removed[:0]
-		for _, m := range re.FindAllStringSubmatch(second.logs.String(), -1) {
-			removed = append(removed, m[1])
-		}
-		if len(removed) >= 2 || time.Now().After(deadline) {
-			break
+			t.Fatalf("the restarted proxy A removed %v, want exactly %v", removedBy(a2), want)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	sort.Strings(removed)
-	want := []string{crashed["a"], crashed["b"]}
-	sort.Strings(want)
-	if !slices.Equal(removed, want) {
-		t.Fatalf("the reaper removed %v, want exactly %v", removed, want)
+	for _, id := range want {
+		if containerExists(id) {
+			t.Fatalf("container %s of the killed proxy is still there", id[:12])
+		}
 	}
-	if _, err := os.Stat(filepath.Join(lockDir, dead+".lock")); err == nil {
-		t.Fatal("the dead instance's lock file is still there")
-	}
-
-	// The second proxy stops cleanly and removes its own containers.
-	ownInst := instanceOf(mine["a"])
-	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := second.cmd.Wait(); err != nil {
-		t.Fatalf("second proxy: %v", err)
-	}
-	if ids := containersOf(t, "docker", ownInst); len(ids) != 0 {
-		t.Fatalf("after a clean shutdown the second proxy left %v", ids)
-	}
-	for what, id := range map[string]string{"live instance's": other, "unlabelled": unlabelled} {
-		if !containerExists(id) {
-			t.Fatalf("the %s container %s was removed at shutdown", what, id[:12])
+	for what, id := range map[string]string{"unlabelled": unlabelled, "another data dir's": stranger} {
+		if !running(id) {
+			t.Fatalf("the %s container %s was removed", what, id[:12])
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -427,34 +428,36 @@ func TestEngineListManagedExactLabels(t *testing.T) {
 	}
 }
 
-// TestEngineReap is the crash-safety property: after kill -9 of an instance,
-// Reap removes exactly that instance's containers, and keeps a live
-// instance's, self's, an unlabelled one and a managed one without instance.
+// TestEngineReap is the crash-safety property on a real engine: Reap
+// removes exactly the containers of this host and data dir whose instance
+// is not ours (the caller holds the data dir's lock, so they are dead), and
+// keeps those of another data dir or host, its own, an unlabelled one and
+// managed ones it cannot prove orphaned.
 func TestEngineReap(t *testing.T) {
 	cli := requireEngine(t)
 	tag := testImage(t)
-	lockDir := t.TempDir()
-	self, err := AcquireInstance(lockDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer self.Release()
-	live := startLockHolder(t, lockDir)
-	crashed := startLockHolder(t, lockDir)
-
-	labelled := func(inst, server string) []string {
-		return []string{"--label", isolation.LabelManaged + "=true", "--label", isolation.LabelInstance + "=" + inst, "--label", isolation.LabelServer + "=" + server}
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 16)
+	me := Owner{Host: "host-" + suffix, DataDir: "dir-" + suffix, Instance: "self-" + suffix}
+	labelled := func(inst, host, dir string) []string {
+		a := []string{"--label", isolation.LabelManaged + "=true", "--label", isolation.LabelServer + "=srv"}
+		for k, v := range map[string]string{isolation.LabelInstance: inst, isolation.LabelHost: host, isolation.LabelDataDir: dir} {
+			if v != "" {
+				a = append(a, "--label", k+"="+v)
+			}
+		}
+		return a
 	}
 	// The crashed instance's container is running, as after a real crash.
-	orphan := track(t, dockerRaw(t, nil, append(append([]string{"run", "-d", "--network", "none"}, labelled(crashed.ID, "srv")...), tag)...))
-	liveC := track(t, dockerRaw(t, nil, append(append([]string{"create"}, labelled(live.ID, "srv")...), tag)...))
-	selfC := track(t, dockerRaw(t, nil, append(append([]string{"create"}, labelled(self.ID, "srv")...), tag)...))
-	unlabelled := track(t, dockerRaw(t, nil, "create", "--name", fmt.Sprintf("mcpproxy-srv-%d", time.Now().UnixNano()), tag))
-	noInstance := track(t, dockerRaw(t, nil, "create", "--label", isolation.LabelManaged+"=true", "--label", isolation.LabelServer+"=srv", tag))
+	orphan := track(t, dockerRaw(t, nil, append(append([]string{"run", "-d", "--network", "none"}, labelled("crashed-"+suffix, me.Host, me.DataDir)...), tag)...))
+	keep := map[string]string{
+		"another data dir's": track(t, dockerRaw(t, nil, append(append([]string{"create"}, labelled("other-"+suffix, me.Host, "dir2-"+suffix)...), tag)...)),
+		"another host's":     track(t, dockerRaw(t, nil, append(append([]string{"create"}, labelled("other-"+suffix, "host2-"+suffix, me.DataDir)...), tag)...)),
+		"our own":            track(t, dockerRaw(t, nil, append(append([]string{"create"}, labelled(me.Instance, me.Host, me.DataDir)...), tag)...)),
+		"unlabelled":         track(t, dockerRaw(t, nil, "create", "--name", fmt.Sprintf("mcpproxy-srv-%d", time.Now().UnixNano()), tag)),
+		"instance-less":      track(t, dockerRaw(t, nil, append(append([]string{"create"}, labelled("", me.Host, me.DataDir)...), tag)...)),
+	}
 
-	crashed.kill9(t)
-
-	removed, err := Reap(ctxT(t, 60*time.Second), cli, lockDir, self.ID, nil)
+	removed, err := Reap(ctxT(t, 60*time.Second), cli, me, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,13 +467,13 @@ func TestEngineReap(t *testing.T) {
 	if _, err := cli.Inspect(ctxT(t, 10*time.Second), orphan); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("orphan still there: %v", err)
 	}
-	for _, id := range []string{liveC, selfC, unlabelled, noInstance} {
+	for what, id := range keep {
 		if _, err := cli.Inspect(ctxT(t, 10*time.Second), id); err != nil {
-			t.Fatalf("container %s must survive: %v", id, err)
+			t.Fatalf("%s container %s must survive: %v", what, id, err)
 		}
 	}
 	// A second pass removes nothing.
-	if removed, err := Reap(ctxT(t, 60*time.Second), cli, lockDir, self.ID, nil); err != nil || len(removed) != 0 {
+	if removed, err := Reap(ctxT(t, 60*time.Second), cli, me, nil); err != nil || len(removed) != 0 {
 		t.Fatalf("second Reap = %v, %v", removed, err)
 	}
 }

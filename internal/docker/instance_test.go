@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 )
@@ -242,35 +241,36 @@ func managed(id, instance, server string) isolation.Managed {
 	return m
 }
 
-func TestReapDecisions(t *testing.T) {
-	lockDir := t.TempDir()
-	self, err := AcquireInstance(lockDir)
-	if err != nil {
-		t.Fatal(err)
+// labelled is a managed container with the given instance, host and data
+// dir labels ("" leaves a label out).
+func labelled(id, instance, host, dir string) isolation.Managed {
+	m := managed(id, instance, "a")
+	if host != "" {
+		m.Labels[isolation.LabelHost] = host
 	}
-	defer self.Release()
-	live := startLockHolder(t, lockDir)
-	dead := startLockHolder(t, lockDir)
-	dead.kill9(t)
-	deadFailing := startLockHolder(t, lockDir)
-	deadFailing.kill9(t)
-	deadNoContainers := startLockHolder(t, lockDir)
-	deadNoContainers.kill9(t)
+	if dir != "" {
+		m.Labels[isolation.LabelDataDir] = dir
+	}
+	return m
+}
 
+func TestReapDecisions(t *testing.T) {
+	me := Owner{Host: "h1", DataDir: "d1", Instance: "1111111111111111"}
 	f := &fakeContainers{
 		list: []isolation.Managed{
-			managed("c-dead-1", dead.ID, "a"),
-			managed("c-dead-2", dead.ID, "b"),
-			managed("c-live", live.ID, "a"),
-			managed("c-self", self.ID, "a"),
-			managed("c-noinstance", "", "a"),
-			managed("c-foreign", "fedcba9876543210", "a"), // no lock file here
-			managed("c-bogus", "../../x", "a"),
-			managed("c-dead-failing", deadFailing.ID, "c"),
+			labelled("c-dead-1", "2222222222222222", "h1", "d1"),
+			labelled("c-dead-2", "3333333333333333", "h1", "d1"),
+			labelled("c-self", me.Instance, "h1", "d1"),
+			labelled("c-other-dir", "4444444444444444", "h1", "d2"),
+			labelled("c-other-host", "5555555555555555", "h2", "d1"),
+			labelled("c-no-host", "6666666666666666", "", "d1"),
+			labelled("c-no-dir", "7777777777777777", "h1", ""),
+			labelled("c-no-instance", "", "h1", "d1"),
+			labelled("c-dead-failing", "8888888888888888", "h1", "d1"),
 		},
 		failOn: map[string]bool{"c-dead-failing": true},
 	}
-	removed, err := Reap(context.Background(), f, lockDir, self.ID, nil)
+	removed, err := Reap(context.Background(), f, me, nil)
 	if err == nil || !strings.Contains(err.Error(), "c-dead-failing") {
 		t.Fatalf("Reap error = %v, want the failed removal reported", err)
 	}
@@ -281,47 +281,14 @@ func TestReapDecisions(t *testing.T) {
 	if strings.Join(f.removed, ",") != "c-dead-1,c-dead-2" {
 		t.Fatalf("Remove called for %v", f.removed)
 	}
-	exists := func(id string) bool {
-		_, err := os.Stat(filepath.Join(lockDir, id+".lock"))
-		return err == nil
-	}
-	switch {
-	case exists(dead.ID):
-		t.Error("dead instance's lock file not pruned")
-	case exists(deadNoContainers.ID):
-		t.Error("dead instance without containers: lock file not pruned")
-	case !exists(deadFailing.ID):
-		t.Error("lock file of an instance whose container could not be removed must stay for the next try")
-	case !exists(live.ID) || !exists(self.ID):
-		t.Error("live lock files must stay")
-	}
-	if !InstanceAlive(lockDir, live.ID) || !InstanceAlive(lockDir, self.ID) {
-		t.Error("Reap disturbed a live lock")
-	}
 }
 
 func TestReapListError(t *testing.T) {
-	_, err := Reap(context.Background(), &fakeContainers{listError: errors.New("daemon down")}, t.TempDir(), "", nil)
+	_, err := Reap(context.Background(), &fakeContainers{listError: errors.New("daemon down")}, Owner{Host: "h", DataDir: "d", Instance: "i"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "daemon down") {
 		t.Fatalf("err = %v", err)
 	}
-}
-
-func TestReapPrunesStaleAcquireFiles(t *testing.T) {
-	lockDir := t.TempDir()
-	stale := filepath.Join(lockDir, acquirePrefix+"123")
-	fresh := filepath.Join(lockDir, acquirePrefix+"456")
-	os.WriteFile(stale, nil, 0o600)
-	os.WriteFile(fresh, nil, 0o600)
-	old := time.Now().Add(-2 * staleAcquireAge)
-	os.Chtimes(stale, old, old)
-	if _, err := Reap(context.Background(), &fakeContainers{}, lockDir, "", nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
-		t.Error("stale acquire file kept")
-	}
-	if _, err := os.Stat(fresh); err != nil {
-		t.Error("fresh acquire file removed")
+	if _, err := Reap(context.Background(), &fakeContainers{}, Owner{Host: "h"}, nil); err == nil {
+		t.Fatal("Reap without knowing its own labels did not refuse")
 	}
 }
