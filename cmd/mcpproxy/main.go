@@ -90,7 +90,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default <data-dir>/mcp_config.json)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (default ~/.mcpproxy)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServe(g), newVersion(), newConfigCmd(g), newTelemetryCmd(g), newUpstreamCmd(g))
+	root.AddCommand(newServe(g), newVersion(), newConfigCmd(g), newTelemetryCmd(g), newUpstreamCmd(g), newDoctorCmd(g))
 	return root
 }
 
@@ -214,6 +214,25 @@ func newConfigCmd(g *globalFlags) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (%d servers%s)\n", path, len(cfg.Servers), note)
 			return nil
+		},
+	})
+	return c
+}
+
+func newDoctorCmd(g *globalFlags) *cobra.Command {
+	c := &cobra.Command{Use: "doctor", Short: "Check the installation"}
+	c.AddCommand(&cobra.Command{
+		Use:   "isolation [SERVER]...",
+		Short: "Run each isolated server's container with a probe in place of the server and print what the box allows",
+		Long: `For each isolated server (or the ones named), runs the server's container plan — image,
+user, capabilities, limits, network, mounts, env — with mcpproxy's isolation probe in place of
+the server, and prints a scorecard: capabilities, user, no_new_privs, seccomp, writable paths,
+PID, memory and CPU limits, mount/raw-socket/mknod/chown/proc-sys attempts, whether the host's
+loopback and the Docker bridge gateway are reachable, and whether env values are visible in
+docker inspect. Each line is PASS or WARN with the setting that controls it.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dataDir, configPath := g.resolve()
+			return app.DoctorIsolation(cmd.Context(), app.DoctorOptions{DataDir: dataDir, ConfigPath: configPath, Servers: args, Out: cmd.OutOrStdout()})
 		},
 	})
 	return c

@@ -298,30 +298,15 @@ func mainLog(t testing.TB, h *harness) string {
 	return string(b)
 }
 
-// bridgeGateway is the host side of the default docker bridge (docker0):
-// what `docker network inspect bridge` reports as the gateway, or the
-// address of the bridge interface when the engine leaves it out.
+// bridgeGateway is the host side of the default docker bridge (docker0),
+// as doctor isolation finds it.
 func bridgeGateway(t testing.TB) string {
 	t.Helper()
-	if gw := dockerOut(t, "network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"); net.ParseIP(gw) != nil {
-		return gw
+	gw := dockerBridgeAddress(context.Background(), testutil.RequireDocker(t))
+	if gw == "" {
+		t.Fatal("the default docker bridge has no IPv4 address")
 	}
-	ifname := dockerOut(t, "network", "inspect", "bridge", "--format", `{{index .Options "com.docker.network.bridge.name"}}`)
-	if ifname == "" {
-		ifname = "docker0"
-	}
-	iface, err := net.InterfaceByName(ifname)
-	if err != nil {
-		t.Fatalf("default bridge interface %q: %v", ifname, err)
-	}
-	addrs, _ := iface.Addrs()
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
-			return ipn.IP.String()
-		}
-	}
-	t.Fatalf("default bridge interface %q has no IPv4 address", ifname)
-	return ""
+	return gw
 }
 
 // ------------------------------------------------------------------ tests
