@@ -22,7 +22,7 @@ func (a *App) envAPIKey(cfg *config.Config) error {
 	if cfg.APIKey != "" && cfg.APIKey != key {
 		a.log.Info("api_key in the config file is ignored: " + APIKeyEnv + " is set")
 	}
-	a.cfg = cfg
+	a.loaded = cfg
 	a.apiKey.Store(&key)
 	a.auth = &httpapi.Auth{
 		Key:   func() string { return *a.apiKey.Load() },

@@ -1,6 +1,8 @@
-// Package app wires mcpproxy together for `mcpproxy serve`: configuration,
-// upstream manager, tool index, MCP endpoints, HTTP listener, config watching
-// and orderly shutdown.
+// Package app builds mcpproxy for `mcpproxy serve` and runs it: the
+// configuration, the isolation backend, the upstream manager, the tool
+// index, the MCP endpoints, the control plane and the HTTP handler are
+// constructed in New; Serve listens, watches the config file and shuts
+// everything down in order.
 package app
 
 import (
@@ -13,14 +15,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-
 	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/control"
 	"github.com/mcpproxy/mcpproxy/internal/datadir"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/index"
@@ -79,20 +79,19 @@ type App struct {
 	iso   *Isolation
 	trust *trust.Store
 	gate  *trust.Gate
+	ctl   *control.Service
 	// dirLock is this process's claim on the data directory.
 	dirLock *datadir.Lock
-
-	mu  sync.Mutex
-	cfg *config.Config
-	// warned are the configuration warnings last logged.
-	warned []config.Problem
-
-	editMu sync.Mutex
+	// loaded is the configuration New read (the control plane holds the
+	// one in force).
+	loaded *config.Config
 
 	auth *httpapi.Auth
 	// apiKey is the key in force; keyGenerated is set when New made it.
 	apiKey       atomic.Pointer[string]
 	keyGenerated bool
+	// firstRun is set when New created the config file.
+	firstRun bool
 }
 
 // New loads (or creates) the configuration and builds the app.
@@ -159,8 +158,9 @@ func New(opts Options) (*App, error) {
 	if err := a.ensureAPIKey(cfg); err != nil {
 		return nil, err
 	}
-	a.updateSecrets(a.cfg)
-	iso.selectBackend(a.cfg)
+	a.firstRun = created
+	a.updateSecrets(a.loaded)
+	iso.selectBackend(a.loaded)
 
 	ix, err := index.New()
 	if err != nil {
@@ -168,7 +168,8 @@ func New(opts Options) (*App, error) {
 	}
 	a.index = ix
 	logDir := filepath.Join(opts.DataDir, "logs")
-	var p *proxy.Proxy
+	a.ctl = control.New(control.Options{ConfigPath: opts.ConfigPath, Config: a.loaded, ReadOnly: opts.ReadOnly,
+		LogDir: logDir, Redact: opts.Redactor.Redact, OnApply: a.configApplied, Logger: a.log})
 	a.mgr = upstream.NewManager(upstream.Options{
 		Launcher:      iso.Launcher(),
 		Logger:        a.log,
@@ -176,21 +177,12 @@ func New(opts Options) (*App, error) {
 		Redact:        opts.Redactor.Redact,
 		ClientName:    "mcpproxy",
 		ClientVersion: opts.Version,
-		OnToolsChanged: func(server string, tools []*mcp.Tool) {
-			if p != nil {
-				p.ToolsChanged(server, a.gate.VisibleTools(server, tools))
-			}
-		},
-		OnStateChanged: func(server string) {
-			if p != nil {
-				p.StateChanged(server)
-			}
-		},
+		OnEvent:       a.ctl.UpstreamEvent,
 	})
 	a.gate = trust.NewGate(a.trust, a.currentTools, a.log)
-	p = proxy.New(proxy.Options{Manager: a.mgr, Index: ix, Controller: a, Logger: a.log, Version: opts.Version,
+	a.proxy = proxy.New(proxy.Options{Manager: a.mgr, Index: ix, Controller: a.ctl.MCP(), Logger: a.log, Version: opts.Version,
 		DisableManagement: opts.DisableManagement, Gate: a.gate})
-	a.proxy = p
+	a.ctl.Attach(control.Parts{Manager: a.mgr, Proxy: a.proxy, Gate: a.gate, Trust: a.trust, Index: ix, Isolation: iso})
 	ok = true
 	return a, nil
 }
@@ -199,11 +191,10 @@ func New(opts Options) (*App, error) {
 func (a *App) Manager() *upstream.Manager { return a.mgr }
 
 // Config returns the configuration in force.
-func (a *App) Config() *config.Config {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.cfg
-}
+func (a *App) Config() *config.Config { return a.ctl.Config() }
+
+// Service is the control plane (what the REST API and the web UI use).
+func (a *App) Service() *control.Service { return a.ctl }
 
 func (a *App) updateSecrets(cfg *config.Config) {
 	if a.opts.Redactor == nil {
@@ -224,45 +215,28 @@ func (a *App) updateSecrets(cfg *config.Config) {
 	a.opts.Redactor.Set(vals)
 }
 
-// apply makes cfg the configuration in force.
-func (a *App) apply(cfg *config.Config) {
-	a.mu.Lock()
-	a.cfg = cfg
-	fresh := !slices.Equal(a.warned, cfg.Warnings)
-	a.warned = cfg.Warnings
-	a.mu.Unlock()
+// configApplied is the control plane's hook for each configuration about
+// to be applied: the API key, the secrets to redact, the isolation backend.
+func (a *App) configApplied(cfg *config.Config) {
 	a.keyChanged(cfg)
-	if fresh {
-		for _, w := range cfg.Warnings {
-			a.log.Warn("config warning", "file", a.opts.ConfigPath, "line", w.Line, "col", w.Col, "path", w.Path, "problem", w.Msg)
-		}
-	}
 	a.updateSecrets(cfg)
 	a.iso.ConfigChanged(cfg)
-	a.mgr.Apply(cfg)
 }
 
 // Handler returns the HTTP handler with every route, guarded: the REST API
 // needs the API key (or the web UI's session), /mcp needs it when
-// require_mcp_auth is on, /healthz and the UI page are open.
-func (a *App) Handler(listen string) http.Handler {
-	mux := http.NewServeMux()
+// require_mcp_auth is on, /healthz and the UI's pages are open.
+func (a *App) Handler(listen string) *httpapi.Handler {
 	mcpMux := http.NewServeMux()
 	a.proxy.Register(mcpMux)
-	mcpAuth := a.auth.RequireKey(func() bool { return a.Config().RequireMCPAuth }, mcpMux)
-	mux.Handle("/mcp", mcpAuth)
-	mux.Handle("/mcp/", mcpAuth)
-	mux.Handle("/api/", a.auth.Require(a.apiMux()))
-	a.auth.RegisterSession(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	return httpapi.NewHandler(httpapi.Options{
+		Service:        a.ctl,
+		Auth:           a.auth,
+		MCP:            mcpMux,
+		RequireMCPAuth: func() bool { return a.Config().RequireMCPAuth },
+		UI:             legacyUI{},
+		Listen:         listen,
 	})
-	a.registerUI(mux)
-	var extra []string
-	if h, _, err := net.SplitHostPort(listen); err == nil && h != "" {
-		extra = append(extra, h)
-	}
-	return httpapi.Guard(mux, extra...)
 }
 
 // Serve runs until ctx ends (or the HTTP server fails, which is returned).
@@ -299,17 +273,18 @@ func (a *App) Serve(ctx context.Context) error {
 	// watch's start is not missed (apply is a no-op for unchanged servers).
 	watched := config.Watch(ctx, a.opts.ConfigPath, func(cfg *config.Config) {
 		a.log.Info("config file changed; applying", "path", a.opts.ConfigPath)
-		a.apply(cfg)
+		a.ctl.Apply(cfg)
 	}, func(err error) {
 		a.log.Error("config file changed but is invalid; keeping the running config", "error", err)
+		a.ctl.Invalid(err)
 	})
-	if cfg, err := config.Load(a.opts.ConfigPath); err == nil {
-		a.mu.Lock()
-		a.cfg = cfg
-		a.mu.Unlock()
+	cfg := a.Config()
+	if fresh, err := config.Load(a.opts.ConfigPath); err == nil {
+		cfg = fresh
 	}
-	a.apply(a.Config())
+	a.ctl.Apply(cfg)
 	var bg sync.WaitGroup
+	bg.Go(func() { a.ctl.Run(ctx) })
 	// Resolving docker and reaping orphans of crashed instances never
 	// delay our own servers.
 	bg.Go(func() { a.iso.Start(ctx) })
@@ -368,6 +343,7 @@ func (a *App) Serve(ctx context.Context) error {
 	}
 	a.mgr.Shutdown()
 	bg.Wait()
+	a.ctl.Close()
 	<-watched
 	a.iso.Close()
 	if err := a.trust.Close(); err != nil {
@@ -382,50 +358,4 @@ func (a *App) Serve(ctx context.Context) error {
 func (a *App) Kill() {
 	a.mgr.Kill()
 	a.iso.KillContainers()
-}
-
-// --- Controller (upstream_servers) ---
-
-func (a *App) reloadAndApply() error {
-	cfg, err := config.Load(a.opts.ConfigPath)
-	if err != nil {
-		return err
-	}
-	a.apply(cfg)
-	return nil
-}
-
-func (a *App) edit(f func(path string) error) error {
-	if a.opts.ReadOnly {
-		return trust.ErrReadOnly
-	}
-	a.editMu.Lock()
-	defer a.editMu.Unlock()
-	if err := f(a.opts.ConfigPath); err != nil {
-		return err
-	}
-	return a.reloadAndApply()
-}
-
-// SetServerEnabled implements proxy.Controller.
-func (a *App) SetServerEnabled(ctx context.Context, name string, enabled bool) error {
-	return a.edit(func(p string) error { return config.SetServerEnabled(p, name, enabled) })
-}
-
-// SetDockerIsolation turns the global isolation flag on or off.
-func (a *App) SetDockerIsolation(ctx context.Context, enabled bool) error {
-	return a.edit(func(p string) error { return config.SetDockerIsolationEnabled(p, enabled) })
-}
-
-// RestartServer implements proxy.Controller.
-func (a *App) RestartServer(ctx context.Context, name string) error {
-	if !a.mgr.Restart(name) {
-		return fmt.Errorf("unknown server %q", name)
-	}
-	return nil
-}
-
-// ListServers implements proxy.Controller.
-func (a *App) ListServers(ctx context.Context) (any, error) {
-	return a.serverList(ctx, false), nil
 }

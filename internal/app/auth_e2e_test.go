@@ -44,7 +44,7 @@ func TestAPIEveryRouteNeedsTheKey(t *testing.T) {
 	h.waitState("fx", upstream.StateReady, 30*time.Second)
 	key := apiKeyIn(t, h.cfgPath)
 	before, _ := os.ReadFile(h.cfgPath)
-	routes := h.app.apiMux().Patterns()
+	routes := h.app.Handler("").APIRoutes()
 	if len(routes) < 4 {
 		t.Fatalf("routes: %v", routes)
 	}
@@ -94,6 +94,9 @@ func TestAPIEveryRouteNeedsTheKey(t *testing.T) {
 			}
 			answers = append(answers, b.Bytes())
 		}
+		if after, _ := os.ReadFile(h.cfgPath); !bytes.Equal(before, after) {
+			t.Fatalf("refused requests to %s changed the config file:\n%s", pattern, after)
+		}
 		// With the key, a text/plain body is refused (a page's simple POST).
 		if body != "" {
 			req, _ := http.NewRequest(method, h.url(path), strings.NewReader(body))
@@ -108,17 +111,15 @@ func TestAPIEveryRouteNeedsTheKey(t *testing.T) {
 				t.Errorf("%s %s text/plain: %d, want 415", method, path, resp.StatusCode)
 			}
 		}
-		if strings.Contains(pattern, "no-such-route") || method == http.MethodDelete {
-			continue
+		if strings.Contains(pattern, "no-such-route") || method == http.MethodDelete || pattern == "GET /api/v1/events" {
+			continue // the event stream never ends: TestAPIEventStream reads it
 		}
 		code, b := apiRequest(t, method, h.url(path), key, body)
 		if code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusUnsupportedMediaType {
 			t.Errorf("%s %s with the key: %d %s", method, path, code, b)
 		}
 		answers = append(answers, b)
-	}
-	if after, _ := os.ReadFile(h.cfgPath); !bytes.Equal(before, after) {
-		t.Fatalf("refused requests changed the config file:\n%s", after)
+		before, _ = os.ReadFile(h.cfgPath) // an accepted request may change it (disable)
 	}
 	// Open routes.
 	for _, path := range []string{"/healthz", "/"} {

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/kube"
 )
@@ -116,9 +117,9 @@ func (i *Isolation) backendChanged(cfg *config.Config) {
 }
 
 // kubeStatus is the kubernetes backend's probe as docker_status.
-func (i *Isolation) kubeStatus(ctx context.Context, refresh bool) DockerStatusView {
+func (i *Isolation) kubeStatus(ctx context.Context, refresh bool) httpapi.DockerStatus {
 	st := i.kube.Probe(ctx, refresh)
-	return DockerStatusView{Backend: config.BackendKubernetes, Available: st.Available, DockerPath: st.Path, Source: st.Source,
+	return httpapi.DockerStatus{Backend: config.BackendKubernetes, Available: st.Available, DockerPath: st.Path, Source: st.Source,
 		Version: st.Version, CheckedAt: st.CheckedAt, Error: st.Error}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/docker"
+	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/kube"
 	"github.com/mcpproxy/mcpproxy/internal/shim"
@@ -50,6 +52,9 @@ type Isolation struct {
 	mu     sync.Mutex
 	env    docker.Environ
 	warned map[string]bool
+	// lastStatus is the docker status DockerStatus last reported.
+	lastStatus httpapi.DockerStatus
+	hasStatus  bool
 
 	// backend is docker_isolation.backend in force; kube is the Kubernetes
 	// runtime when it is "kubernetes" (backend.go).
@@ -169,10 +174,36 @@ func (i *Isolation) dockerPath() string {
 	return r.Path
 }
 
-// Decide is the single decision for server s under the configuration in
-// force (with the docker path resolved so far).
-func (i *Isolation) Decide(s *config.Server) isolation.Decision {
-	return i.host.Decide(i.a.Config().DockerIsolation, s, i.dockerPath())
+// Decide implements control.Isolation: the single decision for server s
+// under cfg (with the docker path resolved so far).
+func (i *Isolation) Decide(cfg *config.Config, s *config.Server) isolation.Decision {
+	return i.host.Decide(cfg.DockerIsolation, s, i.dockerPath())
+}
+
+// ResolveDocker implements control.Isolation.
+func (i *Isolation) ResolveDocker(ctx context.Context) string { return i.resolver.Resolve(ctx).Path }
+
+// StartPhase implements control.Isolation.
+func (i *Isolation) StartPhase(server string) string { return i.launcher.StartPhase(server) }
+
+// LastExit implements control.Isolation.
+func (i *Isolation) LastExit(server string) (upstream.ExitNote, bool) {
+	return i.launcher.LastExit(server)
+}
+
+// RunArgs implements control.Isolation: the docker run argv of plan, as the
+// launcher would start it, with a made-up container ID.
+func (i *Isolation) RunArgs(plan *isolation.Plan) []string {
+	if i.kube != nil {
+		return nil
+	}
+	labels := maps.Clone(i.launcher.Labels)
+	labels[isolation.LabelServer] = plan.Server
+	args, err := i.runtime.DisplayArgs(plan, isolation.ContainerName(plan.Server, "xxxxxxxx"), labels)
+	if err != nil {
+		return nil
+	}
+	return args
 }
 
 // needsDocker reports whether cfg will run anything through docker: an
@@ -317,16 +348,44 @@ func (i *Isolation) ConfigChanged(cfg *config.Config) {
 
 // DockerStatus reports the cached (or refreshed) docker probe. It never
 // waits for the docker CLI to be resolved: until then it says so.
-func (i *Isolation) DockerStatus(ctx context.Context, refresh bool) DockerStatusView {
+func (i *Isolation) DockerStatus(ctx context.Context, refresh bool) httpapi.DockerStatus {
+	st := i.dockerStatus(ctx, refresh)
+	i.mu.Lock()
+	i.lastStatus, i.hasStatus = st, true
+	i.mu.Unlock()
+	return st
+}
+
+func (i *Isolation) dockerStatus(ctx context.Context, refresh bool) httpapi.DockerStatus {
 	if i.kube != nil {
 		return i.kubeStatus(ctx, refresh)
 	}
 	if _, ok := i.resolver.Cached(); !ok {
 		i.resolve()
-		return DockerStatusView{Error: "the docker CLI is being resolved (PATH, well-known locations, login shell)"}
+		return httpapi.DockerStatus{Error: "the docker CLI is being resolved (PATH, well-known locations, login shell)"}
 	}
-	st := i.runtime.Probe(ctx, refresh)
-	return DockerStatusView{Available: st.Available, DockerPath: st.Path, Source: st.Source, Version: st.Version, CheckedAt: st.CheckedAt, Error: st.Error}
+	return dockerView(i.runtime.Probe(ctx, refresh))
+}
+
+func dockerView(st isolation.BackendStatus) httpapi.DockerStatus {
+	return httpapi.DockerStatus{Available: st.Available, DockerPath: st.Path, Source: st.Source, Version: st.Version, CheckedAt: st.CheckedAt, Error: st.Error}
+}
+
+// LastDockerStatus implements control.Isolation: the status last reported
+// (or the docker probe's last answer); it never probes.
+func (i *Isolation) LastDockerStatus() httpapi.DockerStatus {
+	i.mu.Lock()
+	st, ok := i.lastStatus, i.hasStatus
+	i.mu.Unlock()
+	if ok {
+		return st
+	}
+	if i.kube == nil {
+		if p, ok := i.prober.Last(); ok {
+			return httpapi.DockerStatus{Available: p.Available, DockerPath: p.DockerPath, Version: p.Version, CheckedAt: p.CheckedAt, Error: p.Error}
+		}
+	}
+	return httpapi.DockerStatus{Error: "not checked yet"}
 }
 
 // Start resolves the docker CLI in the background and then reaps the
@@ -384,6 +443,7 @@ func (i *Isolation) Close() {
 	i.resolved.seal()
 	i.ready.seal()
 	i.wg.Wait()
+	i.prober.Close()
 	if i.kube != nil {
 		i.closeKube(20 * time.Second)
 	}

@@ -854,9 +854,11 @@ func TestIsolationGlobalGateIgnoresOptIn(t *testing.T) {
 	h.waitState("second", upstream.StateReady, 30*time.Second)
 	callTool(t, cs, "upstream_servers", map[string]any{"operation": "restart", "name": "optin"})
 	h.waitState("optin", upstream.StateReady, 30*time.Second)
-	if err := h.app.reloadAndApply(); err != nil {
+	cfgNow, err := config.Load(h.cfgPath)
+	if err != nil {
 		t.Fatal(err)
 	}
+	h.app.ctl.Apply(cfgNow)
 	if n := count(); n != 1 {
 		t.Fatalf("main.log has the warning %d times after a config edit and a reload, want 1", n)
 	}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // Probe timing defaults.
@@ -61,7 +59,11 @@ type Prober struct {
 	// Log receives a line when availability changes; nil means none.
 	Log *slog.Logger
 
-	inflight singleflight.Group // the probe in flight
+	// flight is the probe in flight (nil when none); running counts its
+	// goroutine for Close; closed refuses new probes.
+	flight  *probeFlight
+	running sync.WaitGroup
+	closed  bool
 
 	envMu    sync.Mutex
 	mu       sync.Mutex
@@ -79,17 +81,47 @@ func (p *Prober) Probe(ctx context.Context, refresh bool) Status {
 		defer p.mu.Unlock()
 		return p.last
 	}
-	p.mu.Unlock()
-	ch := p.inflight.DoChan("probe", func() (any, error) {
+	if p.closed {
+		defer p.mu.Unlock()
+		return Status{Error: "docker probe: shutting down", CheckedAt: p.now()}
+	}
+	f := p.flight
+	if f == nil {
 		// Not bound to the first caller's context: the others share it.
-		return p.probeAndStore(context.WithoutCancel(ctx)), nil
-	})
+		f = &probeFlight{done: make(chan struct{})}
+		p.flight = f
+		p.running.Add(1)
+		go func() {
+			defer p.running.Done()
+			f.st = p.probeAndStore(context.WithoutCancel(ctx))
+			p.mu.Lock()
+			p.flight = nil
+			p.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	p.mu.Unlock()
 	select {
-	case v := <-ch:
-		return v.Val.(Status)
+	case <-f.done:
+		return f.st
 	case <-ctx.Done():
 		return Status{Error: "docker probe: " + ctx.Err().Error(), CheckedAt: p.now()}
 	}
+}
+
+// probeFlight is one probe shared by its concurrent callers.
+type probeFlight struct {
+	done chan struct{}
+	st   Status
+}
+
+// Close refuses new probes and waits for the one in flight, so that none
+// outlives its owner (nor logs after it).
+func (p *Prober) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.running.Wait()
 }
 
 // probeAndStore runs one probe and makes it the cached status.

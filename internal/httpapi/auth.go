@@ -133,6 +133,17 @@ func (a *Auth) refuse(w http.ResponseWriter, jsonrpc bool, why string) {
 	WriteError(w, http.StatusUnauthorized, msg)
 }
 
+// Authenticated reports whether r carries the API key or a live session
+// cookie (what Require lets through for a GET), for pages that send a
+// signed-out browser to the sign-in page instead of answering 401.
+func (a *Auth) Authenticated(r *http.Request) bool {
+	if key, sent := requestKey(r); sent {
+		return a.check(key)
+	}
+	c, err := r.Cookie(SessionCookie)
+	return err == nil && a.validSession(c.Value)
+}
+
 // RegisterSession adds the web UI's sign-in routes to mux:
 //
 //	POST   /api/v1/session  {"api_key": KEY} → 204 and the session cookie
@@ -140,7 +151,7 @@ func (a *Auth) refuse(w http.ResponseWriter, jsonrpc bool, why string) {
 //	DELETE /api/v1/session  → 204, the session ended
 //
 // They are not behind Require: signing in is how a browser gets a session.
-func (a *Auth) RegisterSession(mux *http.ServeMux) {
+func (a *Auth) RegisterSession(mux Router) {
 	mux.HandleFunc("POST /api/v1/session", a.signIn)
 	mux.HandleFunc("GET /api/v1/session", func(w http.ResponseWriter, r *http.Request) {
 		ok := false
@@ -150,7 +161,7 @@ func (a *Auth) RegisterSession(mux *http.ServeMux) {
 		if key, sent := requestKey(r); sent {
 			ok = a.check(key)
 		}
-		WriteJSON(w, http.StatusOK, map[string]bool{"authenticated": ok})
+		WriteJSON(w, http.StatusOK, SessionState{Authenticated: ok})
 	})
 	mux.HandleFunc("DELETE /api/v1/session", func(w http.ResponseWriter, r *http.Request) {
 		if c, err := r.Cookie(SessionCookie); err == nil {
@@ -241,28 +252,4 @@ func newToken() (string, error) {
 		return "", errors.New("session: no randomness")
 	}
 	return hex.EncodeToString(b), nil
-}
-
-// WriteJSON writes v as an indented JSON response.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
-
-// WriteError writes {"error": msg}.
-func WriteError(w http.ResponseWriter, status int, msg string) {
-	WriteJSON(w, status, map[string]string{"error": msg})
-}
-
-func writeJSONRPCError(w http.ResponseWriter, status int, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"jsonrpc": "2.0", "id": nil,
-		"error": map[string]any{"code": code, "message": msg},
-	})
 }

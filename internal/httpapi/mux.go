@@ -16,6 +16,12 @@ type Mux struct {
 	patterns []string
 }
 
+// Router is where routes are registered: an *http.ServeMux or a *Mux.
+type Router interface {
+	Handle(pattern string, handler http.Handler)
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
 // NewMux returns an empty Mux.
 func NewMux() *Mux { return &Mux{} }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpproxy/mcpproxy/internal/fastpath"
+	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/index"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
@@ -21,7 +22,8 @@ import (
 // configuration. The app implements it: it checks what an MCP client may
 // change (internal/trust), edits the config file and applies the result.
 type Controller interface {
-	ListServers(ctx context.Context) (any, error)
+	// ListServers is the list view of every server.
+	ListServers(ctx context.Context) (httpapi.ServerList, error)
 	// AddServer adds the server object a client sent; name is the call's
 	// name argument ("" when absent).
 	AddServer(ctx context.Context, name string, server json.RawMessage) (ServerChange, error)
@@ -176,8 +178,8 @@ func (p *Proxy) ListChanged(server, kind string) {
 	}
 }
 
-// ToolsChanged queues the index update and tells /mcp clients; the app
-// calls it from the manager's OnToolsChanged.
+// ToolsChanged queues the index update and tells /mcp clients; the control
+// plane calls it for the manager's tools events (with the gate's view).
 func (p *Proxy) ToolsChanged(server string, tools []*mcp.Tool) {
 	p.indexer.update(server, tools)
 	notifyListChanged(p.agg, "tools")

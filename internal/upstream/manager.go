@@ -52,11 +52,10 @@ type Options struct {
 	// StopGrace is how long a stopping server gets after stdin closes and
 	// again after SIGTERM; zero means 2s.
 	StopGrace time.Duration
-	// OnToolsChanged is called with a server's new tool list (nil when it
-	// went away).
-	OnToolsChanged func(server string, tools []*mcp.Tool)
-	// OnStateChanged is called after a server changes state.
-	OnStateChanged func(server string)
+	// OnEvent receives every change of a server: its state, its tool list.
+	// It is called synchronously, with no lock of the manager's held; it
+	// must not block.
+	OnEvent func(Event)
 	// Downstream receives broadcasts; may be set later with SetDownstream.
 	Downstream Downstream
 	// Redact, when set, masks secret values in text taken from a server's
@@ -332,14 +331,14 @@ func eachConcurrently(ups []*Upstream, f func(*Upstream)) {
 }
 
 func (m *Manager) notifyState(name string) {
-	if m.opts.OnStateChanged != nil {
-		m.opts.OnStateChanged(name)
+	if m.opts.OnEvent != nil {
+		m.opts.OnEvent(Event{Kind: EventState, Server: name})
 	}
 }
 
 func (m *Manager) toolsChanged(name string, tools []*mcp.Tool) {
-	if m.opts.OnToolsChanged != nil {
-		m.opts.OnToolsChanged(name, tools)
+	if m.opts.OnEvent != nil {
+		m.opts.OnEvent(Event{Kind: EventTools, Server: name, Tools: tools})
 	}
 }
 

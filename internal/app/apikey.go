@@ -1,0 +1,83 @@
+package app
+
+import (
+	"fmt"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/httpapi"
+)
+
+// ensureAPIKey makes cfg the configuration in force with an API key: the
+// file's, or a new one written into the file (comments kept, mode 0600)
+// and shown once on the console by Serve.
+func (a *App) ensureAPIKey(cfg *config.Config) error {
+	if a.opts.APIKey != "" {
+		return a.envAPIKey(cfg)
+	}
+	if cfg.APIKey == "" {
+		key, err := config.NewAPIKey()
+		if err != nil {
+			return err
+		}
+		if err := config.SetAPIKey(a.opts.ConfigPath, key); err != nil {
+			return fmt.Errorf("cannot store a new API key in %s: %w (set \"api_key\" to a random string of at least %d characters yourself)", a.opts.ConfigPath, err, config.MinAPIKeyLen)
+		}
+		if cfg, err = config.Load(a.opts.ConfigPath); err != nil {
+			return err
+		}
+		if cfg.APIKey != key {
+			return fmt.Errorf("the API key written to %s did not read back", a.opts.ConfigPath)
+		}
+		a.keyGenerated = true
+	}
+	a.loaded = cfg
+	a.apiKey.Store(&cfg.APIKey)
+	a.auth = &httpapi.Auth{
+		Key:   func() string { return *a.apiKey.Load() },
+		Where: `"api_key" in ` + a.opts.ConfigPath,
+	}
+	return nil
+}
+
+// keyChanged adopts an api_key edited in the file. A file whose key was
+// removed keeps the key in force until the next start, which generates a
+// new one.
+func (a *App) keyChanged(cfg *config.Config) {
+	if a.opts.APIKey != "" {
+		return // the environment's key stays in force
+	}
+	cur := a.apiKey.Load()
+	switch {
+	case cfg.APIKey == "" && cur != nil && *cur != "":
+		a.log.Warn("api_key was removed from the config file; the running proxy keeps its key until it restarts (a new one is generated then)", "config", a.opts.ConfigPath)
+	case cfg.APIKey != "" && (cur == nil || *cur != cfg.APIKey):
+		a.apiKey.Store(&cfg.APIKey)
+		a.log.Info("api_key changed in the config file; the new key is in force and web UI sessions of the old one ended", "config", a.opts.ConfigPath)
+	}
+}
+
+// announceKey shows a newly generated API key once, on the console only
+// (never in a log), with where the web UI is.
+func (a *App) announceKey(addr string) {
+	if !a.keyGenerated || a.opts.Console == nil {
+		return
+	}
+	fmt.Fprintf(a.opts.Console, "\nmcpproxy generated an API key for its REST API, web UI and `mcpproxy upstream` commands.\n"+
+		"It is stored as \"api_key\" in %s and shown only this once:\n\n    %s\n\n"+
+		"Web UI: http://%s/ (sign in with the key)\n\n", a.opts.ConfigPath, *a.apiKey.Load(), addr)
+}
+
+// currentTools is the gate's view of a server: its tools as last listed
+// and whether it is connected.
+func (a *App) currentTools(server string) ([]*mcp.Tool, bool) {
+	u := a.mgr.Get(server)
+	if u == nil {
+		return nil, false
+	}
+	// Session is non-nil exactly while the server is ready (and costs
+	// less than a Status on this per-call path).
+	live := u.Session() != nil
+	return u.Tools(), live
+}
