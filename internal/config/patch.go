@@ -79,12 +79,20 @@ func patchObject(patch json.RawMessage) (*hujson.Value, error) {
 	return &v, nil
 }
 
+// arrayOf is the array v holds, nil when v is absent or not an array.
+func arrayOf(v *hujson.Value) *hujson.Array {
+	if v == nil {
+		return nil
+	}
+	return asArray(v)
+}
+
 // serverPath is the path of the server's entry as problems name it.
 func serverPath(d *document, name string, objectForm bool) string {
 	if objectForm {
 		return joinKey("mcpServers", name)
 	}
-	if a := asArray(member(&d.root, "mcpServers")); a != nil {
+	if a := arrayOf(member(&d.root, "mcpServers")); a != nil {
 		for i := range a.Elements {
 			if serverName(&a.Elements[i]) == name {
 				return fmt.Sprintf("mcpServers[%d]", i)
@@ -234,7 +242,7 @@ func AddServerJSON(path string, raw json.RawMessage) error {
 		at := "mcpServers"
 		if objectForm {
 			at = joinKey(at, name)
-		} else if a := asArray(list); a != nil {
+		} else if a := arrayOf(list); a != nil {
 			at = fmt.Sprintf("mcpServers[%d]", len(a.Elements))
 		} else {
 			at = "mcpServers[0]"

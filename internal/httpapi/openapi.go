@@ -59,7 +59,7 @@ var operations = []operation{
 	{Method: "GET", Path: "/api/v1/session", Summary: "Whether the request is signed in (key or session)", Open: true, Response: SessionState{}},
 	{Method: "DELETE", Path: "/api/v1/session", Summary: "Sign the web UI out", Open: true, Status: 204},
 
-	{Method: "GET", Path: "/api/v1/openapi.json", Summary: "This document", Response: map[string]any{}},
+	{Method: "GET", Path: "/api/v1/openapi.json", Summary: "This document", Response: map[string]any{}, Errors: []int{400}},
 
 	{Method: "GET", Path: "/api/v1/servers", Summary: "Every server with its state and isolation, the docker status and the config warnings",
 		Query: []param{refreshParam}, Response: ServerList{}, Errors: []int{400}},
@@ -265,7 +265,7 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 				"content":           map[string]any{"type": "array", "items": map[string]any{"type": "object"}},
 				"structuredContent": map[string]any{"description": "any JSON value"},
 				"isError":           map[string]any{"type": "boolean"},
-			}, "required": []string{"content"}}
+			}, "required": []string{"content"}, "additionalProperties": map[string]any{}}
 	case eventType:
 		return map[string]any{"description": "the event's payload: ServerView (server), {name} (server_removed), ToolsEvent (tools), ConfigStatus (config), DockerStatus (docker), {} (resync)",
 			"oneOf": []any{g.schema(reflect.TypeOf(ServerView{})), g.schema(reflect.TypeOf(RemovedEvent{})), g.schema(reflect.TypeOf(ToolsEvent{})),
