@@ -85,13 +85,13 @@ func apiCases(bin string) []apiCase {
 			}},
 		{pattern: "POST /api/v1/servers/{name}/disable", path: "/api/v1/servers/added/disable", badBody: `{"now": true}`, badField: "body",
 			unknownPath: "/api/v1/servers/nosuch/disable",
-			check: func(t *testing.T, h *harness, b []byte) { h.waitState("added", upstream.StateDisabled, 10*time.Second) }},
+			check:       func(t *testing.T, h *harness, b []byte) { h.waitState("added", upstream.StateDisabled, 10*time.Second) }},
 		{pattern: "POST /api/v1/servers/{name}/enable", path: "/api/v1/servers/added/enable", badBody: `{"now": true}`, badField: "body",
 			unknownPath: "/api/v1/servers/nosuch/enable",
-			check: func(t *testing.T, h *harness, b []byte) { h.waitState("added", upstream.StateReady, 30*time.Second) }},
+			check:       func(t *testing.T, h *harness, b []byte) { h.waitState("added", upstream.StateReady, 30*time.Second) }},
 		{pattern: "POST /api/v1/servers/{name}/restart", path: "/api/v1/servers/added/restart", badPath: "/api/v1/servers/added/restart?force=1", badField: "force",
 			unknownPath: "/api/v1/servers/nosuch/restart",
-			check: func(t *testing.T, h *harness, b []byte) { h.waitState("added", upstream.StateReady, 30*time.Second) }},
+			check:       func(t *testing.T, h *harness, b []byte) { h.waitState("added", upstream.StateReady, 30*time.Second) }},
 		{pattern: "POST /api/v1/servers/{name}/approve", path: "/api/v1/servers/fx/approve", badBody: `{"all": true}`, badField: "body",
 			unknownPath: "/api/v1/servers/nosuch/approve"},
 		{pattern: "GET /api/v1/servers/{name}/tools", path: "/api/v1/servers/fx/tools?changed=false", badPath: "/api/v1/servers/fx/tools?changed=perhaps", badField: "changed",
@@ -466,7 +466,9 @@ func TestAPIEventStream(t *testing.T) {
 	if err := doc.CheckValue("ServerView", v); err != nil {
 		t.Fatal(err)
 	}
-	waitEvent(t, events, "config", 10*time.Second, func(d []byte) bool { return strings.Contains(string(d), `"valid": true`) || strings.Contains(string(d), `"valid":true`) })
+	waitEvent(t, events, "config", 10*time.Second, func(d []byte) bool {
+		return strings.Contains(string(d), `"valid": true`) || strings.Contains(string(d), `"valid":true`)
+	})
 
 	// An invalid edit is kept out, reported and shown until fixed.
 	good, _ := os.ReadFile(h.cfgPath)
@@ -500,7 +502,9 @@ func TestAPIEventStream(t *testing.T) {
 	if err := os.WriteFile(h.cfgPath, good, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitEvent(t, events, "config", 10*time.Second, func(d []byte) bool { return strings.Contains(string(d), `"valid": true`) || strings.Contains(string(d), `"valid":true`) })
+	waitEvent(t, events, "config", 10*time.Second, func(d []byte) bool {
+		return strings.Contains(string(d), `"valid": true`) || strings.Contains(string(d), `"valid":true`)
+	})
 
 	// Enabled again: the state events come, and the log follower sees the
 	// new start's stderr.
