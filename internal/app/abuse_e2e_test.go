@@ -250,9 +250,9 @@ func TestProtocolAbuse(t *testing.T) {
 		p.waitLog(t, "the server sent a message larger than the 16 MiB limit")
 		p.waitReady("big")
 		// Under the limit: delivered whole.
-		res := call(t, "big", "big_line", map[string]any{"mib": 8, "as_result": true})
-		if n := len(resultText(res)); res.IsError || n != 8<<20 {
-			t.Errorf("an 8 MiB result arrived with %d bytes (error %v)", n, res.IsError)
+		res := call(t, "big", "big_line", map[string]any{"mib": 4, "as_result": true})
+		if n := len(resultText(res)); res.IsError || n != 4<<20 {
+			t.Errorf("a 4 MiB result arrived with %d bytes (error %v)", n, res.IsError)
 		}
 		othersServe(t, "a 16 MiB line")
 	})

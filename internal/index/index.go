@@ -78,8 +78,12 @@ func New() (*Index, error) {
 // byte, so ordering IDs orders tools by server, then name.
 func docID(server, name string) string { return server + "\x00" + name }
 
+// newServerSlice is how many tools of a new server one index batch holds.
+const newServerSlice = 1000
+
 // SetServerTools replaces every tool of server with tools, atomically: a
-// concurrent Search sees either the old set or the new one. Each tool's
+// concurrent Search sees either the old set or the new one (a server
+// indexed for the first time may appear a slice at a time). Each tool's
 // Server is set to server; of several tools with one name the last is kept.
 // An empty list removes the server.
 func (ix *Index) SetServerTools(server string, tools []Tool) error {
@@ -110,9 +114,19 @@ func (ix *Index) SetServerTools(server string, tools []Tool) error {
 			b.delete(docID(server, name))
 		}
 	}
+	n := 0
 	for name, t := range next {
 		if err := b.index(docID(server, name), t); err != nil {
 			return fmt.Errorf("index tool %s:%s: %w", server, name, err)
+		}
+		// A server seen for the first time (nothing of it to replace
+		// atomically) is indexed in slices: a batch's transient memory grows
+		// with its size, and a server may list thousands of tools.
+		if n++; len(old) == 0 && n%newServerSlice == 0 {
+			if err := b.apply(); err != nil {
+				return fmt.Errorf("index server %q: %w", server, err)
+			}
+			b = ix.engine.newBatch()
 		}
 	}
 	if err := b.apply(); err != nil {
