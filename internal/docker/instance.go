@@ -7,16 +7,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
-	"time"
 )
 
-// Instance is this mcpproxy process's identity on the docker engine. It
-// holds an exclusive lock on <lockDir>/<ID>.lock for as long as the process
-// lives (the kernel drops the lock when the process dies, even by kill -9),
-// so any other process can tell whether the instance that labelled a
-// container is still alive.
+// Instance is this mcpproxy process's identity on the docker engine (its
+// LabelInstance value). It holds an exclusive lock on <lockDir>/<ID>.lock
+// for as long as the process lives, which makes the ID unique among the
+// user's processes and lets InstanceAlive tell whether it lives. Whether a
+// container is an orphan is NOT judged by these files (they are shared by
+// every proxy of the user): Reap trusts only the data dir's lock.
 type Instance struct {
 	// ID is random (16 lowercase hex digits) and is the value of
 	// LabelInstance on this instance's containers.
@@ -38,7 +37,7 @@ func DefaultLockDir() string {
 const lockSuffix = ".lock"
 
 // acquirePrefix starts the temporary name a lock file has until it is
-// locked; stale ones are pruned by Reap.
+// locked.
 const acquirePrefix = ".acquire-"
 
 // AcquireInstance creates an Instance with a fresh random ID and locks its
@@ -142,21 +141,6 @@ func instanceLiveness(lockDir, id string) liveness {
 	}
 }
 
-// removeDeadLock deletes the lock file of a dead instance. The file is
-// locked while it is removed so that a concurrent observer sees it either
-// locked (alive: it keeps its hands off) or gone.
-func removeDeadLock(path string) bool {
-	f, err := openLock(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if lockFile(f) != nil {
-		return false
-	}
-	return os.Remove(path) == nil
-}
-
 // ValidInstanceID reports whether id has the form AcquireInstance makes.
 // Label values are untrusted: anything else is never used as a file name.
 func ValidInstanceID(id string) bool {
@@ -177,25 +161,4 @@ func newInstanceID() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b[:]), nil
-}
-
-// lockFiles lists the instance IDs with a lock file in lockDir and the
-// stale temporary files older than grace.
-func lockFiles(lockDir string, grace time.Duration) (ids, staleTmp []string) {
-	entries, err := os.ReadDir(lockDir)
-	if err != nil {
-		return nil, nil
-	}
-	for _, e := range entries {
-		name := e.Name()
-		switch {
-		case strings.HasSuffix(name, lockSuffix) && ValidInstanceID(strings.TrimSuffix(name, lockSuffix)):
-			ids = append(ids, strings.TrimSuffix(name, lockSuffix))
-		case strings.HasPrefix(name, acquirePrefix):
-			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > grace {
-				staleTmp = append(staleTmp, filepath.Join(lockDir, name))
-			}
-		}
-	}
-	return ids, staleTmp
 }

@@ -142,7 +142,7 @@ func Spin(d time.Duration, threads int) SpinResult {
 					x += i
 				}
 			}
-			sink = x
+			runtime.KeepAlive(x)
 		}()
 	}
 	wg.Wait()
@@ -160,8 +160,6 @@ func Spin(d time.Duration, threads int) SpinResult {
 	}
 	return r
 }
-
-var sink int
 
 func rusageNS() int64 {
 	var ru syscall.Rusage
