@@ -20,15 +20,7 @@ import (
 const ProbePath = "/.mcpproxy/probe"
 
 // Report is what the probe prints (see probebin).
-type Report struct {
-	Identity probe.Identity           `json:"identity"`
-	Limits   probe.Limits             `json:"limits"`
-	Writable []string                 `json:"writable"`
-	Doors    []probe.Attempt          `json:"doors"`
-	Dials    map[string]probe.Attempt `json:"dials"`
-	Env      []string                 `json:"env"`
-	Error    string                   `json:"error,omitempty"`
-}
+type Report = probe.Report
 
 // Observed is what the doctor learned around the probe.
 type Observed struct {

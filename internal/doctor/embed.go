@@ -1,12 +1,10 @@
 package doctor
 
 import (
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
+
+	"github.com/mcpproxy/mcpproxy/internal/shim"
 )
 
 //go:generate go run ./gen
@@ -30,29 +28,5 @@ func InstallProbe(dir, arch string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(b)
-	path := filepath.Join(dir, "probe-"+hex.EncodeToString(sum[:6]))
-	if st, err := os.Stat(path); err == nil && st.Size() == int64(len(b)) {
-		return path, nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	tmp, err := os.CreateTemp(dir, ".probe-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	return path, os.Rename(tmp.Name(), path)
+	return shim.InstallExecutable(dir, "probe", b)
 }

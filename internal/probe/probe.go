@@ -347,6 +347,18 @@ func Alloc(mb int) {
 
 var held [][]byte
 
+// Report is what the isolation probe (`mcpproxy doctor isolation`) prints:
+// everything it observed from inside a server's container.
+type Report struct {
+	Identity Identity           `json:"identity"`
+	Limits   Limits             `json:"limits"`
+	Writable []string           `json:"writable"`
+	Doors    []Attempt          `json:"doors"`
+	Dials    map[string]Attempt `json:"dials"`
+	Env      []string           `json:"env"`
+	Error    string             `json:"error,omitempty"`
+}
+
 // EnvNames returns the names of the environment variables (no values).
 func EnvNames() []string {
 	env := os.Environ()

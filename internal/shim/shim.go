@@ -37,15 +37,23 @@ func Install(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return InstallExecutable(dir, "shim", b)
+}
+
+// InstallExecutable writes the program b into dir as <prefix>-<hash of b>
+// (mode 0755, atomically; once per content) and returns its path: the
+// embedded helpers mcpproxy bind-mounts into containers (the shim, the
+// doctor's probe) are installed this way.
+func InstallExecutable(dir, prefix string, b []byte) (string, error) {
 	sum := sha256.Sum256(b)
-	path := filepath.Join(dir, "shim-"+hex.EncodeToString(sum[:6]))
+	path := filepath.Join(dir, prefix+"-"+hex.EncodeToString(sum[:6]))
 	if st, err := os.Stat(path); err == nil && st.Size() == int64(len(b)) {
 		return path, nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	tmp, err := os.CreateTemp(dir, ".shim-*")
+	tmp, err := os.CreateTemp(dir, "."+prefix+"-*")
 	if err != nil {
 		return "", err
 	}

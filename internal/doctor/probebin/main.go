@@ -1,7 +1,7 @@
 // Command probebin is the probe `mcpproxy doctor isolation` runs in place
 // of a server, in the server's own container plan: it tries the doors of
 // internal/probe that are safe to try anywhere (no fork bomb, no memory
-// bomb), prints one JSON report (doctor.Report) on stdout, then waits for
+// bomb), prints one JSON report (probe.Report) on stdout, then waits for
 // stdin to close (so that the doctor can inspect the running container)
 // or a minute, whichever comes first.
 //
@@ -23,18 +23,6 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/probe"
 )
 
-// report mirrors doctor.Report (the doctor package embeds this program and
-// cannot be imported by it).
-type report struct {
-	Identity probe.Identity           `json:"identity"`
-	Limits   probe.Limits             `json:"limits"`
-	Writable []string                 `json:"writable"`
-	Doors    []probe.Attempt          `json:"doors"`
-	Dials    map[string]probe.Attempt `json:"dials"`
-	Env      []string                 `json:"env"`
-	Error    string                   `json:"error,omitempty"`
-}
-
 type dials []string
 
 func (d *dials) String() string     { return strings.Join(*d, ",") }
@@ -44,7 +32,7 @@ func main() {
 	var ds dials
 	flag.Var(&ds, "dial", "try a TCP connection to `ADDR` (repeatable)")
 	flag.Parse()
-	r := report{Dials: map[string]probe.Attempt{}}
+	r := probe.Report{Dials: map[string]probe.Attempt{}}
 	id, err := probe.ReadIdentity()
 	if err != nil {
 		r.Error = err.Error()
