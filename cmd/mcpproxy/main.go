@@ -18,6 +18,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpproxy/mcpproxy/internal/app"
+	"github.com/mcpproxy/mcpproxy/internal/cli"
+	"github.com/mcpproxy/mcpproxy/internal/cli/call"
+	"github.com/mcpproxy/mcpproxy/internal/cli/doctor"
+	"github.com/mcpproxy/mcpproxy/internal/cli/tools"
+	"github.com/mcpproxy/mcpproxy/internal/cli/upstream"
 	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/logging"
 )
@@ -66,14 +71,8 @@ func main() {
 	}
 }
 
-type globalFlags struct {
-	configPath string
-	dataDir    string
-	logLevel   string
-}
-
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
-	g := &globalFlags{}
+	g := &cli.Globals{}
 	root := &cobra.Command{
 		Use:           "mcpproxy",
 		Short:         "One MCP endpoint for all your MCP servers, each stdio server isolated in its own container",
@@ -81,32 +80,21 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceErrors: false,
 		// Flags are validated before anything runs, whatever the command.
 		PersistentPreRunE: func(*cobra.Command, []string) error {
-			_, err := logging.ParseLevel(g.logLevel)
+			_, err := logging.ParseLevel(g.LogLevel)
 			return err
 		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default <data-dir>/mcp_config.json)")
-	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (default ~/.mcpproxy)")
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServe(g), newVersion(), newConfigCmd(g), newTelemetryCmd(g), newUpstreamCmd(g), newDoctorCmd(g))
+	root.PersistentFlags().StringVar(&g.ConfigPath, "config", "", "config file (default <data-dir>/mcp_config.json)")
+	root.PersistentFlags().StringVar(&g.DataDir, "data-dir", "", "data directory (default ~/.mcpproxy)")
+	root.PersistentFlags().StringVar(&g.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(newServe(g), newVersion(), newConfigCmd(g), newTelemetryCmd(g),
+		upstream.NewCommand(g), tools.NewCommand(g), call.NewCommand(g), doctor.NewCommand(g, newDoctorIsolationCmd(g)))
 	return root
 }
 
-func (g *globalFlags) resolve() (dataDir, configPath string) {
-	dataDir = g.dataDir
-	if dataDir == "" {
-		dataDir = config.DefaultDataDir()
-	}
-	configPath = g.configPath
-	if configPath == "" {
-		configPath = filepath.Join(dataDir, config.FileName)
-	}
-	return dataDir, configPath
-}
-
-func newServe(g *globalFlags) *cobra.Command {
+func newServe(g *cli.Globals) *cobra.Command {
 	var listen string
 	var tray, readOnly, noManagement bool
 	cmd := &cobra.Command{
@@ -115,11 +103,11 @@ func newServe(g *globalFlags) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			started := time.Now()
-			level, err := logging.ParseLevel(g.logLevel)
+			level, err := logging.ParseLevel(g.LogLevel)
 			if err != nil {
 				return err
 			}
-			dataDir, configPath := g.resolve()
+			dataDir, configPath := g.Resolve()
 			red := &logging.Redactor{}
 			logger, closer, err := logging.NewWithRedactor(logging.Options{Level: level, Dir: filepath.Join(dataDir, "logs"), Stderr: cmd.ErrOrStderr()}, red)
 			if err != nil {
@@ -184,14 +172,14 @@ func newVersion() *cobra.Command {
 	}
 }
 
-func newConfigCmd(g *globalFlags) *cobra.Command {
+func newConfigCmd(g *cli.Globals) *cobra.Command {
 	c := &cobra.Command{Use: "config", Short: "Work with the configuration file"}
 	c.AddCommand(&cobra.Command{
 		Use:   "validate [PATH]",
 		Short: "Check a config file and list every problem",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, path := g.resolve()
+			_, path := g.Resolve()
 			if len(args) == 1 {
 				path = args[0]
 			}
@@ -219,9 +207,9 @@ func newConfigCmd(g *globalFlags) *cobra.Command {
 	return c
 }
 
-func newDoctorCmd(g *globalFlags) *cobra.Command {
-	c := &cobra.Command{Use: "doctor", Short: "Check the installation"}
-	c.AddCommand(&cobra.Command{
+// newDoctorIsolationCmd is `mcpproxy doctor isolation`.
+func newDoctorIsolationCmd(g *cli.Globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "isolation [SERVER]...",
 		Short: "Run each isolated server's container with a probe in place of the server and print what the box allows",
 		Long: `For each isolated server (or the ones named), runs the server's container plan — image,
@@ -231,11 +219,10 @@ PID, memory and CPU limits, mount/raw-socket/mknod/chown/proc-sys attempts, whet
 loopback and the Docker bridge gateway are reachable, and whether env values are visible in
 docker inspect. Each line is PASS or WARN with the setting that controls it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dataDir, configPath := g.resolve()
+			dataDir, configPath := g.Resolve()
 			return app.DoctorIsolation(cmd.Context(), app.DoctorOptions{DataDir: dataDir, ConfigPath: configPath, Servers: args, Out: cmd.OutOrStdout()})
 		},
-	})
-	return c
+	}
 }
 
 // warningLine formats a configuration warning like a problem:
@@ -248,14 +235,14 @@ func warningLine(file string, w config.Problem) string {
 	return at + "warning: " + w.Path + ": " + w.Msg
 }
 
-func newTelemetryCmd(g *globalFlags) *cobra.Command {
+func newTelemetryCmd(g *cli.Globals) *cobra.Command {
 	c := &cobra.Command{Use: "telemetry", Short: "Anonymous usage report"}
 	c.AddCommand(&cobra.Command{
 		Use:   "show",
 		Short: "Print the exact payload the daily report would send",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dataDir, configPath := g.resolve()
+			dataDir, configPath := g.Resolve()
 			p, enabled, err := app.TelemetryPayload(cmd.Context(), dataDir, configPath, getVersion())
 			if err != nil {
 				return err

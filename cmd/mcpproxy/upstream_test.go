@@ -18,7 +18,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcpproxy/mcpproxy/internal/apiclient"
+	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 )
 
@@ -35,13 +35,13 @@ func callMCP(t *testing.T, cs *mcp.ClientSession, name string, args map[string]a
 }
 
 // cliList runs `mcpproxy upstream list --json` on dataDir.
-func cliList(t *testing.T, dataDir string) apiclient.ServerList {
+func cliList(t *testing.T, dataDir string) httpapi.ServerList {
 	t.Helper()
 	out, errOut, code := runCLI(t, "--data-dir", dataDir, "upstream", "list", "--json")
 	if code != 0 {
 		t.Fatalf("upstream list: exit %d: %s", code, errOut)
 	}
-	var l apiclient.ServerList
+	var l httpapi.ServerList
 	if err := json.Unmarshal([]byte(out), &l); err != nil {
 		t.Fatalf("upstream list --json: %v\n%s", err, out)
 	}
@@ -49,15 +49,15 @@ func cliList(t *testing.T, dataDir string) apiclient.ServerList {
 }
 
 // waitCLIState polls `upstream list` until server is in state.
-func waitCLIState(t *testing.T, dataDir, server, state string, timeout time.Duration) apiclient.Server {
+func waitCLIState(t *testing.T, dataDir, server, state string, timeout time.Duration) httpapi.ServerView {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		var last apiclient.Server
+		var last httpapi.ServerView
 		for _, s := range cliList(t, dataDir).Servers {
 			if s.Name == server {
 				last = s
-				if s.State == state {
+				if string(s.State) == state {
 					return s
 				}
 			}
