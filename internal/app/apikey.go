@@ -58,17 +58,6 @@ func (a *App) keyChanged(cfg *config.Config) {
 	}
 }
 
-// announceKey shows a newly generated API key once, on the console only
-// (never in a log), with where the web UI is.
-func (a *App) announceKey(addr string) {
-	if !a.keyGenerated || a.opts.Console == nil {
-		return
-	}
-	fmt.Fprintf(a.opts.Console, "\nmcpproxy generated an API key for its REST API, web UI and `mcpproxy upstream` commands.\n"+
-		"It is stored as \"api_key\" in %s and shown only this once:\n\n    %s\n\n"+
-		"Web UI: http://%s/ (sign in with the key)\n\n", a.opts.ConfigPath, *a.apiKey.Load(), addr)
-}
-
 // currentTools is the gate's view of a server: its tools as last listed
 // and whether it is connected.
 func (a *App) currentTools(server string) ([]*mcp.Tool, bool) {

@@ -291,7 +291,7 @@ func (a *App) Serve(ctx context.Context) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	a.log.Info("mcpproxy listening", "addr", ln.Addr().String(), "mcp", "http://"+ln.Addr().String()+"/mcp", "ui", "http://"+ln.Addr().String()+"/", "config", a.opts.ConfigPath)
-	a.announceKey(ln.Addr().String())
+	a.announce(ln.Addr().String())
 	if a.opts.Ready != nil {
 		a.opts.Ready(ln.Addr().String())
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
@@ -431,5 +432,37 @@ func TestCallToolForwardsProgress(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no progress notification reached the /mcp client")
+	}
+}
+
+// Start-up tells the person where everything is (MCP endpoint, web UI,
+// config, logs) and, on the first run only, what docker isolation means and
+// how to turn it off (or on); none of it goes to the log.
+func TestStartupAnnouncesUIAndIsolation(t *testing.T) {
+	t.Parallel()
+	h := startApp(t, "") // first run: the config is created
+	out := h.console.String()
+	for _, want := range []string{"MCP endpoint: http://" + h.addr + "/mcp", "Web UI:       http://" + h.addr + "/", "Config file:  " + h.cfgPath,
+		"Logs:         " + h.dataDir + "/logs", "Docker isolation is"} {
+		mustContain(t, out, want)
+	}
+	cfg, err := config.Load(h.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DockerIsolation.Enabled {
+		mustContain(t, out, `To turn it off (servers then run on the host with your rights): set "docker_isolation": {"enabled": false}`)
+	} else {
+		mustContain(t, out, `set "docker_isolation": {"enabled": true}`)
+	}
+	if strings.Contains(h.logs.String(), "Docker isolation is O") {
+		t.Fatal("the first-run note went to the log")
+	}
+	h.stop()
+
+	// A later start says where things are, not the first-run note.
+	h2 := startAppWith(t, "", func(o *Options) { o.DataDir, o.ConfigPath = h.dataDir, h.cfgPath })
+	if out := h2.console.String(); !strings.Contains(out, "Web UI:") || strings.Contains(out, "Docker isolation is") {
+		t.Fatalf("second start:\n%s", out)
 	}
 }
