@@ -112,6 +112,11 @@ func TestHostileServer(t *testing.T) {
 				t.Errorf("%s without hardening: allowed=%v, want %v (%+v)", d.tool, a.Allowed, d.openWithout, a)
 			}
 		}
+		// PID 1 (the shim, the container's init) cannot be ptraced: it is
+		// not dumpable and the server has no CAP_SYS_PTRACE.
+		if a := hostileAttempt(t, boxCS, "ptrace", map[string]any{"pid": 1}); a.Allowed {
+			t.Errorf("the hardened box ptraced PID 1: %+v", a)
+		}
 		// The setuid helper: hardened, it keeps the server's uid; relaxed,
 		// the server is root already.
 		if a := hostileAttempt(t, boxCS, "setuid", nil); !strings.Contains(a.Detail, "euid 65534") && !strings.Contains(a.Detail, "euid "+strconv.Itoa(os.Getuid())) {

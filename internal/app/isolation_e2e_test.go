@@ -358,8 +358,9 @@ func TestIsolationPIDNamespace(t *testing.T) {
 	}
 	me := fmt.Sprint(os.Getpid())
 	for _, p := range inside {
-		// PID 1 of a hardened container is its own init (docker-init).
-		if p.PID == 1 && strings.HasPrefix(p.Cmdline, "/sbin/docker-init -- ") {
+		// PID 1 is the container's own init: the stdio shim (or
+		// docker-init where the shim is not used).
+		if p.PID == 1 && (strings.HasPrefix(p.Cmdline, "/.mcpproxy/shim ") || strings.HasPrefix(p.Cmdline, "/sbin/docker-init -- ")) {
 			continue
 		}
 		if strings.Contains(p.Cmdline, "docker") || strings.Contains(p.Cmdline, os.Args[0]) {

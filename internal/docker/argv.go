@@ -68,7 +68,7 @@ func ShimCompatible(p *isolation.Plan, s Shim) bool {
 //	run [--cidfile F] -i --rm --name N [--label k=v]…
 //	--memory M --memory-swap M --cpus C [--pids-limit P] [--ulimit nofile=N:N]
 //	--network NET [--user U] [--read-only] [--cap-drop C]… [--cap-add C]…
-//	[--security-opt no-new-privileges] [--init] [--tmpfs PATH:size=…,mode=…]…
+//	[--security-opt no-new-privileges] [--init, without the shim] [--tmpfs PATH:size=…,mode=…]…
 //	[--mount type=…,src=…,dst=…[,readonly]]… [-w DIR] [-e HOME=H]
 //	[no shim: -e NAME…]
 //	[shim: -v BIN:/.mcpproxy/shim:ro -v SOCK:/.mcpproxy/io/stdio.sock:ro
@@ -129,7 +129,9 @@ func RunArgs(p *isolation.Plan, spec RunSpec) ([]string, error) {
 	if p.NoNewPrivileges {
 		a = append(a, "--security-opt", "no-new-privileges")
 	}
-	if p.Init {
+	if p.Init && spec.Shim == nil {
+		// With the shim, the shim is the container's init (PID 1, reaping
+		// orphans, non-dumpable): docker's would stand between.
 		a = append(a, "--init")
 	}
 	for _, t := range p.Tmpfs {

@@ -84,8 +84,9 @@ func TestShimLinkCarriesMCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := res.Content[0].(*mcp.TextContent).Text
-	// The server replaced the shim as PID 1 and the token is gone from its env.
-	if !strings.Contains(text, `"pid":1`) || !strings.Contains(text, "mcpfixture") {
+	// The shim stayed PID 1 (the container's init), the server runs as its
+	// child, and the token is gone from the server's env.
+	if !strings.Contains(text, `{"pid":1,"cmdline":"/.mcpproxy/shim `) || !strings.Contains(text, `"cmdline":"/mcpfixture"`) {
 		t.Fatalf("list_pids: %s", text)
 	}
 	res, _ = cs.CallTool(ctx, &mcp.CallToolParams{Name: "getenv", Arguments: map[string]any{"name": ShimTokenEnv}})

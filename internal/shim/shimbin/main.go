@@ -14,12 +14,18 @@
 // talks to the proxy over the socket directly instead of through the docker
 // CLI and daemon, and sees EOF when the proxy goes away.
 //
-// It imports only os and syscall so it links statically and runs in any
-// image, including FROM scratch.
+// As PID 1 of the container (mcpproxy then runs it without --init) it does
+// not exec the server but runs it as its child and stays as the container's
+// init: it reaps orphans, forwards termination signals and exits with the
+// server's status; being non-dumpable, it cannot be ptraced by the server.
+//
+// It imports only os, os/signal and syscall so it links statically and runs
+// in any image, including FROM scratch.
 package main
 
 import (
 	"os"
+	"os/signal"
 	"syscall"
 )
 
@@ -72,8 +78,56 @@ func main() {
 	}
 	env = append(env, extra...)
 	path := lookPath(argv[0])
+	if os.Getpid() == 1 {
+		os.Exit(runAsInit(path, argv, env))
+	}
 	err = syscall.Exec(path, argv, env)
 	fail("exec " + argv[0] + ": " + err.Error())
+}
+
+// runAsInit runs the server as the child of the shim, which stays PID 1 of
+// the container: it reaps every process that ends (orphans are its
+// children), forwards the termination signals to the server and exits
+// with the server's status. It makes itself non-dumpable first, so the
+// server (same user, no capabilities) can neither ptrace it nor read its
+// memory or environment through /proc/1.
+func runAsInit(path string, argv, env []string) int {
+	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0); e != 0 {
+		fail("prctl(PR_SET_DUMPABLE): " + e.Error())
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}})
+	if err != nil {
+		fail("exec " + argv[0] + ": " + err.Error())
+	}
+	// Only the server holds the connection now: its end is the proxy's EOF.
+	syscall.Close(0)
+	syscall.Close(1)
+	go func() {
+		for s := range sigs {
+			_ = syscall.Kill(pid, s.(syscall.Signal))
+		}
+	}()
+	for {
+		var ws syscall.WaitStatus
+		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return 127
+		}
+		if wpid != pid {
+			continue // an orphan reaped
+		}
+		switch {
+		case ws.Exited():
+			return ws.ExitStatus()
+		case ws.Signaled():
+			return 128 + int(ws.Signal())
+		}
+	}
 }
 
 // lookPath finds name in $PATH (the image's), like a shell would.
