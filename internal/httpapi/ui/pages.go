@@ -1,0 +1,294 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/httpapi"
+	"github.com/mcpproxy/mcpproxy/internal/trust"
+	"github.com/mcpproxy/mcpproxy/internal/upstream"
+)
+
+// logTailLines is how many log lines the server page shows at first.
+const logTailLines = 200
+
+// dashboardData is the dashboard: every server, the docker status, the
+// global switch.
+type dashboardData struct {
+	httpapi.ServerList
+	Stdio, Isolated int
+	Quarantined     []httpapi.ServerView
+	Withheld        []httpapi.ServerView
+}
+
+func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
+	list, err := u.opts.Service.ListServers(r.Context(), false)
+	if err != nil {
+		u.failed(w, r, err)
+		return
+	}
+	d := dashboardData{ServerList: list}
+	for _, s := range list.Servers {
+		if s.Transport == "stdio" {
+			d.Stdio++
+			if s.Isolation != nil && s.Isolation.Isolated {
+				d.Isolated++
+			}
+		}
+		if s.Quarantine != nil || s.State == upstream.StateQuarantined {
+			d.Quarantined = append(d.Quarantined, s)
+		}
+		if len(s.ToolsWithheld) > 0 {
+			d.Withheld = append(d.Withheld, s)
+		}
+	}
+	u.render(w, r, http.StatusOK, page{Title: "Dashboard", Page: "dashboard", Data: d})
+}
+
+// serverData is the server page.
+type serverData struct {
+	httpapi.ServerDetail
+	Tools    trust.ServerTools
+	ToolsErr string
+	Log      httpapi.LogTail
+	LogErr   string
+	EnvNames []string
+	Headers  []string
+	// Pending are the changed and new tools with what approving them sends.
+	Pending []pendingTool
+}
+
+type pendingTool struct {
+	trust.ToolView
+	Approve string // the JSON body approving exactly this definition
+}
+
+func (u *UI) server(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	ctx := r.Context()
+	det, err := u.opts.Service.GetServer(ctx, name)
+	if err != nil {
+		u.failed(w, r, err)
+		return
+	}
+	d := serverData{ServerDetail: det}
+	if c := det.Config; c != nil {
+		d.EnvNames = sortedKeys(c.Env)
+		d.Headers = sortedKeys(c.Headers)
+	}
+	if d.Tools, err = u.opts.Service.ServerTools(ctx, name, false); err != nil {
+		d.ToolsErr = err.Error()
+	}
+	for _, t := range d.Tools.Tools {
+		if t.State != trust.StateApproved {
+			body, _ := json.Marshal(trust.ToolApproval{Tools: []trust.ApprovedTool{{Name: t.Name, Hash: t.Hash}}})
+			d.Pending = append(d.Pending, pendingTool{ToolView: t, Approve: string(body)})
+		}
+	}
+	if d.Log, err = u.opts.Service.LogTail(ctx, name, logTailLines); err != nil {
+		d.LogErr = err.Error()
+	}
+	u.render(w, r, http.StatusOK, page{Title: name, Page: "server", Scripts: []string{"server.js"}, Data: d})
+}
+
+// securityData is the Security page.
+type securityData struct {
+	Docker   httpapi.DockerStatus
+	Global   config.DockerIsolation
+	Servers  []securityServer
+	ToHost   []string // isolated now: what turning isolation off moves to the host
+	ToBoxes  []string // on the host now, isolated once the switch is on
+	Images   string   // default_images as "runtime = image" lines
+	Networks []string // the network modes offered
+}
+
+type securityServer struct {
+	httpapi.ServerView
+	Settings config.ServerIsolation
+	Note     string
+	// On is the switch: the server is not opted out.
+	On bool
+	// Toggle is the PATCH body flipping the switch.
+	Toggle string
+}
+
+func (u *UI) security(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	list, err := u.opts.Service.ListServers(ctx, false)
+	if err != nil {
+		u.failed(w, r, err)
+		return
+	}
+	global, err := u.opts.Service.DockerIsolation(ctx)
+	if err != nil {
+		u.failed(w, r, err)
+		return
+	}
+	d := securityData{Docker: list.DockerStatus, Global: global, Images: formatImages(global.DefaultImages),
+		Networks: []string{"bridge", "none"}}
+	if global.NetworkMode != "" && global.NetworkMode != "bridge" && global.NetworkMode != "none" {
+		d.Networks = append(d.Networks, global.NetworkMode)
+	}
+	for _, s := range list.Servers {
+		if s.Transport != "stdio" {
+			continue
+		}
+		ss := securityServer{ServerView: s}
+		if si, err := u.opts.Service.ServerIsolation(ctx, s.Name); err == nil {
+			ss.Settings, ss.Note = si.Settings, si.Note
+		} else if !errors.Is(err, ErrNotFound) {
+			ss.Note = "isolation settings unavailable: " + err.Error()
+		}
+		ss.On = ss.Settings.Enabled == nil || *ss.Settings.Enabled
+		ss.Toggle = toggleBody(ss.On, global.Enabled)
+		isolated := s.Isolation != nil && s.Isolation.Isolated
+		if isolated {
+			d.ToHost = append(d.ToHost, s.Name)
+		} else if ss.On {
+			d.ToBoxes = append(d.ToBoxes, s.Name)
+		}
+		d.Servers = append(d.Servers, ss)
+	}
+	u.render(w, r, http.StatusOK, page{Title: "Security", Page: "security", Scripts: []string{"security.js"}, Data: d})
+}
+
+// toggleBody is the PATCH of a server's isolation block that flips its
+// switch: off is an explicit opt-out; on removes the opt-out (the server
+// follows the global switch) or, while the global switch is off, records
+// an opt-in (which the global gate ignores until it is on).
+func toggleBody(on, globalOn bool) string {
+	switch {
+	case on:
+		return `{"enabled":false}`
+	case globalOn:
+		return `{"enabled":null}`
+	default:
+		return `{"enabled":true}`
+	}
+}
+
+func (u *UI) add(w http.ResponseWriter, r *http.Request) {
+	u.render(w, r, http.StatusOK, page{Title: "Add a server", Page: "add", Scripts: []string{"add.js"}})
+}
+
+// toolsData is the tool search page.
+type toolsData struct {
+	Query string
+	Hits  []httpapi.ToolHit
+	Err   string
+}
+
+func (u *UI) tools(w http.ResponseWriter, r *http.Request) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	d := toolsData{Query: q}
+	if q != "" {
+		res, err := u.opts.Service.SearchTools(r.Context(), q, 50)
+		if err != nil {
+			d.Err = err.Error()
+		}
+		d.Hits = res.Tools
+	}
+	u.render(w, r, http.StatusOK, page{Title: "Tools", Page: "tools", Query: q, Data: d})
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func formatImages(m map[string]string) string {
+	var b strings.Builder
+	for _, k := range sortedKeys(m) {
+		b.WriteString(k + " = " + m[k] + "\n")
+	}
+	return b.String()
+}
+
+// ConfigValidity is the banner every page shows when the configuration
+// file on disk is invalid.
+type ConfigValidity = httpapi.ConfigStatus
+
+// configValidity asks the service, never failing the page for it.
+func (u *UI) configValidity(ctx context.Context) *ConfigValidity {
+	st, err := u.opts.Service.ConfigStatus(ctx)
+	if err != nil {
+		return &ConfigValidity{Valid: true}
+	}
+	return &st
+}
+
+// funcs are the templates' helpers. None of them returns template.HTML:
+// every value stays text for html/template to escape.
+var funcs = template.FuncMap{
+	"path": url.PathEscape,
+	"join": strings.Join,
+	"ago": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		d := time.Since(t).Round(time.Second)
+		switch {
+		case d < time.Minute:
+			return d.String() + " ago"
+		case d < time.Hour:
+			return d.Round(time.Minute).String() + " ago"
+		}
+		return t.Local().Format("2006-01-02 15:04")
+	},
+	"clock": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Local().Format("15:04:05")
+	},
+	"diffLines": func(diff string) []diffLine {
+		var out []diffLine
+		for _, l := range strings.Split(strings.TrimRight(diff, "\n"), "\n") {
+			c := ""
+			switch {
+			case strings.HasPrefix(l, "+"):
+				c = "add"
+			case strings.HasPrefix(l, "-"):
+				c = "del"
+			}
+			out = append(out, diffLine{Class: c, Text: l})
+		}
+		return out
+	},
+	"isolated":   func(i *upstream.IsolationInfo) bool { return i != nil && i.Isolated },
+	"shellQuote": shellQuote,
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	},
+}
+
+type diffLine struct{ Class, Text string }
+
+// shellQuote renders argv as a shell command line a person can read (and
+// paste): words with shell metacharacters are single-quoted.
+func shellQuote(argv []string) string {
+	var parts []string
+	for _, a := range argv {
+		if a != "" && !strings.ContainsAny(a, " \t\n'\"\\$`!*?[](){}<>|&;#~") {
+			parts = append(parts, a)
+			continue
+		}
+		parts = append(parts, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
+	}
+	return strings.Join(parts, " ")
+}
