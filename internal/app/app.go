@@ -23,6 +23,7 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/control"
 	"github.com/mcpproxy/mcpproxy/internal/datadir"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
+	"github.com/mcpproxy/mcpproxy/internal/httpapi/ui"
 	"github.com/mcpproxy/mcpproxy/internal/index"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/logging"
@@ -234,7 +235,7 @@ func (a *App) Handler(listen string) *httpapi.Handler {
 		Auth:           a.auth,
 		MCP:            mcpMux,
 		RequireMCPAuth: func() bool { return a.Config().RequireMCPAuth },
-		UI:             legacyUI{},
+		UI:             ui.New(ui.Options{Service: a.ctl, Auth: a.auth, Version: a.opts.Version, Logger: a.log}),
 		Listen:         listen,
 	})
 }

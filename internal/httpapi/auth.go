@@ -96,16 +96,6 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 	})
 }
 
-// Authenticated reports whether r carries the key in force or a live
-// session cookie (the web UI's pages ask before rendering anything).
-func (a *Auth) Authenticated(r *http.Request) bool {
-	if key, sent := requestKey(r); sent {
-		return a.check(key)
-	}
-	c, err := r.Cookie(SessionCookie)
-	return err == nil && a.validSession(c.Value)
-}
-
 // RequireKey serves next only to requests with the key (no session cookie:
 // for MCP endpoints) when required reports true; otherwise it serves every
 // request. Refusals are JSON-RPC errors.

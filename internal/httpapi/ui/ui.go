@@ -28,6 +28,8 @@ import (
 	"path"
 	"strings"
 	"sync"
+
+	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 )
 
 //go:embed templates/*.html
@@ -97,9 +99,7 @@ func New(opts Options) *UI {
 //	GET /ui/add               add a server
 //	GET /ui/tools?q=          tool search
 //	GET /ui/static/{file}     stylesheet and scripts
-func (u *UI) Register(mux interface {
-	HandleFunc(string, func(http.ResponseWriter, *http.Request))
-}) {
+func (u *UI) Register(mux httpapi.Router) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 	})
@@ -241,6 +241,8 @@ func (u *UI) static(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Type", "text/javascript; charset=utf-8")
 	case ".css":
 		h.Set("Content-Type", "text/css; charset=utf-8")
+	case ".svg":
+		h.Set("Content-Type", "image/svg+xml")
 	}
 	b, _ := staticFiles.ReadFile("static/" + name)
 	_, _ = w.Write(b)

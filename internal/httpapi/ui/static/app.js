@@ -180,10 +180,11 @@ const UI = (() => {
       es.onopen = () => {
         openedAt = Date.now();
         if (down) up();
+        else document.body.dataset.live = "connected";
       };
       const changed = () => refresh();
       es.onmessage = changed;
-      for (const name of ["servers", "server", "config", "docker", "tools", "isolation", "state"]) es.addEventListener(name, changed);
+      for (const name of ["server", "server_removed", "tools", "config", "docker", "resync"]) es.addEventListener(name, changed);
       es.onerror = () => {
         es.close();
         es = null;

@@ -21,7 +21,7 @@
 
   function follow() {
     if (es) return;
-    es = new EventSource("/api/v1/servers/" + encodeURIComponent(pre.dataset.server) + "/logs?follow=1");
+    es = new EventSource("/api/v1/servers/" + encodeURIComponent(pre.dataset.server) + "/logs?follow=true&lines=0");
     es.onopen = () => { status.textContent = "following"; };
     es.addEventListener("log", ev => {
       try { append(JSON.parse(ev.data).line); } catch (e) { append(ev.data); }

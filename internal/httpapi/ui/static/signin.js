@@ -59,7 +59,5 @@
   if (m) {
     history.replaceState(null, "", location.pathname + location.search);
     signIn(decodeURIComponent(m[1]));
-  } else {
-    input.focus();
   }
 })();
