@@ -20,6 +20,13 @@ fi
 echo "== go vet"
 go vet ./...
 
+# ---- ui (issue 11): the web UI's browser tests (internal/httpapi/ui) drive
+# a headless Chromium through chromedp. Debian's chromium is installed when it
+# is missing (root, apt-get); without it those tests skip, and under CI=true
+# they fail.
+echo "== chromium"
+./scripts/install-chromium.sh
+
 echo "== go test"
 # -p 2: the machine has 2 cores and the end-to-end tests start real servers
 # and containers; packages run at most two at a time. The Kubernetes tests

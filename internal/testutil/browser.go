@@ -101,7 +101,8 @@ func (b *Browser) Do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// Open navigates the tab to url and waits until the new page has loaded.
+// Open navigates the tab to url and waits until a new page has loaded (the
+// one at url, or where it redirected).
 // Chromium aborts loads in flight with ERR_NETWORK_CHANGED when the host's
 // interfaces change (every container other tests start adds one), so a
 // load that did not finish in 10 s is started again.
@@ -111,7 +112,7 @@ func (b *Browser) Open(url string) {
 		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__mcpproxyOld = true; location.assign(`+jsString(url)+`); true`))
 		if err == nil {
-			err = b.poll(ctx, `!window.__mcpproxyOld && location.href === `+jsString(url)+` && document.readyState === "complete"`)
+			err = b.poll(ctx, `!window.__mcpproxyOld && document.readyState === "complete"`)
 		}
 		cancel()
 		if err == nil {

@@ -267,8 +267,10 @@ var funcs = template.FuncMap{
 		}
 		return out
 	},
-	"isolated":   func(i *upstream.IsolationInfo) bool { return i != nil && i.Isolated },
-	"shellQuote": shellQuote,
+	"isolated":     func(i *upstream.IsolationInfo) bool { return i != nil && i.Isolated },
+	"shellQuote":   shellQuote,
+	"commandLines": commandLines,
+	"prepend":      func(first string, rest []string) []string { return append([]string{first}, rest...) },
 	"plural": func(n int, one, many string) string {
 		if n == 1 {
 			return one
@@ -291,4 +293,41 @@ func shellQuote(argv []string) string {
 		parts = append(parts, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
 	}
 	return strings.Join(parts, " ")
+}
+
+// commandLines renders a docker command line a person can read: one
+// option with its value per line, then the image and the command on the
+// last, joined by " \\" continuations.
+func commandLines(argv []string) string {
+	var lines []string
+	cur, need, positional := "", 0, false
+	for i, a := range argv {
+		q := shellQuote([]string{a})
+		switch {
+		case i < 2: // "docker run"
+			cur = strings.TrimSpace(cur + " " + q)
+		case positional:
+			cur += " " + q
+		case strings.HasPrefix(a, "-"):
+			lines = append(lines, cur)
+			cur, need = "  "+q, 1
+			if strings.Contains(a, "=") || booleanFlags[a] {
+				need = 0
+			}
+		case need > 0:
+			cur += " " + q
+			need--
+		default: // the image: it and everything after it is the command
+			lines = append(lines, cur)
+			cur, positional = "  "+q, true
+		}
+	}
+	return strings.Join(append(lines, cur), " \\\n")
+}
+
+// booleanFlags are the docker run flags that take no value.
+var booleanFlags = map[string]bool{
+	"-i": true, "--interactive": true, "-t": true, "--tty": true, "--rm": true, "--init": true,
+	"--read-only": true, "-d": true, "--detach": true, "--privileged": true, "-P": true, "--publish-all": true,
+	"--no-healthcheck": true, "--oom-kill-disable": true, "--sig-proxy": true,
 }

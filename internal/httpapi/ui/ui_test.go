@@ -218,7 +218,7 @@ func TestSecretsNotRendered(t *testing.T) {
 			t.Fatalf("the server page holds a secret value %q", secret)
 		}
 	}
-	for _, want := range []string{"<code>TOKEN</code>", "<code>Authorization</code>", "docker run -i --rm -e TOKEN --memory 512m img:1 node x.js"} {
+	for _, want := range []string{"<code>TOKEN</code>", "<code>Authorization</code>", "docker run \\\n  -i \\\n  --rm \\\n  -e TOKEN \\\n  --memory 512m \\\n  img:1 node x.js"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("server page lacks %s", want)
 		}
@@ -281,5 +281,13 @@ func TestShellQuote(t *testing.T) {
 		if got := shellQuote(c.in); got != c.want {
 			t.Errorf("shellQuote(%q) = %s, want %s", c.in, got, c.want)
 		}
+	}
+}
+
+func TestCommandLines(t *testing.T) {
+	got := commandLines([]string{"docker", "run", "--cidfile", "/run/x.cid", "-i", "--rm", "--tmpfs", "/tmp:size=64m", "--security-opt=no-new-privileges", "img:1", "/srv", "-v", "a b"})
+	want := "docker run \\\n  --cidfile /run/x.cid \\\n  -i \\\n  --rm \\\n  --tmpfs /tmp:size=64m \\\n  --security-opt=no-new-privileges \\\n  img:1 /srv -v 'a b'"
+	if got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -177,10 +177,15 @@ const UI = (() => {
       clearTimeout(timer);
       if (es) es.close();
       es = new EventSource("/api/v1/events");
+      // Subscribed: fetch the page again, so that a change between the
+      // page's rendering and this moment is not missed.
       es.onopen = () => {
         openedAt = Date.now();
         if (down) up();
-        else document.body.dataset.live = "connected";
+        else {
+          document.body.dataset.live = "connected";
+          refresh();
+        }
       };
       const changed = () => refresh();
       es.onmessage = changed;
