@@ -352,8 +352,14 @@ var readyRe = regexp.MustCompile(`all upstreams settled.*since_start_ms=(\d+)`)
 // startProxy writes cfg and runs the proxy binary until all upstreams settle.
 func startProxy(b testing.TB, cfg any) *proxyProcess {
 	b.Helper()
+	return startProxyIn(b, b.TempDir(), cfg)
+}
+
+// startProxyIn is startProxy with the data dir dir (which may hold a
+// previous run's state).
+func startProxyIn(b testing.TB, dir string, cfg any) *proxyProcess {
+	b.Helper()
 	bin := buildProxy(b)
-	dir := b.TempDir()
 	data, _ := json.MarshalIndent(cfg, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "mcp_config.json"), data, 0o600); err != nil {
 		b.Fatal(err)
@@ -376,6 +382,13 @@ func startProxy(b testing.TB, cfg any) *proxyProcess {
 			p.logs.add(sc.Text())
 		}
 	}()
+	b.Cleanup(func() {
+		// After the stop below (cleanups run last first): the package cache
+		// volumes of the data dir, kept by the proxy by design.
+		prune := exec.Command(bin, "--data-dir", dir, "upstream", "prune")
+		prune.Env = benchEnv()
+		_ = prune.Run()
+	})
 	b.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})

@@ -18,7 +18,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpproxy/mcpproxy/internal/app"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 )
 
@@ -276,3 +278,57 @@ func TestUpstreamCLIErrors(t *testing.T) {
 }
 
 func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestUpstreamPrune: `mcpproxy upstream prune` removes the package cache
+// volumes of its data dir (all, or one server's with --server) and never a
+// volume of another data dir or one without mcpproxy's labels.
+func TestUpstreamPrune(t *testing.T) {
+	t.Parallel()
+	docker := testutil.RequireDocker(t)
+	dataDir, other := t.TempDir(), t.TempDir()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	tag := hex.EncodeToString(b[:])
+	mine := app.MachineHost(dataDir)
+	volume := func(name, dir, server string, labelled bool) string {
+		name += "-" + tag
+		h := app.MachineHost(dir)
+		args := []string{"volume", "create"}
+		if labelled {
+			for k, v := range map[string]string{isolation.LabelManaged: "true", isolation.LabelServer: server, isolation.LabelHost: h.HostID,
+				isolation.LabelDataDir: h.DataDirID, isolation.LabelCache: "npm"} {
+				args = append(args, "--label", k+"="+v)
+			}
+		}
+		if out, err := exec.Command(docker, append(args, name)...).CombinedOutput(); err != nil {
+			t.Fatalf("docker volume create: %v: %s", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command(docker, "volume", "rm", "-f", name).Run() })
+		return name
+	}
+	exists := func(name string) bool { return exec.Command(docker, "volume", "inspect", name).Run() == nil }
+	a := volume("mcpproxy-prune-a-npm", dataDir, "a", true)
+	bb := volume("mcpproxy-prune-b-npm", dataDir, "b", true)
+	theirs := volume("mcpproxy-prune-theirs-npm", other, "a", true)
+	plain := volume("mcpproxy-prune-plain", dataDir, "a", false)
+
+	out, errOut, code := runCLI(t, "--data-dir", dataDir, "upstream", "prune", "--dry-run")
+	if code != 0 || !strings.Contains(out, "would remove "+a) || !strings.Contains(out, "would remove "+bb) || !exists(a) {
+		t.Fatalf("prune --dry-run: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, "--data-dir", dataDir, "upstream", "prune", "--server", "b")
+	if code != 0 || strings.TrimSpace(out) != `removed `+bb+` (server "b", npm cache)` || exists(bb) || !exists(a) {
+		t.Fatalf("prune --server b: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(t, "--data-dir", dataDir, "upstream", "prune")
+	if code != 0 || strings.TrimSpace(out) != `removed `+a+` (server "a", npm cache)` || exists(a) {
+		t.Fatalf("prune: exit %d\n%s%s", code, out, errOut)
+	}
+	if !exists(theirs) || !exists(plain) {
+		t.Fatal("prune removed a volume of another data dir, or one without mcpproxy's labels")
+	}
+	out, _, code = runCLI(t, "--data-dir", dataDir, "upstream", "prune")
+	if code != 0 || strings.TrimSpace(out) != "no package cache volumes of "+mine.DataDir {
+		t.Fatalf("prune of nothing: exit %d\n%s", code, out)
+	}
+}

@@ -170,7 +170,9 @@ func New(opts Options) (*App, error) {
 	a.index = ix
 	logDir := filepath.Join(opts.DataDir, "logs")
 	a.ctl = control.New(control.Options{ConfigPath: opts.ConfigPath, Config: a.loaded, ReadOnly: opts.ReadOnly,
-		LogDir: logDir, Redact: opts.Redactor.Redact, OnApply: a.configApplied, Logger: a.log})
+		LogDir: logDir, Redact: opts.Redactor.Redact, OnApply: a.configApplied,
+		// Removed servers are stopped then: their cache volumes may go.
+		OnApplied: a.iso.requestSweep, Logger: a.log})
 	a.mgr = upstream.NewManager(upstream.Options{
 		Launcher:      iso.Launcher(),
 		Logger:        a.log,

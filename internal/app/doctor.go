@@ -57,7 +57,7 @@ func DoctorIsolation(ctx context.Context, o DoctorOptions) error {
 		return errors.New("doctor isolation checks the Docker backend; this configuration runs servers as Kubernetes pods")
 	}
 	isolation.SetProxyIDs(os.Getuid(), os.Getgid())
-	host := machineHost(o.DataDir)
+	host := MachineHost(o.DataDir)
 	resolver := docker.NewResolver()
 	res := resolver.Resolve(ctx)
 	if res.Path == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/logging"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
@@ -73,6 +75,13 @@ func startAppWith(t testing.TB, cfg string, with func(*Options)) *harness {
 	case <-time.After(10 * time.Second):
 		t.Fatal("proxy did not start listening")
 	}
+	t.Cleanup(func() {
+		// After the stop (cleanups run last first): package cache volumes
+		// outlive the proxy by design, but not the test's data dir.
+		if a.iso.ready.finished() {
+			removeCacheVolumes(a.opts.DataDir)
+		}
+	})
 	t.Cleanup(h.stop)
 	return h
 }
@@ -88,6 +97,7 @@ func (h *harness) stop() {
 	case <-time.After(60 * time.Second):
 		h.t.Errorf("proxy did not shut down")
 	}
+
 	if h.t.Failed() {
 		h.t.Logf("proxy log:\n%s", h.logs.String())
 	}
@@ -166,5 +176,18 @@ func mustContain(t testing.TB, s, sub string) {
 	t.Helper()
 	if !strings.Contains(s, sub) {
 		t.Fatalf("expected %q in:\n%s", sub, s)
+	}
+}
+
+// removeCacheVolumes removes the volumes labelled with dataDir's ID (only a
+// test's own data dir is ever given).
+func removeCacheVolumes(dataDir string) {
+	id := MachineHost(dataDir).DataDirID
+	out, err := exec.Command("docker", "volume", "ls", "-q", "--filter", "label="+isolation.LabelDataDir+"="+id).Output()
+	if err != nil {
+		return
+	}
+	for _, v := range strings.Fields(string(out)) {
+		_ = exec.Command("docker", "volume", "rm", "-f", v).Run()
 	}
 }

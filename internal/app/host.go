@@ -8,10 +8,10 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 )
 
-// machineHost gathers what isolation plans need to know of this machine:
+// MachineHost gathers what isolation plans need to know of this machine:
 // the user's home, the data dir (absolute, symlinks resolved) with its
 // label value, the machine's label value, and the two host path lookups.
-func machineHost(dataDir string) isolation.Host {
+func MachineHost(dataDir string) isolation.Host {
 	home, _ := os.UserHomeDir()
 	if r, err := filepath.EvalSymlinks(home); err == nil {
 		home = r

@@ -55,6 +55,11 @@ type Isolation struct {
 	// lastStatus is the docker status DockerStatus last reported.
 	lastStatus httpapi.DockerStatus
 	hasStatus  bool
+	// the cache volume sweep (volumes.go): the configuration to sweep
+	// against next, and whether a sweep runs
+	sweepCfg *config.Config
+	sweeping bool
+	closing  bool
 
 	// backend is docker_isolation.backend in force; kube is the Kubernetes
 	// runtime when it is "kubernetes" (backend.go).
@@ -92,6 +97,23 @@ func (o *once) start(wg *sync.WaitGroup, f func()) <-chan struct{} {
 	return o.done
 }
 
+// finished reports whether f has run to its end (false when it never
+// started).
+func (o *once) finished() bool {
+	o.mu.Lock()
+	d := o.done
+	o.mu.Unlock()
+	if d == nil {
+		return false
+	}
+	select {
+	case <-d:
+		return true
+	default:
+		return false
+	}
+}
+
 // seal makes start a no-op from now on (shutdown: wg is about to be
 // waited for).
 func (o *once) seal() {
@@ -106,7 +128,7 @@ func newIsolation(a *App) (*Isolation, error) {
 	if err != nil {
 		return nil, err
 	}
-	i := &Isolation{a: a, resolver: docker.NewResolver(), instance: inst, lockDir: lockDir, warned: map[string]bool{}, host: machineHost(a.opts.DataDir)}
+	i := &Isolation{a: a, resolver: docker.NewResolver(), instance: inst, lockDir: lockDir, warned: map[string]bool{}, host: MachineHost(a.opts.DataDir)}
 	i.ctx, i.cancel = context.WithCancel(context.Background())
 	i.runtime = i.newDockerRuntime()
 	i.launcher = &upstream.IsolatingLauncher{
@@ -426,6 +448,7 @@ func (i *Isolation) Start(ctx context.Context) {
 	} else if len(removed) > 0 {
 		i.a.log.Info("docker isolation: removed containers of a crashed mcpproxy", "containers", strings.Join(removed, ","))
 	}
+	i.sweepVolumes(rctx, i.a.Config())
 }
 
 // KillContainers removes every container this instance started, at once.
@@ -442,6 +465,9 @@ func (i *Isolation) Close() {
 	i.cancel()
 	i.resolved.seal()
 	i.ready.seal()
+	i.mu.Lock()
+	i.closing = true // no sweep starts from now on
+	i.mu.Unlock()
 	i.wg.Wait()
 	i.prober.Close()
 	if i.kube != nil {

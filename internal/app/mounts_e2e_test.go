@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
@@ -83,7 +84,8 @@ func TestMountFolderInArgsReadOnly(t *testing.T) {
 	cs := h.connect("/mcp", nil)
 	v := readyInContainer(t, cs, "fs", 90*time.Second)
 	readyInContainer(t, cs, "probe", 60*time.Second)
-	if got, want := mountsOf(v), []string{dir + "→" + dir + " ro args[1]"}; !slices.Equal(got, want) {
+	npm := cacheVolumeOf(t, v).Source // node servers get an npm cache too
+	if got, want := mountsOf(v), []string{dir + "→" + dir + " ro args[1]", npm + "→" + isolation.HardenedHome + "/.npm rw package cache (npm)"}; !slices.Equal(got, want) {
 		t.Fatalf("list view mounts %q, want %q", got, want)
 	}
 
@@ -132,7 +134,8 @@ func TestMountFolderReadWrite(t *testing.T) {
 		isoServer("fs", image, map[string]any{"mounts": []string{dir + ":rw"}}, "node", fsServerJS, dir)))
 	cs := h.connect("/mcp", nil)
 	v := readyInContainer(t, cs, "fs", 90*time.Second)
-	if got, want := mountsOf(v), []string{dir + "→" + dir + " rw isolation.mounts[0]"}; !slices.Equal(got, want) {
+	npm := cacheVolumeOf(t, v).Source
+	if got, want := mountsOf(v), []string{dir + "→" + dir + " rw isolation.mounts[0]", npm + "→" + isolation.HardenedHome + "/.npm rw package cache (npm)"}; !slices.Equal(got, want) {
 		t.Fatalf("list view mounts %q, want %q (the arg is seen through the rw mount)", got, want)
 	}
 	content := "written inside " + randomHex(t, 4)

@@ -206,6 +206,12 @@ func DefaultImages() map[string]string {
 		"binary":   "alpine:3.18",
 		"sh":       "alpine:3.18",
 		"bash":     "alpine:3.18",
+		// Servers whose args install from git (git+https://…) need git
+		// in the image; these full images have it.
+		"uvx-git":  "python:3.11",
+		"pip-git":  "python:3.11",
+		"pipx-git": "python:3.11",
+		"npx-git":  "node:20",
 	}
 }
 

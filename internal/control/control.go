@@ -64,7 +64,11 @@ type Options struct {
 	// before the manager applies it (the app: API key, secrets to redact,
 	// the isolation backend).
 	OnApply func(*config.Config)
-	Logger  *slog.Logger
+	// OnApplied is called with each configuration once the manager has
+	// applied it: the servers it removed are stopped (the app: their
+	// package cache volumes may go).
+	OnApplied func(*config.Config)
+	Logger    *slog.Logger
 }
 
 // Service is the control plane. Build it with New, attach the parts built
@@ -163,6 +167,9 @@ func (s *Service) Apply(cfg *config.Config) {
 		s.opts.OnApply(cfg)
 	}
 	s.mgr.Apply(cfg)
+	if s.opts.OnApplied != nil {
+		s.opts.OnApplied(cfg)
+	}
 	s.events.config()
 }
 

@@ -22,7 +22,7 @@ var goldenLabels = map[string]string{
 	isolation.LabelInstance: "0123abcd",
 }
 
-const uvxScript = `pip install --quiet --disable-pip-version-check --user uv >&2 && PATH="$HOME/.local/bin:$PATH" exec uvx "$@"`
+const uvxScript = `bin="${PYTHONUSERBASE:-$HOME/.local}/bin"; PATH="$bin:$PATH"; export PATH; [ -x "$bin/uvx" ] || pip install --quiet --disable-pip-version-check --user uv >&2 || exit 1; exec uvx "$@"`
 
 // hardened is the argv of the hardened profile around the network flag,
 // for a container of tmpfs size tmp (/tmp) and home (the home).

@@ -36,7 +36,8 @@ type Runtime struct {
 	// Log receives the debug argv and lifecycle lines; nil discards.
 	Log *slog.Logger
 
-	images singleflight.Group // image checks in flight, by reference
+	images     singleflight.Group // image checks in flight, by reference
+	volumeInit singleflight.Group // volume-init images being made, by owner
 	// joinedCheck, when set (tests), is called once a caller waits on a
 	// shared image check.
 	joinedCheck func()
@@ -352,6 +353,9 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 	}
 	if err := os.MkdirAll(r.RunDir, 0o700); err != nil {
 		return nil, fmt.Errorf("docker isolation: run dir: %w", err)
+	}
+	if err := r.ensureVolumes(ctx, cli, plan, opts.Labels); err != nil {
+		return nil, err
 	}
 	c := &container{rt: r, name: opts.Name, cidfile: filepath.Join(r.RunDir, opts.Name+".cid"), memory: plan.MemoryBytes,
 		facts: isolation.Facts{Stdio: "attach", Secrets: isolation.SecretsEnv}}

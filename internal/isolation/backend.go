@@ -2,6 +2,7 @@ package isolation
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 )
@@ -257,4 +258,30 @@ type Runtime interface {
 	// Events streams lifecycle events of this instance's containers until
 	// ctx ends.
 	Events(ctx context.Context) (<-chan Event, error)
+}
+
+// Volume is a named volume carrying LabelManaged (a package cache, see
+// cache.go), as a backend lists it.
+type Volume struct {
+	Name string
+	// Labels are its mcpproxy labels (managed, server, host, data dir,
+	// cache, owner).
+	Labels map[string]string
+}
+
+// ErrVolumeInUse is RemoveVolume's error for a volume a container still
+// uses.
+var ErrVolumeInUse = errors.New("the volume is in use by a container")
+
+// Volumes is implemented by backends that keep named volumes beyond the
+// life of a container (the package caches): Start creates them, labelled;
+// these list and remove them. Separate from Runtime so that a backend
+// without volumes (kubernetes, for now) need not pretend.
+type Volumes interface {
+	// ListVolumes lists every volume carrying LabelManaged=true, of every
+	// data dir and host.
+	ListVolumes(ctx context.Context) ([]Volume, error)
+	// RemoveVolume removes the volume by name; one that is gone already is
+	// not an error, one still in use is ErrVolumeInUse.
+	RemoveVolume(ctx context.Context, name string) error
 }

@@ -122,7 +122,9 @@ func newPlan(h Host, global config.DockerIsolation, s *config.Server) (*Plan, er
 	}
 
 	runtime := detectRuntime(s.Command, global.DefaultImages)
-	image := firstNonEmpty(si.Image, global.DefaultImages[runtime], global.DefaultImages["binary"], def.DefaultImages[runtime], def.DefaultImages["binary"])
+	gitKey := gitImageKey(runtime, s.Args)
+	image := firstNonEmpty(si.Image, global.DefaultImages[gitKey], def.DefaultImages[gitKey],
+		global.DefaultImages[runtime], global.DefaultImages["binary"], def.DefaultImages[runtime], def.DefaultImages["binary"])
 	registry := firstNonEmpty(global.Registry, def.Registry)
 	image = QualifyImage(image, registry)
 
@@ -136,6 +138,9 @@ func newPlan(h Host, global config.DockerIsolation, s *config.Server) (*Plan, er
 	}
 	if p.Timeout <= 0 {
 		p.Timeout = DefaultTimeout
+	}
+	if gitKey != "" && si.Image == "" {
+		p.Notes = append(p.Notes, fmt.Sprintf("image from default_images[%q]: the args install from git", gitKey))
 	}
 	p.MemoryBytes = limit(p, "memory_limit", config.ParseMemory, si.MemoryLimit, global.MemoryLimit, def.MemoryLimit)
 	p.MilliCPUs = limit(p, "cpu_limit", config.ParseMilliCPUs, si.CPULimit, global.CPULimit, def.CPULimit)
@@ -152,6 +157,7 @@ func newPlan(h Host, global config.DockerIsolation, s *config.Server) (*Plan, er
 	p.Command, p.Args, p.Setup = containerCommand(runtime, s.Command, s.Args, image)
 	applyProfile(p, global, si)
 	err := h.addMounts(p, global, s)
+	h.addCaches(p, global, s)
 	return p, err
 }
 

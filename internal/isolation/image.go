@@ -1,6 +1,9 @@
 package isolation
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // dockerHubNames are the spellings of Docker Hub, docker's default registry.
 var dockerHubNames = map[string]bool{
@@ -74,4 +77,27 @@ func RegistryOf(image string) string {
 		return host
 	}
 	return "docker.io"
+}
+
+// gitInstall matches an argument that installs a package from git: a pip
+// or uv requirement ("git+https://…", "pkg @ git+ssh://…",
+// "--from=git+https://…") or an npm spec ("git+https://…", "git://…",
+// "github:owner/repo").
+var gitInstall = regexp.MustCompile(`(^|[=@\s])(git\+[a-z]+://|git://|github:)`)
+
+// gitImageKey is the default_images key of runtime when args install from
+// git ("uvx-git", "pip-git", "pipx-git", "npx-git"): an image that has git.
+// "" when runtime has none or nothing is installed from git.
+func gitImageKey(runtime string, args []string) string {
+	switch runtime {
+	case "uvx", "pip", "pipx", "npx":
+	default:
+		return ""
+	}
+	for _, a := range args {
+		if gitInstall.MatchString(a) {
+			return runtime + "-git"
+		}
+	}
+	return ""
 }

@@ -29,6 +29,11 @@ type Plan struct {
 	// values reach the backend separately (StartOptions.Env), which
 	// delivers them by the strongest SecretDelivery it can.
 	EnvNames []string
+	// Env are settings the plan itself gives the server (a package
+	// runner's cache settings; never secrets), each also in EnvNames. The
+	// server's own env, which wins, and these reach the backend together in
+	// StartOptions.Env.
+	Env map[string]string
 
 	// Command and Args are what runs inside the container.
 	Command string

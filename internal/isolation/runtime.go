@@ -120,12 +120,16 @@ func IsDockerCommand(command, dockerPath string) bool {
 // Setup scripts install a tool the image lacks, then exec it. The server's
 // arguments are never part of the script: they follow it as positional
 // parameters ("$@"), so no quoting can break out. The installer's stdout is
-// sent to stderr because the container's stdout is the MCP channel. They
-// install into the user's home (--user), the one writable place of a
-// hardened container besides /tmp.
+// sent to stderr because the container's stdout is the MCP channel.
+//
+// The tool is installed for the user (pip --user) into $PYTHONUSERBASE
+// (default ~/.local): the one writable place of a hardened container
+// besides /tmp. With a package cache volume PYTHONUSERBASE lies in it
+// (cache.go), so the tool installed at the first start is found, not
+// installed again, at the next.
 const (
-	uvxSetupScript  = `pip install --quiet --disable-pip-version-check --user uv >&2 && PATH="$HOME/.local/bin:$PATH" exec uvx "$@"`
-	pipxSetupScript = `pip install --quiet --disable-pip-version-check --user pipx >&2 && PATH="$HOME/.local/bin:$PATH" exec pipx "$@"`
+	uvxSetupScript  = `bin="${PYTHONUSERBASE:-$HOME/.local}/bin"; PATH="$bin:$PATH"; export PATH; [ -x "$bin/uvx" ] || pip install --quiet --disable-pip-version-check --user uv >&2 || exit 1; exec uvx "$@"`
+	pipxSetupScript = `bin="${PYTHONUSERBASE:-$HOME/.local}/bin"; PATH="$bin:$PATH"; export PATH; [ -x "$bin/pipx" ] || pip install --quiet --disable-pip-version-check --user pipx >&2 || exit 1; exec pipx "$@"`
 )
 
 // containerCommand says what runs inside the container.

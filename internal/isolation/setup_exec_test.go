@@ -33,10 +33,17 @@ func TestSetupScriptRunsUnderSh(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("pip", "echo pip-noise-on-stdout\nexit 0\n")
-	printArgs := `printf '%s\n' "$(basename "$0")"; for a in "$@"; do printf '[%s]\n' "$a"; done` + "\n"
-	write("uvx", printArgs)
-	write("pipx", printArgs)
+	// The fake pip installs the fake tool into $PYTHONUSERBASE/bin, as
+	// `pip install --user` does, and counts its calls.
+	tool := filepath.Join(dir, "tool")
+	if err := os.WriteFile(tool, []byte("#!/bin/sh\n"+`printf '%s\n' "$(basename "$0")"; for a in "$@"; do printf '[%s]\n' "$a"; done`+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write("pip", `echo pip-noise-on-stdout; echo x >> "$PIP_CALLS"
+[ "$4" = --user ] || exit 9
+name=$5; [ "$name" = uv ] && name=uvx # the uv package brings uv and uvx
+mkdir -p "$PYTHONUSERBASE/bin" && cp "`+tool+`" "$PYTHONUSERBASE/bin/$name"
+`)
 
 	hostile := []string{
 		`'; touch canary1 #`,
@@ -53,13 +60,27 @@ func TestSetupScriptRunsUnderSh(t *testing.T) {
 			if p.Setup != tool || p.Command != "sh" {
 				t.Fatalf("no setup: %#v", p)
 			}
-			cmd := exec.Command("/bin/sh", p.Args...)
-			cmd.Dir = work
-			cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("run: %v\nstderr: %s", err, stderr.String())
+			userBase := filepath.Join(dir, tool+"-userbase")
+			calls := filepath.Join(dir, tool+"-pip-calls")
+			run := func() (stdout, stderr bytes.Buffer) {
+				cmd := exec.Command("/bin/sh", p.Args...)
+				cmd.Dir = work
+				cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + dir, "PYTHONUSERBASE=" + userBase, "PIP_CALLS=" + calls}
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				if err := cmd.Run(); err != nil {
+					out, _ := exec.Command("ls", "-laR", dir).CombinedOutput()
+					t.Fatalf("run: %v\nstderr: %s\n%s", err, stderr.String(), out)
+				}
+				return stdout, stderr
+			}
+			stdout, stderr := run()
+			// The second start finds the tool installed: pip is not run.
+			again, _ := run()
+			if b, _ := os.ReadFile(calls); string(b) != "x\n" {
+				t.Fatalf("pip ran %d times over two starts, want once", strings.Count(string(b), "x"))
+			}
+			if again.String() != stdout.String() {
+				t.Fatalf("second start printed %q, first %q", again.String(), stdout.String())
 			}
 			want := tool + "\n"
 			for _, a := range hostile {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -218,4 +219,36 @@ func smokeRun(docker, tag string, args ...string) error {
 		return fmt.Errorf("docker %s: %w: %s", strings.Join(argv, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
+}
+
+// BridgeGateway is the host side of the default docker bridge (docker0):
+// what `docker network inspect bridge` reports as its gateway, or the
+// address of the bridge's interface when the engine leaves it out. A
+// listener the test opens there is reachable from containers on the
+// default bridge network.
+func BridgeGateway(t testing.TB) string {
+	t.Helper()
+	docker := RequireDocker(t)
+	inspect := func(format string) string {
+		out, err := exec.Command(docker, "network", "inspect", "bridge", "--format", format).Output()
+		fatalIf(t, err, "docker network inspect bridge")
+		return strings.TrimSpace(string(out))
+	}
+	if gw := inspect("{{range .IPAM.Config}}{{.Gateway}}{{end}}"); net.ParseIP(gw) != nil {
+		return gw
+	}
+	ifname := inspect(`{{index .Options "com.docker.network.bridge.name"}}`)
+	if ifname == "" {
+		ifname = "docker0"
+	}
+	iface, err := net.InterfaceByName(ifname)
+	fatalIf(t, err, "default bridge interface "+ifname)
+	addrs, _ := iface.Addrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+	}
+	t.Fatalf("default bridge interface %q has no IPv4 address", ifname)
+	return ""
 }

@@ -22,6 +22,7 @@ type rootfsEntry struct {
 	src  string // host file or tree; "" for a directory
 	mode int64  // unix permission bits, as in a tar header (0o1777 for /tmp)
 	tree bool
+	link string // a symlink's target
 }
 
 func (r *rootfs) dir(dst string, mode int64) {
@@ -36,6 +37,11 @@ func (r *rootfs) file(dst, src string, mode int64) {
 // tree copies the host directory src to dst, keeping modes and symlinks.
 func (r *rootfs) tree(dst, src string) {
 	r.entries = append(r.entries, rootfsEntry{dst: dst, src: src, tree: true})
+}
+
+// link makes dst a symlink to target.
+func (r *rootfs) link(dst, target string) {
+	r.entries = append(r.entries, rootfsEntry{dst: dst, link: target})
 }
 
 // writeTar writes the filesystem as a tar stream, adding parent directories
@@ -61,6 +67,8 @@ func (r *rootfs) writeTar(w io.Writer) error {
 		}
 		var err error
 		switch {
+		case e.link != "":
+			err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: e.link, Mode: 0o777})
 		case e.tree:
 			err = writeTree(tw, name, e.src, made)
 		case e.src == "":

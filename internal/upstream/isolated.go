@@ -220,7 +220,7 @@ func (l *IsolatingLauncher) launchIsolated(ctx context.Context, s *config.Server
 	labels[isolation.LabelServer] = s.Name
 	name := isolation.ContainerName(s.Name, shortID())
 	c, err := l.Runtime.Start(ctx, plan, isolation.StartOptions{
-		Name: name, Labels: labels, Env: s.Env, Stderr: stderr, Phase: st.step,
+		Name: name, Labels: labels, Env: startEnv(plan.Env, s.Env), Stderr: stderr, Phase: st.step,
 	})
 	if err != nil {
 		return fail(err)
@@ -348,6 +348,17 @@ func (c *containerStdio) Exit(ctx context.Context) isolation.Exit {
 	}
 	c.l.lastExit[c.server] = ExitNote{Container: c.c.Name(), Reason: e.Reason, OOMKilled: e.OOMKilled, At: time.Now()}
 	return e
+}
+
+// startEnv is what the container gets: the plan's own settings (a package
+// cache's), overridden by the server's env.
+func startEnv(planEnv, serverEnv map[string]string) map[string]string {
+	if len(planEnv) == 0 {
+		return serverEnv
+	}
+	env := maps.Clone(planEnv)
+	maps.Copy(env, serverEnv)
+	return env
 }
 
 func shortID() string {

@@ -1,6 +1,7 @@
 // Package upstream is `mcpproxy upstream`: the running proxy's servers —
 // list, get, add, remove, enable, disable, restart, approve, logs and the
-// tools a person approves — one file per verb.
+// tools a person approves — one file per verb; and prune, the package
+// cache volumes of the data dir, on the engine.
 package upstream
 
 import (
@@ -15,10 +16,11 @@ func NewCommand(g *cli.Globals) *cobra.Command {
 		Use:   "upstream",
 		Short: "Manage the running proxy's upstream servers",
 		Long: "These commands talk to the running mcpproxy (the one serving --data-dir, or at the config file's listen address),\n" +
-			"authenticated with the API key from the config file. Changes are edits of the config file, applied at once.",
+			"authenticated with the API key from the config file. Changes are edits of the config file, applied at once.\n" +
+			"prune acts on the Docker engine directly: it removes the data dir's package cache volumes.",
 	}
 	c.AddCommand(newList(g), newGet(g), newAdd(g), newRemove(g), newEnable(g, true), newEnable(g, false),
-		newRestart(g), newApprove(g), newLogs(g), newTools(g))
+		newRestart(g), newApprove(g), newLogs(g), newTools(g), newPrune(g))
 	return c
 }
 
