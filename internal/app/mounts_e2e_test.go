@@ -223,3 +223,27 @@ func TestMountOfDataDirRefusedAtStart(t *testing.T) {
 		t.Fatalf("list view: %+v", v.Isolation)
 	}
 }
+
+// A server an MCP client adds with a host folder in its args waits in
+// quarantine, and the person approving it sees that its container would
+// see that folder; nothing runs before.
+func TestClientAddedServerShowsHostPaths(t *testing.T) {
+	t.Parallel()
+	image := testutil.FixtureImage(t)
+	dir := hostFolder(t, false)
+	h := startIsolated(t, isoConfig(t, map[string]any{"default_images": map[string]any{"binary": image}}))
+	cs := h.connect("/mcp", nil)
+	text, isErr := manage(t, cs, map[string]any{"operation": "add", "server": map[string]any{"name": "reader", "command": "/mcpfixture", "args": []string{dir}}})
+	if isErr || !strings.Contains(text, `"quarantined": true`) {
+		t.Fatalf("add: %s", text)
+	}
+	v := waitServer(t, cs, "reader", 10*time.Second, "quarantined", func(v ServerView) bool { return v.State == upstream.StateQuarantined })
+	if v.Quarantine == nil || !slices.Equal(v.Quarantine.Launch.HostPaths, []string{dir + " (ro, args[0])"}) {
+		t.Fatalf("quarantine view: %+v", v.Quarantine)
+	}
+	if ids := containersOf(t, "docker", h.app.iso.instance.ID); len(ids) != 0 {
+		t.Fatalf("a quarantined server has containers: %v", ids)
+	}
+	approve(t, h, "reader")
+	readyInContainer(t, cs, "reader", 60*time.Second)
+}

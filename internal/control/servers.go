@@ -88,6 +88,12 @@ func (s *Service) view(cfg *config.Config, u *upstream.Upstream, ds httpapi.Dock
 	if sc.Quarantined {
 		note, known := s.trust.Quarantine(st.Name)
 		v.Quarantine = trust.DescribeQuarantine(sc, note, known)
+		// What of the host it would see, for the person approving it.
+		for _, m := range info.Mounts {
+			if m.Type == string(isolation.MountBind) {
+				v.Quarantine.Launch.HostPaths = append(v.Quarantine.Launch.HostPaths, fmt.Sprintf("%s (%s, %s)", m.Source, m.Mode, m.Reason))
+			}
+		}
 	}
 	v.ToolsWithheld = s.gate.Withheld(st.Name)
 	return v

@@ -257,6 +257,11 @@ type Launch struct {
 	EnvNames    []string `json:"env_names,omitempty"`
 	URL         string   `json:"url,omitempty"`
 	HeaderNames []string `json:"header_names,omitempty"`
+	// HostPaths are the host paths its container would see ("/data (ro,
+	// args[1])"): the folders of its args and working_dir are mounted
+	// automatically once it runs isolated. Filled by the caller that knows
+	// the plan.
+	HostPaths []string `json:"host_paths,omitempty"`
 }
 
 // LaunchOf describes what s runs.

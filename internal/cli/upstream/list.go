@@ -117,4 +117,7 @@ func printLaunch(w io.Writer, l trust.Launch) {
 	if len(l.HeaderNames) > 0 {
 		fmt.Fprintf(w, "  headers: %s\n", strings.Join(l.HeaderNames, ", "))
 	}
+	if len(l.HostPaths) > 0 {
+		fmt.Fprintf(w, "  sees host paths: %s\n", strings.Join(l.HostPaths, ", "))
+	}
 }
