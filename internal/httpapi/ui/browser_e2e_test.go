@@ -159,7 +159,7 @@ func TestBrowserEndToEnd(t *testing.T) {
     ` + boxed("beta") + `,
     // A server whose tool description is hostile markup.
     {"name": "hostile", "command": "` + bin + `", "args": ["-echo-description-file", "` + desc + `"], "isolation": {"enabled": false}},
-    {"name": "waiting", "command": "` + bin + `", "quarantined": true, "isolation": {"enabled": false}}
+    {"name": "waiting", "command": "` + bin + `", "args": ["-stderr", "hello from waiting"], "quarantined": true, "isolation": {"enabled": false}}
   ]
 }
 `
@@ -232,9 +232,56 @@ func TestBrowserEndToEnd(t *testing.T) {
 	b.WaitFor("the docker run line", `(document.getElementById("docker-run") || {}).textContent.includes("--memory 256m")`, 10*time.Second)
 	b.Screenshot("server")
 
+	// A server's own switch: beta leaves its container (the page asks
+	// first) and comes back.
+	b.Open(p.url("/ui/security"))
+	b.WaitFor("the Security page", `document.body.dataset.live === "connected"`, 10*time.Second)
+	b.Do("beta's switch", chromedp.Click(chromedp.CSS("#iso-beta")))
+	b.WaitFor("the confirmation", `document.getElementById("confirm").open`, 10*time.Second)
+	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-yes")))
+	b.WaitFor("beta on the host", `!!document.querySelector('tr[data-server="beta"] .badge.host') && document.getElementById("iso-beta").getAttribute("aria-checked") === "false"`, 60*time.Second)
+	waitContainers := func(server string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for len(p.containers(docker, server)) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d containers, want %d", server, len(p.containers(docker, server)), want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitContainers("beta", 0)
+	waitContainers("alpha", 1)
+	b.Do("beta's switch again", chromedp.Click(chromedp.CSS("#iso-beta")))
+	b.WaitFor("beta in a container again", `!!document.querySelector('tr[data-server="beta"] .badge.isolated') && document.getElementById("iso-beta").getAttribute("aria-checked") === "true"`, 60*time.Second)
+	waitState("tr", "beta", "ready", 60*time.Second)
+	waitContainers("beta", 1)
+
+	// The defaults: a bad value is refused next to its field, and the file
+	// keeps what it had.
+	onFile, _ := os.ReadFile(p.cfgPath)
+	b.Do("a bad memory limit",
+		chromedp.SetValue(chromedp.CSS("#memory_limit"), "lots"),
+		chromedp.Click(chromedp.CSS(`#defaults button[type=submit]`)))
+	b.WaitFor("the error next to the field", `document.getElementById("memory_limit-error").textContent !== "" && document.getElementById("memory_limit").getAttribute("aria-invalid") === "true"`, 10*time.Second)
+	// Chromium logs every 4xx answer; the refusal is the one expected.
+	refused := 0
+	for _, m := range b.Errors() {
+		if m.Source == "network" && strings.Contains(m.Text, "status of 400") && strings.HasSuffix(m.URL, "/api/v1/config/docker-isolation") {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Fatalf("the refused PATCH: %d logged 400s, want 1\n%s", refused, b.ConsoleText())
+	}
+	if now, _ := os.ReadFile(p.cfgPath); string(now) != string(onFile) {
+		t.Fatalf("a refused default changed the file:\n%s", now)
+	}
+
 	// Off again: the page asks first and names what moves to the host.
 	b.Open(p.url("/ui/security"))
 	b.WaitFor("the Security page", `document.body.dataset.live === "connected"`, 10*time.Second)
+	before, _ = os.ReadFile(p.cfgPath)
 	b.Do("click the switch", chromedp.Click(chromedp.CSS("#global-toggle")))
 	b.WaitFor("the confirmation", `document.getElementById("confirm").open`, 10*time.Second)
 	for _, s := range []string{"alpha", "beta"} {
@@ -254,8 +301,8 @@ func TestBrowserEndToEnd(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if now, _ := os.ReadFile(p.cfgPath); string(now) != string(before) {
-		t.Fatalf("the config file is not back to what it was:\n%s", now)
+	if now, _ := os.ReadFile(p.cfgPath); string(now) != strings.Replace(string(before), `"enabled": true, // flipped`, `"enabled": false, // flipped`, 1) {
+		t.Fatalf("turning isolation off changed more than docker_isolation.enabled:\nbefore:\n%s\nafter:\n%s", before, now)
 	}
 
 	// Approve the quarantined server from the dashboard.
@@ -266,10 +313,35 @@ func TestBrowserEndToEnd(t *testing.T) {
 	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-yes")))
 	waitState("article", "waiting", "ready", 60*time.Second)
 
+	// Its page tails its log, and follows it: a restart writes the line
+	// again and the page shows it without a reload.
+	b.Open(p.url("/ui/servers/waiting"))
+	b.WaitFor("the log tail", `document.getElementById("log").textContent.includes("hello from waiting") && document.getElementById("log-status").textContent === "following"`, 20*time.Second)
+	n := testutil.Eval[int](b, `document.getElementById("log").textContent.split("hello from waiting").length - 1`)
+	b.Do("restart", chromedp.Click(chromedp.CSS(`button[data-action="POST /api/v1/servers/waiting/restart"]`)))
+	b.WaitFor("the restart's line in the log", `document.getElementById("log").textContent.split("hello from waiting").length - 1 > `+fmt.Sprint(n), 30*time.Second)
+
+	// A tool that changes is withheld: after a restart with a new
+	// (hostile) description, the server page shows the diff and the
+	// dashboard an approve button; approving brings it back.
+	if err := os.WriteFile(desc, []byte(hostileDescription+` <script>window.pwned=3</script>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.Open(p.url("/ui/servers/hostile"))
+	b.WaitFor("the server page", `document.body.dataset.live === "connected"`, 10*time.Second)
+	b.Do("restart", chromedp.Click(chromedp.CSS(`button[data-action="POST /api/v1/servers/hostile/restart"]`)))
+	b.WaitFor("echo withheld with its diff", `!!document.querySelector('.pending[data-tool="echo"] .diff .add')`, 30*time.Second)
+	b.Open(p.url("/ui/"))
+	b.WaitFor("the withheld tools", `!!document.querySelector('.withheld[data-server="hostile"] button[data-action]')`, 10*time.Second)
+	b.Do("approve", chromedp.Click(chromedp.CSS(`.withheld[data-server="hostile"] button[data-action]`)))
+	b.WaitFor("the confirmation", `document.getElementById("confirm").open`, 10*time.Second)
+	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-yes")))
+	b.WaitFor("nothing withheld", `!document.querySelector('.withheld[data-server="hostile"]')`, 20*time.Second)
+
 	// A hostile tool description is text, on the server page and in search.
 	for _, page := range []string{"/ui/servers/hostile", "/ui/tools?q=echo"} {
 		b.Open(p.url(page))
-		b.WaitFor("the description on "+page, `[...document.querySelectorAll(".tool-desc")].some(e => e.textContent.includes("<script>window.pwned=1</script>"))`, 20*time.Second)
+		b.WaitFor("the description on "+page, `[...document.querySelectorAll(".tool-desc")].some(e => e.textContent.includes("<script>window.pwned=3</script>"))`, 20*time.Second)
 		if testutil.Eval[bool](b, `window.pwned !== undefined || !!document.querySelector("main b, main img")`) {
 			t.Fatalf("%s: the hostile description became markup", page)
 		}
@@ -292,19 +364,20 @@ func TestBrowserEndToEnd(t *testing.T) {
 
 	// 390 px: nothing scrolls sideways.
 	b.Do("phone width", chromedp.EmulateViewport(390, 844))
-	for _, page := range []string{"/ui/", "/ui/servers/alpha", "/ui/security", "/ui/add"} {
+	for page, shot := range map[string]string{"/ui/": "dashboard-390", "/ui/servers/alpha": "server-390", "/ui/security": "security-390", "/ui/add": "add-390"} {
 		b.Open(p.url(page))
 		b.WaitFor("the page", `document.body.dataset.live === "connected"`, 10*time.Second)
-		if w := testutil.Eval[[]int](b, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+		if w := testutil.Eval[[]int](b, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] || w[1] != 390 {
 			t.Errorf("%s at 390 px: scrollWidth %d > innerWidth %d", page, w[0], w[1])
 		}
+		b.Screenshot(shot)
 	}
-	b.Screenshot("dashboard-390")
 	b.Do("laptop width", chromedp.EmulateViewport(1280, 900))
 
-	if errs := b.Errors(); len(errs) > 0 {
-		t.Fatalf("console errors:\n%s", b.ConsoleText())
+	if errs := b.Errors(); len(errs) != refused {
+		t.Fatalf("console errors (%d expected: the refused PATCH):\n%s", refused, b.ConsoleText())
 	}
+	seen := len(b.Errors())
 
 	// Stop the proxy: the banner, no "ready" left, retries backing off.
 	b.Open(p.url("/ui/"))
@@ -320,7 +393,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	// 4 s; each failure is one browser log line. A poll every 2 s would
 	// be more by now, and its failures would be exceptions.
 	var failures int
-	for _, m := range b.Errors() {
+	for _, m := range b.Errors()[seen:] {
 		if m.IsException() || m.Source != "network" {
 			t.Errorf("after the proxy stopped: %s", m)
 		}

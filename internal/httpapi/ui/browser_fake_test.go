@@ -50,6 +50,11 @@ func TestPagesInBrowser(t *testing.T) {
 		if pwned := testutil.Eval[bool](b, `window.pwned !== undefined`); pwned {
 			t.Fatalf("%s: the hostile text ran as script", p)
 		}
+		// Every field has a label, everything clickable is a button or a
+		// link with a target, and every button says what it does.
+		if bad := testutil.Eval[[]string](b, a11yProblems); len(bad) > 0 {
+			t.Errorf("%s: %s", p, strings.Join(bad, "; "))
+		}
 		for _, width := range []int64{390, 1280} {
 			b.Do("viewport", chromedp.EmulateViewport(width, 844))
 			sw := testutil.Eval[[]int](b, `[document.documentElement.scrollWidth, window.innerWidth]`)
@@ -63,3 +68,25 @@ func TestPagesInBrowser(t *testing.T) {
 		t.Fatalf("console errors:\n%s", b.ConsoleText())
 	}
 }
+
+// a11yProblems lists, in the page, fields without a label, clickables that
+// are not buttons or links, links without a target and buttons without a
+// name.
+const a11yProblems = `(() => {
+  const out = [];
+  for (const e of document.querySelectorAll("input, select, textarea")) {
+    if (e.type === "hidden") continue;
+    if (!e.labels.length && !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby")) out.push("no label: " + (e.id || e.name));
+  }
+  for (const e of document.querySelectorAll("[onclick], [role=button], [data-action]")) {
+    if (e.tagName !== "BUTTON") out.push("clickable non-button: " + e.outerHTML.slice(0, 80));
+  }
+  for (const e of document.querySelectorAll("a")) {
+    const h = e.getAttribute("href");
+    if (!h || h === "#" || h.startsWith("javascript:")) out.push("link without a target: " + e.outerHTML.slice(0, 80));
+  }
+  for (const e of document.querySelectorAll("button")) {
+    if (!e.textContent.trim() && !e.getAttribute("aria-label")) out.push("button without a name: " + e.outerHTML.slice(0, 80));
+  }
+  return out;
+})()`

@@ -26,7 +26,15 @@ type dashboardData struct {
 	httpapi.ServerList
 	Stdio, Isolated int
 	Quarantined     []httpapi.ServerView
-	Withheld        []httpapi.ServerView
+	Withheld        []withheldTools
+}
+
+// withheldTools are a server's tools held back until a person approves
+// them, with the body approving exactly the definitions shown.
+type withheldTools struct {
+	Server  string
+	Tools   []trust.ToolView
+	Approve string
 }
 
 func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -47,10 +55,36 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request) {
 			d.Quarantined = append(d.Quarantined, s)
 		}
 		if len(s.ToolsWithheld) > 0 {
-			d.Withheld = append(d.Withheld, s)
+			d.Withheld = append(d.Withheld, u.withheld(r.Context(), s.Name))
 		}
 	}
 	u.render(w, r, http.StatusOK, page{Title: "Dashboard", Page: "dashboard", Data: d})
+}
+
+// withheld is what the dashboard shows of a server's withheld tools: each
+// with the hash of the definition the person approves.
+func (u *UI) withheld(ctx context.Context, server string) withheldTools {
+	w := withheldTools{Server: server}
+	st, err := u.opts.Service.ServerTools(ctx, server, true)
+	if err != nil {
+		return w
+	}
+	w.Tools = st.Tools
+	if len(st.Tools) > 0 {
+		w.Approve = approvalBody(st.Tools)
+	}
+	return w
+}
+
+// approvalBody is the POST …/tools/approve body approving exactly these
+// definitions (by hash: a tool that changed again since is refused).
+func approvalBody(tools []trust.ToolView) string {
+	var a trust.ToolApproval
+	for _, t := range tools {
+		a.Tools = append(a.Tools, trust.ApprovedTool{Name: t.Name, Hash: t.Hash})
+	}
+	b, _ := json.Marshal(a)
+	return string(b)
 }
 
 // serverData is the server page.
@@ -89,8 +123,7 @@ func (u *UI) server(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, t := range d.Tools.Tools {
 		if t.State != trust.StateApproved {
-			body, _ := json.Marshal(trust.ToolApproval{Tools: []trust.ApprovedTool{{Name: t.Name, Hash: t.Hash}}})
-			d.Pending = append(d.Pending, pendingTool{ToolView: t, Approve: string(body)})
+			d.Pending = append(d.Pending, pendingTool{ToolView: t, Approve: approvalBody([]trust.ToolView{t})})
 		}
 	}
 	if d.Log, err = u.opts.Service.LogTail(ctx, name, logTailLines); err != nil {

@@ -233,7 +233,7 @@ func TestDashboardShowsWhatNeedsAPerson(t *testing.T) {
 	_, body := get(t, h, "/ui/", true)
 	for _, want := range []string{
 		`data-action="POST /api/v1/servers/waiting/approve"`,
-		"Tools withheld until approved",
+		"Tools withheld until approved", `data-action="POST /api/v1/servers/evil/tools/approve" data-body="{&#34;tools&#34;:[{&#34;name&#34;:&#34;echo&#34;,&#34;hash&#34;:&#34;sha256:abc&#34;}]}"`,
 		"The configuration file on disk is invalid", "3:5: docker_isolation.memory_limit",
 		`class="badge isolated"`, "mcpproxy-evil-1", "img:1", "memory 512m · 1.0 CPU",
 	} {
@@ -242,6 +242,11 @@ func TestDashboardShowsWhatNeedsAPerson(t *testing.T) {
 		}
 	}
 	_, body = get(t, h, "/ui/security", true)
+	// Both servers opted in while the global switch is off: the page says
+	// the opt-in is ignored, next to each switch.
+	if n := strings.Count(body, "<strong>ignored</strong>: the global switch is off"); n != 2 {
+		t.Errorf("security page explains the global gate %d times, want 2", n)
+	}
 	for _, want := range []string{`id="global-toggle"`, `data-field="docker_isolation.memory_limit"`, "/usr/bin/docker", "found by</dt><dd>PATH"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("security page lacks %q", want)
