@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -142,15 +143,27 @@ func newServe(g *cli.Globals) *cobra.Command {
 			defer cancel()
 			sigs := make(chan os.Signal, 2)
 			signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-			go func() {
-				s := <-sigs
-				logger.Info("signal received; stopping (send again to exit at once)", "signal", s.String())
-				cancel()
-				<-sigs
-				logger.Warn("second signal: exiting now")
-				a.Kill()
-				os.Exit(130)
-			}()
+			served := make(chan struct{})
+			var watch sync.WaitGroup
+			defer watch.Wait()
+			defer close(served)
+			defer signal.Stop(sigs)
+			watch.Go(func() {
+				select {
+				case s := <-sigs:
+					logger.Info("signal received; stopping (send again to exit at once)", "signal", s.String())
+					cancel()
+				case <-served:
+					return
+				}
+				select {
+				case <-sigs:
+					logger.Warn("second signal: exiting now")
+					a.Kill()
+					os.Exit(130)
+				case <-served:
+				}
+			})
 			return a.Serve(ctx)
 		},
 	}

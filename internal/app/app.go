@@ -22,6 +22,7 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/control"
 	"github.com/mcpproxy/mcpproxy/internal/datadir"
+	"github.com/mcpproxy/mcpproxy/internal/docker"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi/ui"
 	"github.com/mcpproxy/mcpproxy/internal/index"
@@ -68,6 +69,8 @@ type Options struct {
 	// (MCPPROXY_API_KEY, e.g. a Kubernetes Secret): nothing is generated or
 	// written to the config file, and the file's api_key is ignored.
 	APIKey string
+	// DockerResolver finds the docker CLI; nil means one of the real OS.
+	DockerResolver *docker.Resolver
 }
 
 // App is a running mcpproxy.

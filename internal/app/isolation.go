@@ -128,7 +128,11 @@ func newIsolation(a *App) (*Isolation, error) {
 	if err != nil {
 		return nil, err
 	}
-	i := &Isolation{a: a, resolver: docker.NewResolver(), instance: inst, lockDir: lockDir, warned: map[string]bool{}, host: MachineHost(a.opts.DataDir)}
+	res := a.opts.DockerResolver
+	if res == nil {
+		res = docker.NewResolver()
+	}
+	i := &Isolation{a: a, resolver: res, instance: inst, lockDir: lockDir, warned: map[string]bool{}, host: MachineHost(a.opts.DataDir)}
 	i.ctx, i.cancel = context.WithCancel(context.Background())
 	i.runtime = i.newDockerRuntime()
 	i.launcher = &upstream.IsolatingLauncher{

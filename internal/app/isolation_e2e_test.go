@@ -1051,7 +1051,15 @@ func TestIsolationCrashReaper(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = a.cmd.Wait()
-	// The killed proxy's containers outlive it and their docker CLIs.
+	// The killed proxy's containers outlive it and their docker CLIs: once
+	// no docker CLI of the dead instance is left (they die with the proxy),
+	// both still run.
+	dead := dockerOut(t, "inspect", "--format", `{{index .Config.Labels "`+isolation.LabelInstance+`"}}`, crashed["a"])
+	for deadline := time.Now().Add(30 * time.Second); len(processesMentioning(t, isolation.LabelInstance+"="+dead)) > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("docker CLIs of the killed proxy still run: %v", processesMentioning(t, isolation.LabelInstance+"="+dead))
+		}
+	}
 	for name, id := range crashed {
 		if !running(id) {
 			t.Fatalf("after kill -9, container %s of server %s is not running", id[:12], name)
@@ -1191,11 +1199,19 @@ func TestIsolationFailsClosedWithoutDocker(t *testing.T) {
 	mustContain(t, st.Error, "Docker is unavailable")
 	mustContain(t, st.Error, "not starting it on the host")
 	cs := h.connect("/mcp", nil)
-	for i := 0; i < 10; i++ {
+	// Every attempt fails closed: watched until three retries have been
+	// made (a count, not a pause), none ever ready.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		l := listServers(t, cs)
 		v, _ := findServer(l, "boxed")
 		if v.State == upstream.StateReady {
 			t.Fatalf("the server became ready without Docker: %+v", v)
+		}
+		if v.Restarts >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than three retries in 60s: %+v", v)
 		}
 		if l.DockerStatus.Available || v.DockerAvailable {
 			t.Fatalf("docker_status says available: %+v", l.DockerStatus)
@@ -1203,7 +1219,6 @@ func TestIsolationFailsClosedWithoutDocker(t *testing.T) {
 		if v.Isolation == nil || !v.Isolation.Isolated {
 			t.Fatalf("isolation info: %+v", v.Isolation)
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	v, _ := findServer(listServers(t, cs), "boxed")
 	if v.State == upstream.StateError {

@@ -72,6 +72,9 @@ func probe(probeDocker func(ctx context.Context) bool) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
 	answer := make(chan bool, 1)
+	// Not waited for past the deadline, on purpose: a probe that ignores
+	// its context must not hold up the first start (mcpproxy's own probe
+	// honours it and returns at the deadline too).
 	go func() { answer <- probeDocker(ctx) }()
 	select {
 	case ok := <-answer:

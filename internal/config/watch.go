@@ -18,6 +18,9 @@ var (
 	// watchPoll re-reads the file even without events: it covers edits
 	// of a symlink's target elsewhere and file systems without inotify.
 	watchPoll = 2 * time.Second
+	// watchChecked, when set (tests), is called after every look at the
+	// file with the time the look began.
+	watchChecked func(began time.Time)
 )
 
 // Watch watches the configuration file at path until ctx is done. Whenever
@@ -34,7 +37,7 @@ var (
 // because editors and atomic writes replace the file; the file is also
 // re-read every 2 seconds in case events are missed.
 func Watch(ctx context.Context, path string, onChange func(*Config), onError func(error)) <-chan struct{} {
-	w := &watcher{path: path, onChange: onChange, onError: onError, poll: watchPoll, debounce: watchDebounce}
+	w := &watcher{path: path, onChange: onChange, onError: onError, poll: watchPoll, debounce: watchDebounce, checked: watchChecked}
 	if data, err := os.ReadFile(path); err == nil {
 		w.last = sha256.Sum256(data)
 		w.seen = true
@@ -78,6 +81,7 @@ type watcher struct {
 	lastErr  string // last read error reported
 	poll     time.Duration
 	debounce time.Duration
+	checked  func(began time.Time) // see watchChecked
 }
 
 func (w *watcher) run(ctx context.Context, fw *fsnotify.Watcher) {
@@ -123,6 +127,9 @@ func (w *watcher) run(ctx context.Context, fw *fsnotify.Watcher) {
 
 // check reads the file and reports it if its content changed.
 func (w *watcher) check(ctx context.Context) {
+	if w.checked != nil {
+		defer w.checked(time.Now())
+	}
 	data, err := os.ReadFile(w.path)
 	if err != nil {
 		// A missing file is usually the middle of a replace; keep the

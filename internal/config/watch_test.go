@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -50,14 +51,56 @@ func nextError(t *testing.T, changes chan *Config, errs chan error) error {
 	return nil
 }
 
-func expectQuiet(t *testing.T, changes chan *Config, errs chan error, d time.Duration) {
+// looks records when the watcher looked at the file (watchChecked).
+type looks struct {
+	mu    sync.Mutex
+	began []time.Time
+	now   chan struct{} // closed (and replaced) at each look
+}
+
+func watchLooks(t *testing.T) *looks {
+	l := &looks{now: make(chan struct{})}
+	watchChecked = func(began time.Time) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.began = append(l.began, began)
+		close(l.now)
+		l.now = make(chan struct{})
+	}
+	// Looks come at least every 200ms, so a quiet check never waits
+	// long (events still drive the watcher: the debounce is unchanged).
+	poll := watchPoll
+	watchPoll = 200 * time.Millisecond
+	t.Cleanup(func() { watchChecked, watchPoll = nil, poll })
+	return l
+}
+
+// expectQuiet waits until the watcher has looked at the file after since
+// (everything written before since is seen) and checks that nothing was
+// reported: a look that found nothing new, not a pause that hopes.
+func expectQuiet(t *testing.T, l *looks, changes chan *Config, errs chan error, since time.Time) {
 	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		l.mu.Lock()
+		seen := len(l.began) > 0 && !l.began[len(l.began)-1].Before(since)
+		next := l.now
+		l.mu.Unlock()
+		if seen {
+			break
+		}
+		select {
+		case <-next:
+		case <-timeout:
+			t.Fatal("the watcher did not look at the file within 10s")
+		}
+	}
 	select {
 	case c := <-changes:
 		t.Fatalf("unexpected onChange(%+v)", c)
 	case err := <-errs:
 		t.Fatalf("unexpected onError(%v)", err)
-	case <-time.After(d):
+	default:
 	}
 }
 
@@ -72,6 +115,7 @@ func TestWatch(t *testing.T) {
 	for _, w := range writers {
 		t.Run(w.name, func(t *testing.T) {
 			path := writeConfig(t, `{"mcpServers": []}`, 0o600)
+			l := watchLooks(t)
 			changes, errs, _ := watchEvents(t, path)
 
 			if err := w.write(path, []byte(`{"mcpServers": [{"name": "a", "command": "x"}]}`)); err != nil {
@@ -90,7 +134,7 @@ func TestWatch(t *testing.T) {
 			if !errors.As(err, &ve) || ve.File != path || len(ve.Problems) != 1 || ve.Problems[0].Path != "mcpServers[0].command" {
 				t.Errorf("onError(%v), want the validation error for %s", err, path)
 			}
-			expectQuiet(t, changes, errs, 300*time.Millisecond)
+			expectQuiet(t, l, changes, errs, time.Now())
 
 			// Fixing it is a change again.
 			if err := w.write(path, []byte(`{"mcpServers": [{"name": "b", "url": "http://h"}]}`)); err != nil {
@@ -105,6 +149,7 @@ func TestWatch(t *testing.T) {
 
 func TestWatchIgnoresUnchangedContent(t *testing.T) {
 	path := writeConfig(t, arrayFile, 0o600)
+	l := watchLooks(t)
 	changes, errs, _ := watchEvents(t, path)
 
 	// Rewriting the same bytes, touching other files and no-op edits fire nothing.
@@ -117,7 +162,7 @@ func TestWatchIgnoresUnchangedContent(t *testing.T) {
 	if err := SetDockerIsolationEnabled(path, false); err != nil {
 		t.Fatal(err)
 	}
-	expectQuiet(t, changes, errs, 400*time.Millisecond)
+	expectQuiet(t, l, changes, errs, time.Now())
 
 	// Our own edit is seen exactly once.
 	if err := SetDockerIsolationEnabled(path, true); err != nil {
@@ -126,7 +171,7 @@ func TestWatchIgnoresUnchangedContent(t *testing.T) {
 	if c := nextChange(t, changes, errs); !c.DockerIsolation.Enabled {
 		t.Error("onChange config has docker isolation off")
 	}
-	expectQuiet(t, changes, errs, 400*time.Millisecond)
+	expectQuiet(t, l, changes, errs, time.Now())
 }
 
 func TestWatchStops(t *testing.T) {
@@ -184,16 +229,22 @@ func TestWatchWithoutInotify(t *testing.T) {
 	t.Cleanup(cancel)
 	changes := make(chan *Config, 10)
 	errs := make(chan error, 10)
-	w := &watcher{path: path, poll: 50 * time.Millisecond, debounce: watchDebounce,
+	l := watchLooks(t)
+	w := &watcher{path: path, poll: 50 * time.Millisecond, debounce: watchDebounce, checked: watchChecked,
 		onChange: func(c *Config) { changes <- c }, onError: func(err error) { errs <- err }}
 	w.check(ctx) // baseline: the current content is reported once
 	<-changes
-	go w.run(ctx, nil)
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		w.run(ctx, nil)
+	}()
+	t.Cleanup(func() { cancel(); <-ran })
 	if err := os.WriteFile(path, []byte(`{"listen": "127.0.0.1:3"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if c := nextChange(t, changes, errs); c.Listen != "127.0.0.1:3" {
 		t.Errorf("listen = %q", c.Listen)
 	}
-	expectQuiet(t, changes, errs, 200*time.Millisecond)
+	expectQuiet(t, l, changes, errs, time.Now())
 }

@@ -105,6 +105,11 @@ func (c *container) Stop(ctx context.Context, grace time.Duration) error {
 	c.stopOnce.Do(func() {
 		c.proc.Stop(grace)
 		c.stopErr = c.remove(ctx)
+		// The CLI has exited: its output's drain (useConn) ends now.
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+		}
 	})
 	return c.stopErr
 }

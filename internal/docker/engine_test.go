@@ -73,6 +73,12 @@ import (
 func main() {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	if len(os.Args) > 2 && os.Args[1] == "alloc-on-usr1" {
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		<-usr1
+		os.Args[1] = "alloc"
+	}
 	if len(os.Args) > 2 && os.Args[1] == "alloc" {
 		mb, _ := strconv.Atoi(os.Args[2])
 		var keep [][]byte
@@ -374,8 +380,12 @@ func TestEngineInspectReportsPlan(t *testing.T) {
 func TestEngineInspectOOMKilled(t *testing.T) {
 	cli := requireEngine(t)
 	tag := testImage(t)
+	// The allocation starts only once the container runs (on SIGUSR1): a
+	// process killed within milliseconds of its start can end before the
+	// engine watches its cgroup for OOM kills, and then is not reported.
 	id := track(t, dockerRaw(t, nil, "run", "-d", "--memory", "16m", "--memory-swap", "16m", "--network", "none",
-		"--label", isolation.LabelManaged+"=false", tag, "/fixture", "alloc", "256"))
+		"--label", isolation.LabelManaged+"=false", tag, "/fixture", "alloc-on-usr1", "256"))
+	dockerRaw(t, nil, "kill", "--signal", "USR1", id)
 	deadline := time.Now().Add(60 * time.Second)
 	var info *ContainerInfo
 	for {

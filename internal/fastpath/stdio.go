@@ -51,6 +51,7 @@ type stdioConn struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	closeErr  error
+	reading   sync.WaitGroup // the reader goroutine; Close waits for it
 }
 
 type stdioMsg struct {
@@ -64,7 +65,7 @@ func newStdioConn(r io.ReadCloser, w io.WriteCloser, intercept func(jsonrpc.Mess
 }
 
 // start runs the reader; call it once the hooks are set.
-func (c *stdioConn) start() { go c.readLoop() }
+func (c *stdioConn) start() { c.reading.Go(c.readLoop) }
 
 // maxValueLines bounds how many lines one message may be spread over
 // before the lines gathered so far are taken for garbage.
@@ -287,11 +288,14 @@ func (c *stdioConn) writeLine(data []byte) error {
 	return err
 }
 
+// Close closes both pipes and returns once the reader has ended (closing
+// its pipe ends its read).
 func (c *stdioConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.closeErr = errors.Join(c.r.Close(), c.w.Close())
 		close(c.closed)
 	})
+	c.reading.Wait()
 	return c.closeErr
 }
 

@@ -3,8 +3,10 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -300,11 +302,10 @@ func TestAggregateFastPathCallTool(t *testing.T) {
 	}
 
 	// Before the client sets a level, no log message reaches it (as the SDK
-	// session behaves); after, those at or above it do.
-	call("everything:test_tool_with_logging", nil, nil)
-	time.Sleep(100 * time.Millisecond)
-	if _, early, _ := rc.counts(); early != 0 {
-		t.Fatalf("%d log messages before logging/setLevel, want 0", early)
+	// session behaves): the call's whole answer, read raw on the same
+	// session, carries no event; after, those at or above it do.
+	if events := rawCallEvents(t, strings.TrimSuffix(url, "/everything"), rc.cs.ID(), "call_tool", `{"name":"everything:test_tool_with_logging"}`); len(events) != 1 {
+		t.Fatalf("before logging/setLevel the answer carried %d messages, want only the result: %q", len(events), events)
 	}
 	if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
 		t.Fatal(err)
@@ -392,10 +393,11 @@ func TestLogLevelIsPerClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, func() bool { return count(loud) == before+3 }, when+": 3 info messages for the client that asked for info")
-		if _, err := quiet.cs.CallTool(ctx, &mcp.CallToolParams{Name: "test_tool_with_logging"}); err != nil {
-			t.Fatal(err)
+		// The quiet client's call, read raw on its session: its whole
+		// answer is the result, no info message.
+		if events := rawCallEvents(t, url, quiet.cs.ID(), "test_tool_with_logging", `{}`); len(events) != 1 {
+			t.Fatalf("%s: the client that asked for error got %q", when, events)
 		}
-		time.Sleep(100 * time.Millisecond)
 		if n := count(quiet); n != 0 {
 			t.Fatalf("%s: the client that asked for error got %d info messages", when, n)
 		}
@@ -556,4 +558,38 @@ func TestHTTPUpstreamNotificationsReachCaller(t *testing.T) {
 	if n := p.aggFast.Stats().Served; n != 0 {
 		t.Fatalf("the fast path served %d calls of an HTTP upstream", n)
 	}
+}
+
+// rawCallEvents sends one tools/call on session sid with a plain HTTP
+// client, reads the whole answer and returns its JSON-RPC messages in
+// order (one for a plain JSON answer; the events of an SSE one). The
+// answer of a call carries everything the proxy sent for it, so what is not
+// there was not sent.
+func rawCallEvents(t *testing.T, url, sid, tool, args string) []string {
+	t.Helper()
+	body := `{"jsonrpc":"2.0","id":"raw-1","method":"tools/call","params":{"name":` + strconv.Quote(tool) + `,"arguments":` + args + `}}`
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Session-Id", sid)
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("raw call: %d %v %s", resp.StatusCode, err, b)
+	}
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return []string{string(b)}
+	}
+	var events []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			events = append(events, data)
+		}
+	}
+	return events
 }

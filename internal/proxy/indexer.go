@@ -24,9 +24,13 @@ type indexer struct {
 	m   *upstream.Manager
 	log *slog.Logger
 
+	// afterFunc schedules f after d (time.AfterFunc; tests use a fake
+	// clock).
+	afterFunc func(d time.Duration, f func()) stopper
+
 	mu      sync.Mutex
 	pending map[string][]*mcp.Tool // server → tools; nil removes it
-	timer   *time.Timer            // armed while updates wait, firing at due
+	timer   stopper                // armed while updates wait, firing at due
 	due     time.Time
 	applyMu sync.Mutex // one apply at a time, in queue order
 }
@@ -40,11 +44,15 @@ const (
 	indexSettleDelay = 10 * time.Millisecond
 )
 
+// stopper is a scheduled function (*time.Timer).
+type stopper interface{ Stop() bool }
+
 func newIndexer(ix *index.Index, m *upstream.Manager, log *slog.Logger) *indexer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &indexer{ix: ix, m: m, log: log, pending: map[string][]*mcp.Tool{}}
+	return &indexer{ix: ix, m: m, log: log, pending: map[string][]*mcp.Tool{},
+		afterFunc: func(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }}
 }
 
 // update queues server's new tool list (nil: the server is gone).
@@ -84,8 +92,8 @@ func (x *indexer) applyIn(d time.Duration) {
 		x.timer.Stop()
 	}
 	x.due = at
-	var t *time.Timer
-	t = time.AfterFunc(d, func() {
+	var t stopper
+	t = x.afterFunc(d, func() {
 		x.mu.Lock() // held by applyIn until t and x.timer are set
 		if x.timer == t {
 			x.timer = nil

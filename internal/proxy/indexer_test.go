@@ -1,7 +1,7 @@
 package proxy
 
 import (
-	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,9 +13,67 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
 
-// Tool lists wait while an upstream is connecting, a search applies them at
-// once, and they are applied by indexHoldMax even if an upstream never
-// finishes connecting; with nothing connecting they are applied promptly.
+// fakeTimers is a clock for the indexer: scheduled functions run only
+// when the test fires them.
+type fakeTimers struct {
+	mu    sync.Mutex
+	armed []*fakeTimer
+}
+
+type fakeTimer struct {
+	d       time.Duration
+	f       func()
+	stopped bool
+}
+
+func (t *fakeTimer) Stop() bool {
+	was := !t.stopped
+	t.stopped = true
+	return was
+}
+
+func (c *fakeTimers) afterFunc(d time.Duration, f func()) stopper {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{d: d, f: f}
+	c.armed = append(c.armed, t)
+	return t
+}
+
+// pending returns the delays of the timers armed and not stopped.
+func (c *fakeTimers) pending() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ds []time.Duration
+	for _, t := range c.armed {
+		if !t.stopped {
+			ds = append(ds, t.d)
+		}
+	}
+	return ds
+}
+
+// fire runs every armed timer, as the clock reaching their time would.
+func (c *fakeTimers) fire() {
+	c.mu.Lock()
+	var due []*fakeTimer
+	for _, t := range c.armed {
+		if !t.stopped {
+			t.stopped = true
+			due = append(due, t)
+		}
+	}
+	c.armed = nil
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// Tool lists wait while an upstream is connecting (held for indexHoldMax at
+// most), a search applies them at once, and with nothing connecting they
+// are applied after indexSettleDelay. The clock is the test's: nothing
+// depends on how fast the machine is.
 func TestIndexerHoldsUpdatesWhileConnecting(t *testing.T) {
 	m := upstream.NewManager(upstream.Options{})
 	cfg := config.Default()
@@ -32,6 +90,8 @@ func TestIndexerHoldsUpdatesWhileConnecting(t *testing.T) {
 	}
 	defer ix.Close()
 	x := newIndexer(ix, m, nil)
+	clock := &fakeTimers{}
+	x.afterFunc = clock.afterFunc
 	found := func(q string) bool {
 		hits, err := ix.Search(q, 5)
 		if err != nil {
@@ -44,47 +104,41 @@ func TestIndexerHoldsUpdatesWhileConnecting(t *testing.T) {
 	}
 
 	x.update("a", tools("frobnicate"))
-	time.Sleep(50 * time.Millisecond)
 	if found("frobnicate") {
 		t.Fatal("update applied while an upstream is connecting")
+	}
+	if p := clock.pending(); len(p) != 1 || p[0] != indexHoldMax {
+		t.Fatalf("timers %v, want one of indexHoldMax", p)
 	}
 	x.flush() // what retrieve_tools does first
 	if !found("frobnicate") {
 		t.Fatal("flush did not apply the queued update")
 	}
 
-	start := time.Now()
 	x.update("b", tools("defenestrate"))
-	time.Sleep(100 * time.Millisecond)
+	x.update("b2", tools("exsanguinate")) // the first timer stands
 	if found("defenestrate") {
 		t.Fatal("second update applied while an upstream is connecting")
 	}
-	for !found("defenestrate") {
-		if time.Since(start) > 3*indexHoldMax {
-			t.Fatalf("update not applied within %v while an upstream stays connecting", 3*indexHoldMax)
-		}
-		time.Sleep(20 * time.Millisecond)
+	clock.fire() // indexHoldMax passed, the upstream still connecting
+	if !found("defenestrate") || !found("exsanguinate") {
+		t.Fatal("updates not applied when the hold ended")
 	}
 
-	// Nothing connecting: applied within a few indexSettleDelays.
+	// Nothing connecting (Apply returns once removed servers stopped).
 	cfg2 := config.Default()
 	cfg2.DockerIsolation.Enabled = false
 	m.Apply(cfg2)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for x.connecting() {
-		if ctx.Err() != nil {
-			t.Fatal("upstream still connecting after removal")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if x.connecting() {
+		t.Fatal("upstream still connecting after removal")
 	}
-	start = time.Now()
 	x.update("c", tools("perambulate"))
-	for !found("perambulate") {
-		if time.Since(start) > 500*time.Millisecond {
-			t.Fatal("update not applied promptly with nothing connecting")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if p := clock.pending(); len(p) != 1 || p[0] != indexSettleDelay {
+		t.Fatalf("timers %v, want one of indexSettleDelay", p)
+	}
+	clock.fire()
+	if !found("perambulate") {
+		t.Fatal("update not applied once the settle delay passed")
 	}
 	x.update("c", nil)
 	x.flush()

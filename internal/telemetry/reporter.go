@@ -42,6 +42,8 @@ type Reporter struct {
 	now    func() time.Time
 	send   func(ctx context.Context, endpoint string, p Payload) error
 	wake   chan struct{}
+	// checked, when set (tests), is called after each check Run makes.
+	checked func()
 
 	warnOnce sync.Once // the first failed report is a warning, later ones debug
 }
@@ -84,6 +86,9 @@ func (r *Reporter) Run(ctx context.Context) {
 	}
 	for {
 		wait := r.check(ctx)
+		if r.checked != nil {
+			r.checked()
+		}
 		if wait <= 0 {
 			wait = DefaultPoll
 		}

@@ -310,6 +310,27 @@ func fastReporter(src Sources) *Reporter {
 	return r
 }
 
+// checks makes r report each check it finishes on the returned channel.
+func checks(r *Reporter) <-chan struct{} {
+	ch := make(chan struct{}, 1000)
+	r.checked = func() { ch <- struct{}{} }
+	return ch
+}
+
+// waitChecks waits until r has finished n more checks: whatever those
+// checks could do is done.
+func waitChecks(t *testing.T, ch <-chan struct{}, n int) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for range n {
+		select {
+		case <-ch:
+		case <-timeout:
+			t.Fatalf("the reporter did not check %d times", n)
+		}
+	}
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -327,7 +348,9 @@ func TestReporterSends(t *testing.T) {
 	cfg.Telemetry = config.Telemetry{Enabled: true, Endpoint: c.srv.URL}
 	src := sources(t, cfg)
 	start := time.Now()
-	runReporter(t, fastReporter(src))
+	r := fastReporter(src)
+	checked := checks(r)
+	runReporter(t, r)
 	waitFor(t, "a report", func() bool { return c.count() == 1 })
 
 	p := c.bodies[0]
@@ -346,7 +369,7 @@ func TestReporterSends(t *testing.T) {
 		t.Errorf("%s mode %v", LastSentFile, fi.Mode().Perm())
 	}
 	// Polling goes on, but nothing more is due for a day.
-	time.Sleep(100 * time.Millisecond)
+	waitChecks(t, checked, 3)
 	if n := c.count(); n != 1 {
 		t.Errorf("%d reports, want 1", n)
 	}
@@ -359,10 +382,11 @@ func TestReporterDisabledSendsNothing(t *testing.T) {
 	src := sources(t, cfg)
 	r := fastReporter(src)
 	r.Interval = time.Millisecond
+	checked := checks(r)
 	runReporter(t, r)
 	for i := 0; i < 5; i++ {
 		r.Wake()
-		time.Sleep(30 * time.Millisecond)
+		waitChecks(t, checked, 1)
 	}
 	if n := c.count(); n != 0 {
 		t.Errorf("%d reports while disabled", n)
@@ -394,9 +418,10 @@ func TestReporterToggle(t *testing.T) {
 	cur, off, on, src := toggleable(t, c, true)
 	r := fastReporter(src)
 	r.Interval = 50 * time.Millisecond
+	checked := checks(r)
 	runReporter(t, r)
 
-	time.Sleep(50 * time.Millisecond)
+	waitChecks(t, checked, 2)
 	if c.count() != 0 {
 		t.Fatal("report sent while disabled")
 	}
@@ -407,9 +432,9 @@ func TestReporterToggle(t *testing.T) {
 
 	cur.Store(off)
 	r.Wake()
-	time.Sleep(100 * time.Millisecond) // let an in-flight check finish
+	waitChecks(t, checked, 2) // a check in flight may still have sent
 	n := c.count()
-	time.Sleep(150 * time.Millisecond) // three intervals
+	waitChecks(t, checked, 3) // more than an interval of polls
 	if got := c.count(); got != n {
 		t.Errorf("%d reports after disabling", got-n)
 	}
@@ -427,9 +452,10 @@ func TestReporterLastSentPersistence(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := fastReporter(src)
+	checked := checks(r)
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
-	time.Sleep(100 * time.Millisecond)
+	waitChecks(t, checked, 2)
 	cancel()
 	<-done
 	if n := c.count(); n != 0 {
@@ -453,8 +479,9 @@ func TestReporterLastSentPersistence(t *testing.T) {
 
 	// That report was recorded: the next restart stays quiet.
 	r = fastReporter(src)
+	checked = checks(r)
 	runReporter(t, r)
-	time.Sleep(100 * time.Millisecond)
+	waitChecks(t, checked, 2)
 	if n := c.count(); n != 1 {
 		t.Errorf("%d reports, want 1 (restart resent)", n)
 	}
@@ -527,9 +554,10 @@ func TestReporterWake(t *testing.T) {
 	cur, _, on, src := toggleable(t, c, false)
 	r := fastReporter(src)
 	r.Poll = time.Hour // only Wake can bring the next check forward
+	checked := checks(r)
 	runReporter(t, r)
 
-	time.Sleep(30 * time.Millisecond)
+	waitChecks(t, checked, 1) // the first check, telemetry off
 	cur.Store(on)
 	r.Wake()
 	waitFor(t, "a report after Wake", func() bool { return c.count() == 1 })

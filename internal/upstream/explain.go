@@ -137,6 +137,23 @@ func (u *Upstream) launchFailed(err error) error {
 
 // stderrTail returns the last meaningful lines server wrote to stderr, for
 // a message: see tailOf. Secrets are redacted.
+// stderrFor opens the stderr sink of server name: its log file (when the
+// manager has ServerLog) behind a ring of its last lines.
+func (m *Manager) stderrFor(name string) *ringBuffer {
+	rb := &ringBuffer{max: ringLines}
+	if m.opts.ServerLog != nil {
+		if w, err := m.opts.ServerLog(name); err == nil {
+			rb.w = w
+		} else {
+			m.log.Warn("cannot open server log", "server", name, "error", err)
+		}
+	}
+	m.mu.Lock()
+	m.stderrs[name] = rb
+	m.mu.Unlock()
+	return rb
+}
+
 func (m *Manager) stderrTail(name string) string {
 	m.mu.Lock()
 	rb := m.stderrs[name]

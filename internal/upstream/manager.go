@@ -64,6 +64,8 @@ type Options struct {
 	Redact func(string) string
 	// ClientName is the implementation name sent to upstreams.
 	ClientName, ClientVersion string
+	// Backoff is the reconnect backoff; zero fields take DefaultBackoff's.
+	Backoff Backoff
 	// FastPath turns the tools/call fast path on or off for stdio
 	// upstreams (the zero value follows MCPPROXY_FASTPATH).
 	FastPath fastpath.Setting
@@ -75,6 +77,7 @@ type Manager struct {
 	log       *slog.Logger
 	launcher  Launcher
 	stopGrace time.Duration
+	backoff   Backoff
 
 	// applyMu serializes Apply and Reconcile, so that an older
 	// configuration never overwrites a newer one; readers never take it.
@@ -108,6 +111,16 @@ func NewManager(opts Options) *Manager {
 	}
 	if m.stopGrace == 0 {
 		m.stopGrace = 2 * time.Second
+	}
+	m.backoff = opts.Backoff
+	if m.backoff.Min <= 0 {
+		m.backoff.Min = DefaultBackoff.Min
+	}
+	if m.backoff.Max <= 0 {
+		m.backoff.Max = DefaultBackoff.Max
+	}
+	if m.backoff.Reset <= 0 {
+		m.backoff.Reset = DefaultBackoff.Reset
 	}
 	return m
 }
@@ -340,63 +353,4 @@ func (m *Manager) toolsChanged(name string, tools []*mcp.Tool) {
 	if m.opts.OnEvent != nil {
 		m.opts.OnEvent(Event{Kind: EventTools, Server: name, Tools: tools})
 	}
-}
-
-func (m *Manager) stderrFor(name string) *ringBuffer {
-	rb := &ringBuffer{max: ringLines}
-	if m.opts.ServerLog != nil {
-		if w, err := m.opts.ServerLog(name); err == nil {
-			rb.w = w
-		} else {
-			m.log.Warn("cannot open server log", "server", name, "error", err)
-		}
-	}
-	m.mu.Lock()
-	m.stderrs[name] = rb
-	m.mu.Unlock()
-	return rb
-}
-
-func (m *Manager) newClient(u *Upstream) *mcp.Client {
-	name := m.opts.ClientName
-	if name == "" {
-		name = "mcpproxy"
-	}
-	c := mcp.NewClient(&mcp.Implementation{Name: name, Version: m.opts.ClientVersion}, &mcp.ClientOptions{
-		Capabilities: &mcp.ClientCapabilities{
-			Roots: struct {
-				ListChanged bool `json:"listChanged,omitempty"`
-			}{ListChanged: true},
-			Sampling:    &mcp.SamplingCapabilities{},
-			Elicitation: &mcp.ElicitationCapabilities{Form: &mcp.FormElicitationCapabilities{}, URL: &mcp.URLElicitationCapabilities{}},
-		},
-		CreateMessageHandler: u.handleCreateMessage,
-		ElicitationHandler:   u.handleElicit,
-		ToolListChangedHandler: func(ctx context.Context, _ *mcp.ToolListChangedRequest) {
-			go u.refreshTools(context.Background())
-			if d := m.downstream(); d != nil {
-				d.ListChanged(u.name, "tools")
-			}
-		},
-		PromptListChangedHandler: func(ctx context.Context, _ *mcp.PromptListChangedRequest) {
-			if d := m.downstream(); d != nil {
-				d.ListChanged(u.name, "prompts")
-			}
-		},
-		ResourceListChangedHandler: func(ctx context.Context, _ *mcp.ResourceListChangedRequest) {
-			if d := m.downstream(); d != nil {
-				d.ListChanged(u.name, "resources")
-			}
-		},
-		ResourceUpdatedHandler: func(ctx context.Context, r *mcp.ResourceUpdatedNotificationRequest) {
-			if d := m.downstream(); d != nil {
-				d.ResourceUpdated(ctx, u.name, r.Params)
-			}
-		},
-		LoggingMessageHandler:       u.handleLog,
-		ProgressNotificationHandler: u.handleProgress,
-		ElicitationCompleteHandler:  u.handleElicitationComplete,
-	})
-	c.AddReceivingMiddleware(u.rootsMiddleware, u.noteMiddleware)
-	return c
 }
