@@ -24,6 +24,9 @@ import (
 	"time"
 )
 
+// ErrLocked reports that another open file holds a lock (TryLock).
+var ErrLocked = errors.New("lock held")
+
 // LockName is the lock file's name in the data directory.
 const LockName = "mcpproxy.lock"
 
@@ -80,9 +83,9 @@ func Acquire(dataDir string) (*Lock, error) {
 		if err != nil {
 			return nil, fmt.Errorf("data dir lock: %w", err)
 		}
-		if err := tryLock(f); err != nil {
+		if err := TryLock(f); err != nil {
 			f.Close()
-			if errors.Is(err, errLocked) {
+			if errors.Is(err, ErrLocked) {
 				return nil, &InUseError{Dir: abs, Owner: readOwner(path)}
 			}
 			return nil, fmt.Errorf("data dir lock %s: %w", path, err)
@@ -174,10 +177,10 @@ func Held(dataDir string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	switch err := tryLock(f); {
+	switch err := TryLock(f); {
 	case err == nil:
 		return false, nil // closing f drops our probe
-	case errors.Is(err, errLocked):
+	case errors.Is(err, ErrLocked):
 		return true, nil
 	default:
 		return false, err

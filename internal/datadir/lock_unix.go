@@ -9,9 +9,6 @@ import (
 	"syscall"
 )
 
-// errLocked reports that another open file holds the lock.
-var errLocked = errors.New("lock held")
-
 const noFollow = syscall.O_NOFOLLOW
 
 // openLockFile opens (creating, mode 0600) the lock file without following
@@ -29,9 +26,10 @@ func openLockFile(path string) (*os.File, error) {
 	return f, nil
 }
 
-// tryLock takes an exclusive flock on f without waiting; it lasts until f
-// is closed (by the kernel when the process dies).
-func tryLock(f *os.File) error {
+// TryLock takes an exclusive flock on f without waiting; it lasts until f
+// is closed (by the kernel when the process dies). It returns ErrLocked
+// when another open file holds the lock.
+func TryLock(f *os.File) error {
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		switch {
@@ -40,7 +38,7 @@ func tryLock(f *os.File) error {
 		case errors.Is(err, syscall.EINTR):
 			continue
 		case errors.Is(err, syscall.EWOULDBLOCK):
-			return errLocked
+			return ErrLocked
 		default:
 			return fmt.Errorf("flock: %w", err)
 		}

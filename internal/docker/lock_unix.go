@@ -8,26 +8,21 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/mcpproxy/mcpproxy/internal/datadir"
 )
 
 // errLocked reports that another open file holds the lock.
-var errLocked = errors.New("lock held")
+var errLocked = datadir.ErrLocked
 
 // lockFile takes an exclusive flock on f without waiting. The lock lasts until f is closed.
 func lockFile(f *os.File) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, syscall.EINTR):
-			continue
-		case errors.Is(err, syscall.EWOULDBLOCK):
-			return errLocked
-		default:
-			return fmt.Errorf("flock %s: %w", f.Name(), err)
-		}
+	if err := datadir.TryLock(f); err != nil && !errors.Is(err, errLocked) {
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	} else if err != nil {
+		return err
 	}
+	return nil
 }
 
 // openLock opens an existing lock file without following a symlink.
