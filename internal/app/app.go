@@ -277,13 +277,10 @@ func (a *App) Serve(ctx context.Context) error {
 		BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	// Watch first, then re-read: an edit made between New's load and the
 	// watch's start is not missed (apply is a no-op for unchanged servers).
-	watched := config.Watch(ctx, a.opts.ConfigPath, func(cfg *config.Config) {
-		a.log.Info("config file changed; applying", "path", a.opts.ConfigPath)
-		a.ctl.Apply(cfg)
-	}, func(err error) {
-		a.log.Error("config file changed but is invalid; keeping the running config", "error", err)
-		a.ctl.Invalid(err)
-	})
+	// The watcher only says the file changed: the control plane reads it
+	// again in turn with its own edits.
+	watched := config.Watch(ctx, a.opts.ConfigPath, func(*config.Config) { a.ctl.FileChanged() },
+		func(error) { a.ctl.FileChanged() })
 	cfg := a.Config()
 	if fresh, err := config.Load(a.opts.ConfigPath); err == nil {
 		cfg = fresh

@@ -10,6 +10,7 @@ package control
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"sync"
@@ -189,6 +190,25 @@ func (s *Service) Invalid(err error) {
 	s.invalid = inv
 	s.mu.Unlock()
 	s.events.config()
+}
+
+// FileChanged is config.Watch's report that the file changed: it is read
+// again and applied (or remembered as invalid) in turn with the edits made
+// here, so that a change read before an edit is never applied after it.
+func (s *Service) FileChanged() {
+	s.editMu.Lock()
+	defer s.editMu.Unlock()
+	cfg, err := config.Load(s.opts.ConfigPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return // the middle of a replace: the next event brings the file
+	}
+	if err != nil {
+		s.log.Error("config file changed but is invalid; keeping the running config", "error", err)
+		s.Invalid(err)
+		return
+	}
+	s.log.Info("config file changed; applying", "path", s.opts.ConfigPath)
+	s.Apply(cfg)
 }
 
 // reload reads the file and applies it.
