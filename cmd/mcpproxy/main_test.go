@@ -89,22 +89,7 @@ func testEnv() []string {
 // runCLI runs a short mcpproxy command and returns its output and exit code.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, proxyBin, args...)
-	cmd.Env = testEnv()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatalf("mcpproxy %s: %v", strings.Join(args, " "), err)
-	}
-	return out.String(), errb.String(), code
+	return runCLIEnv(t, testEnv(), args...)
 }
 
 // proxy is one running `mcpproxy serve`.

@@ -506,6 +506,16 @@ func TestAPIEventStream(t *testing.T) {
 		return strings.Contains(string(d), `"valid": true`) || strings.Contains(string(d), `"valid":true`)
 	})
 
+	// A refresh of the docker status is an event too.
+	before := time.Now().UTC()
+	if code, b := api("GET", "/api/v1/docker/status?refresh=true", ""); code != http.StatusOK {
+		t.Fatalf("docker status: %d %s", code, b)
+	}
+	waitEvent(t, events, "docker", 10*time.Second, func(d []byte) bool {
+		var ds httpapi.DockerStatus
+		return json.Unmarshal(d, &ds) == nil && !ds.CheckedAt.Before(before.Add(-time.Second))
+	})
+
 	// Enabled again: the state events come, and the log follower sees the
 	// new start's stderr.
 	if code, b := api("POST", "/api/v1/servers/fx/enable", ""); code != http.StatusOK {

@@ -257,6 +257,7 @@ func (i *Isolation) resolve() <-chan struct{} {
 			i.ConfigChanged(i.a.Config())
 			i.a.mgr.Reconcile()
 		}
+		i.a.ctl.DockerChanged()
 	})
 }
 
@@ -288,6 +289,7 @@ func (i *Isolation) startPrepare() <-chan struct{} {
 		i.hydrate()
 		i.installShim()
 		i.prober.Probe(i.ctx, true)
+		i.a.ctl.DockerChanged()
 	})
 }
 
@@ -403,13 +405,16 @@ func (i *Isolation) LastDockerStatus() httpapi.DockerStatus {
 	i.mu.Lock()
 	st, ok := i.lastStatus, i.hasStatus
 	i.mu.Unlock()
+	if i.kube == nil {
+		// The prober's answer is the latest, whoever asked (a start, the
+		// background preparation, a request).
+		if p, probed := i.prober.Last(); probed && (!ok || !p.CheckedAt.Before(st.CheckedAt)) {
+			res, _ := i.resolver.Cached()
+			return httpapi.DockerStatus{Available: p.Available, DockerPath: p.DockerPath, Source: res.Source, Version: p.Version, CheckedAt: p.CheckedAt, Error: p.Error}
+		}
+	}
 	if ok {
 		return st
-	}
-	if i.kube == nil {
-		if p, ok := i.prober.Last(); ok {
-			return httpapi.DockerStatus{Available: p.Available, DockerPath: p.DockerPath, Version: p.Version, CheckedAt: p.CheckedAt, Error: p.Error}
-		}
 	}
 	return httpapi.DockerStatus{Error: "not checked yet"}
 }

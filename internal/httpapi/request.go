@@ -111,13 +111,9 @@ func objectBody(w http.ResponseWriter, r *http.Request) (json.RawMessage, error)
 	return b, nil
 }
 
-// decodeBody decodes a JSON object body into v (a pointer to a struct),
+// decodeObject decodes the JSON object b into v (a pointer to a struct),
 // refusing unknown fields; the error names the field.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	b, err := objectBody(w, r)
-	if err != nil {
-		return err
-	}
+func decodeObject(b json.RawMessage, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -1,10 +1,15 @@
 package httpapi
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/trust"
 )
 
@@ -21,383 +26,225 @@ func handle(mux Router, pattern string, h apiHandler) {
 	})
 }
 
-// RegisterREST adds the REST API's routes to mux, which must be behind
-// Auth.Require. openapi.go documents each one; a test checks the two agree.
-func RegisterREST(mux Router, svc Service) {
-	api := &restAPI{svc: svc}
-	handle(mux, "GET /api/v1/openapi.json", api.openAPI)
-
-	handle(mux, "GET /api/v1/servers", api.listServers)
-	handle(mux, "POST /api/v1/servers", api.addServer)
-	handle(mux, "GET /api/v1/servers/{name}", api.getServer)
-	handle(mux, "PATCH /api/v1/servers/{name}", api.patchServer)
-	handle(mux, "DELETE /api/v1/servers/{name}", api.removeServer)
-	handle(mux, "POST /api/v1/servers/{name}/enable", api.setEnabled(true))
-	handle(mux, "POST /api/v1/servers/{name}/disable", api.setEnabled(false))
-	handle(mux, "POST /api/v1/servers/{name}/restart", api.restartServer)
-	handle(mux, "POST /api/v1/servers/{name}/approve", api.approveServer)
-	handle(mux, "GET /api/v1/servers/{name}/tools", api.serverTools)
-	handle(mux, "POST /api/v1/servers/{name}/tools/approve", api.approveTools)
-	handle(mux, "GET /api/v1/servers/{name}/logs", api.logs)
-	handle(mux, "GET /api/v1/servers/{name}/isolation", api.serverIsolation)
-	handle(mux, "PATCH /api/v1/servers/{name}/isolation", api.patchServerIsolation)
-
-	handle(mux, "GET /api/v1/tools", api.listTools)
-	handle(mux, "GET /api/v1/tools/search", api.searchTools)
-	handle(mux, "POST /api/v1/tools/call", api.callTool)
-
-	handle(mux, "GET /api/v1/docker/status", api.dockerStatus)
-	handle(mux, "GET /api/v1/config/docker-isolation", api.dockerIsolation)
-	handle(mux, "PATCH /api/v1/config/docker-isolation", api.patchDockerIsolation)
-	handle(mux, "GET /api/v1/config/status", api.configStatus)
-
-	handle(mux, "GET /api/v1/events", api.events)
+// request is what a route's parsing made of a request: its context, the
+// server named in its path, its query parameters and its JSON body.
+type request struct {
+	ctx   context.Context
+	name  string
+	query map[string]string
+	body  json.RawMessage
 }
 
-type restAPI struct {
-	svc Service
-}
+// Body kinds of a route.
+const (
+	noBodyKind     = iota // none, or {}
+	objectBodyKind        // one JSON object, passed on as it is
+)
 
-func (a *restAPI) openAPI(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_, err := w.Write(OpenAPI())
-	return err
-}
-
-func (a *restAPI) listServers(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "refresh")
-	if err != nil {
-		return err
-	}
-	refresh, err := boolParam(q, "refresh")
-	if err != nil {
-		return err
-	}
-	l, err := a.svc.ListServers(r.Context(), refresh)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, l)
-	return nil
-}
-
-func (a *restAPI) addServer(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	body, err := objectBody(w, r)
-	if err != nil {
-		return err
-	}
-	ch, err := a.svc.AddServer(r.Context(), body)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusCreated, ch)
-	return nil
-}
-
-func (a *restAPI) getServer(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	d, err := a.svc.GetServer(r.Context(), r.PathValue("name"))
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, d)
-	return nil
-}
-
-func (a *restAPI) patchServer(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	body, err := objectBody(w, r)
-	if err != nil {
-		return err
-	}
-	ch, err := a.svc.PatchServer(r.Context(), r.PathValue("name"), body)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, ch)
-	return nil
-}
-
-func (a *restAPI) removeServer(w http.ResponseWriter, r *http.Request) error {
-	if err := a.bare(w, r); err != nil {
-		return err
-	}
-	if err := a.svc.RemoveServer(r.Context(), r.PathValue("name")); err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, Done{OK: true})
-	return nil
-}
-
-func (a *restAPI) setEnabled(enabled bool) apiHandler {
+// route is a handler that takes the query parameters allowed and a body of
+// the kind given, calls f and answers what it returns with status.
+func route[T any](status, body int, f func(req request) (T, error), allowed ...string) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := a.bare(w, r); err != nil {
-			return err
-		}
-		ch, err := a.svc.SetServerEnabled(r.Context(), r.PathValue("name"), enabled)
+		q, err := query(r, allowed...)
 		if err != nil {
 			return err
 		}
-		WriteJSON(w, http.StatusOK, ch)
+		req := request{ctx: r.Context(), name: r.PathValue("name"), query: q}
+		switch body {
+		case objectBodyKind:
+			if req.body, err = objectBody(w, r); err != nil {
+				return err
+			}
+		default:
+			if err := noBody(w, r); err != nil {
+				return err
+			}
+		}
+		v, err := f(req)
+		if err != nil {
+			return err
+		}
+		WriteJSON(w, status, v)
 		return nil
 	}
 }
 
-func (a *restAPI) restartServer(w http.ResponseWriter, r *http.Request) error {
-	if err := a.bare(w, r); err != nil {
-		return err
-	}
-	if err := a.svc.RestartServer(r.Context(), r.PathValue("name")); err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, Done{OK: true})
-	return nil
+// get is a GET route answering 200.
+func get[T any](f func(req request) (T, error), allowed ...string) apiHandler {
+	return route(http.StatusOK, noBodyKind, f, allowed...)
 }
 
-func (a *restAPI) approveServer(w http.ResponseWriter, r *http.Request) error {
-	if err := a.bare(w, r); err != nil {
-		return err
-	}
-	res, err := a.svc.ApproveServer(r.Context(), r.PathValue("name"))
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, res)
-	return nil
+// action is a route without a body or query answering 200.
+func action[T any](f func(req request) (T, error)) apiHandler {
+	return route(http.StatusOK, noBodyKind, f)
 }
 
-// bare refuses query parameters and a body.
-func (a *restAPI) bare(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	return noBody(w, r)
+// change is a route taking one JSON object answering status.
+func change[T any](status int, f func(req request) (T, error)) apiHandler {
+	return route(status, objectBodyKind, f)
 }
 
-func (a *restAPI) serverTools(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "changed")
+// done answers Done for an action that answers nothing.
+func done(err error) (Done, error) {
 	if err != nil {
-		return err
+		return Done{}, err
 	}
-	changed, err := boolParam(q, "changed")
-	if err != nil {
-		return err
-	}
-	res, err := a.svc.ServerTools(r.Context(), r.PathValue("name"), changed)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, res)
-	return nil
+	return Done{OK: true}, nil
 }
 
-func (a *restAPI) approveTools(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	var req trust.ToolApproval
-	if err := decodeBody(w, r, &req); err != nil {
-		return err
-	}
-	if !req.All && len(req.Tools) == 0 {
-		return BadField("tools", `name the approved tools ({"tools": [{"name": "…", "hash": "sha256:…"}]}) or send {"all": true}`)
-	}
-	for i, t := range req.Tools {
-		if t.Name == "" {
-			return BadField("tools["+itoa(i)+"].name", "is required")
+// RegisterREST adds the REST API's routes to mux, which must be behind
+// Auth.Require. openapi.go documents each one; a test checks the two agree.
+func RegisterREST(mux Router, svc Service) {
+	handle(mux, "GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := query(r); err != nil {
+			return err
 		}
-	}
-	res, err := a.svc.ApproveTools(r.Context(), r.PathValue("name"), req)
-	if err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, err := w.Write(OpenAPI())
 		return err
+	})
+
+	handle(mux, "GET /api/v1/servers", get(func(req request) (ServerList, error) {
+		refresh, err := boolParam(req.query, "refresh")
+		if err != nil {
+			return ServerList{}, err
+		}
+		return svc.ListServers(req.ctx, refresh)
+	}, "refresh"))
+	handle(mux, "POST /api/v1/servers", change(http.StatusCreated, func(req request) (ServerChange, error) {
+		return svc.AddServer(req.ctx, req.body)
+	}))
+	handle(mux, "GET /api/v1/servers/{name}", get(func(req request) (ServerDetail, error) {
+		return svc.GetServer(req.ctx, req.name)
+	}))
+	handle(mux, "PATCH /api/v1/servers/{name}", change(http.StatusOK, func(req request) (ServerChange, error) {
+		return svc.PatchServer(req.ctx, req.name, req.body)
+	}))
+	handle(mux, "DELETE /api/v1/servers/{name}", action(func(req request) (Done, error) {
+		return done(svc.RemoveServer(req.ctx, req.name))
+	}))
+	for verb, enabled := range map[string]bool{"enable": true, "disable": false} {
+		handle(mux, "POST /api/v1/servers/{name}/"+verb, action(func(req request) (ServerChange, error) {
+			return svc.SetServerEnabled(req.ctx, req.name, enabled)
+		}))
 	}
-	WriteJSON(w, http.StatusOK, res)
-	return nil
+	handle(mux, "POST /api/v1/servers/{name}/restart", action(func(req request) (Done, error) {
+		return done(svc.RestartServer(req.ctx, req.name))
+	}))
+	handle(mux, "POST /api/v1/servers/{name}/approve", action(func(req request) (trust.ServerApproval, error) {
+		return svc.ApproveServer(req.ctx, req.name)
+	}))
+	handle(mux, "GET /api/v1/servers/{name}/tools", get(func(req request) (trust.ServerTools, error) {
+		changed, err := boolParam(req.query, "changed")
+		if err != nil {
+			return trust.ServerTools{}, err
+		}
+		return svc.ServerTools(req.ctx, req.name, changed)
+	}, "changed"))
+	handle(mux, "POST /api/v1/servers/{name}/tools/approve", change(http.StatusOK, func(req request) (trust.ToolApprovalResult, error) {
+		var a trust.ToolApproval
+		if err := decodeObject(req.body, &a); err != nil {
+			return trust.ToolApprovalResult{}, err
+		}
+		if !a.All && len(a.Tools) == 0 {
+			return trust.ToolApprovalResult{}, BadField("tools", `name the approved tools ({"tools": [{"name": "…", "hash": "sha256:…"}]}) or send {"all": true}`)
+		}
+		for i, t := range a.Tools {
+			if t.Name == "" {
+				return trust.ToolApprovalResult{}, BadField("tools["+strconv.Itoa(i)+"].name", "is required")
+			}
+		}
+		return svc.ApproveTools(req.ctx, req.name, a)
+	}))
+	handle(mux, "GET /api/v1/servers/{name}/logs", logsRoute(svc))
+	handle(mux, "GET /api/v1/servers/{name}/isolation", get(func(req request) (ServerIsolation, error) {
+		return svc.ServerIsolation(req.ctx, req.name)
+	}))
+	handle(mux, "PATCH /api/v1/servers/{name}/isolation", change(http.StatusOK, func(req request) (ServerIsolation, error) {
+		return svc.PatchServerIsolation(req.ctx, req.name, req.body)
+	}))
+
+	handle(mux, "GET /api/v1/tools", get(func(req request) (ToolList, error) {
+		server, given := req.query["server"]
+		if given && server == "" {
+			return ToolList{}, BadField("server", "must name a server")
+		}
+		return svc.ListTools(req.ctx, server)
+	}, "server"))
+	handle(mux, "GET /api/v1/tools/search", get(func(req request) (ToolSearch, error) {
+		text := strings.TrimSpace(req.query["q"])
+		if text == "" {
+			return ToolSearch{}, BadField("q", "is required: what the tool should do, in plain words")
+		}
+		limit, err := intParam(req.query, "limit", 10, 1, 100)
+		if err != nil {
+			return ToolSearch{}, err
+		}
+		return svc.SearchTools(req.ctx, text, limit)
+	}, "q", "limit"))
+	handle(mux, "POST /api/v1/tools/call", change(http.StatusOK, func(req request) (*mcp.CallToolResult, error) {
+		var call ToolCall
+		if err := decodeObject(req.body, &call); err != nil {
+			return nil, err
+		}
+		server, tool, ok := strings.Cut(call.Name, ":")
+		if !ok || server == "" || tool == "" {
+			return nil, BadField("name", `must be "server:tool" (GET /api/v1/tools lists them)`)
+		}
+		if a := strings.TrimSpace(string(call.Arguments)); a != "" && a != "null" && !strings.HasPrefix(a, "{") {
+			return nil, BadField("arguments", "must be a JSON object")
+		}
+		return svc.CallTool(req.ctx, server, tool, call.Arguments)
+	}))
+
+	handle(mux, "GET /api/v1/docker/status", get(func(req request) (DockerStatus, error) {
+		refresh, err := boolParam(req.query, "refresh")
+		if err != nil {
+			return DockerStatus{}, err
+		}
+		return svc.DockerStatus(req.ctx, refresh)
+	}, "refresh"))
+	handle(mux, "GET /api/v1/config/docker-isolation", get(func(req request) (config.DockerIsolation, error) {
+		return svc.DockerIsolation(req.ctx)
+	}))
+	handle(mux, "PATCH /api/v1/config/docker-isolation", change(http.StatusOK, func(req request) (config.DockerIsolation, error) {
+		return svc.PatchDockerIsolation(req.ctx, req.body)
+	}))
+	handle(mux, "GET /api/v1/config/status", get(func(req request) (ConfigStatus, error) {
+		return svc.ConfigStatus(req.ctx)
+	}))
+
+	handle(mux, "GET /api/v1/events", eventsRoute(svc))
 }
 
 // maxLogLines bounds a log tail.
 const maxLogLines = 10000
 
-func (a *restAPI) logs(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "lines", "follow")
-	if err != nil {
-		return err
+// logsRoute answers a log tail as JSON, or with follow=true streams it.
+func logsRoute(svc Service) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		q, err := query(r, "lines", "follow")
+		if err != nil {
+			return err
+		}
+		n, err := intParam(q, "lines", 100, 0, maxLogLines)
+		if err != nil {
+			return err
+		}
+		follow, err := boolParam(q, "follow")
+		if err != nil {
+			return err
+		}
+		name := r.PathValue("name")
+		if follow {
+			return followLog(w, r, svc, name, n)
+		}
+		tail, err := svc.LogTail(r.Context(), name, n)
+		if err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, tail)
+		return nil
 	}
-	n, err := intParam(q, "lines", 100, 0, maxLogLines)
-	if err != nil {
-		return err
-	}
-	follow, err := boolParam(q, "follow")
-	if err != nil {
-		return err
-	}
-	name := r.PathValue("name")
-	if follow {
-		return a.followLog(w, r, name, n)
-	}
-	tail, err := a.svc.LogTail(r.Context(), name, n)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, tail)
-	return nil
 }
-
-func (a *restAPI) serverIsolation(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	v, err := a.svc.ServerIsolation(r.Context(), r.PathValue("name"))
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, v)
-	return nil
-}
-
-func (a *restAPI) patchServerIsolation(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	body, err := objectBody(w, r)
-	if err != nil {
-		return err
-	}
-	v, err := a.svc.PatchServerIsolation(r.Context(), r.PathValue("name"), body)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, v)
-	return nil
-}
-
-func (a *restAPI) listTools(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "server")
-	if err != nil {
-		return err
-	}
-	server, given := q["server"]
-	if given && server == "" {
-		return BadField("server", "must name a server")
-	}
-	l, err := a.svc.ListTools(r.Context(), server)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, l)
-	return nil
-}
-
-func (a *restAPI) searchTools(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "q", "limit")
-	if err != nil {
-		return err
-	}
-	text := strings.TrimSpace(q["q"])
-	if text == "" {
-		return BadField("q", "is required: what the tool should do, in plain words")
-	}
-	limit, err := intParam(q, "limit", 10, 1, 100)
-	if err != nil {
-		return err
-	}
-	res, err := a.svc.SearchTools(r.Context(), text, limit)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, res)
-	return nil
-}
-
-func (a *restAPI) callTool(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	var call ToolCall
-	if err := decodeBody(w, r, &call); err != nil {
-		return err
-	}
-	server, tool, ok := strings.Cut(call.Name, ":")
-	if !ok || server == "" || tool == "" {
-		return BadField("name", `must be "server:tool" (GET /api/v1/tools lists them)`)
-	}
-	if a := strings.TrimSpace(string(call.Arguments)); a != "" && a != "null" && !strings.HasPrefix(a, "{") {
-		return BadField("arguments", "must be a JSON object")
-	}
-	res, err := a.svc.CallTool(r.Context(), server, tool, call.Arguments)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, res)
-	return nil
-}
-
-func (a *restAPI) dockerStatus(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, "refresh")
-	if err != nil {
-		return err
-	}
-	refresh, err := boolParam(q, "refresh")
-	if err != nil {
-		return err
-	}
-	st, err := a.svc.DockerStatus(r.Context(), refresh)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, st)
-	return nil
-}
-
-func (a *restAPI) dockerIsolation(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	di, err := a.svc.DockerIsolation(r.Context())
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, di)
-	return nil
-}
-
-func (a *restAPI) patchDockerIsolation(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	body, err := objectBody(w, r)
-	if err != nil {
-		return err
-	}
-	di, err := a.svc.PatchDockerIsolation(r.Context(), body)
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, di)
-	return nil
-}
-
-func (a *restAPI) configStatus(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	st, err := a.svc.ConfigStatus(r.Context())
-	if err != nil {
-		return err
-	}
-	WriteJSON(w, http.StatusOK, st)
-	return nil
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }

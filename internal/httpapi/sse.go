@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -20,7 +21,7 @@ type sseWriter struct {
 	id int
 }
 
-// startSSE answers r as an event stream.
+// startSSE answers with an event stream.
 func startSSE(w http.ResponseWriter) (*sseWriter, error) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -57,44 +58,53 @@ func (s *sseWriter) ping() error {
 	return s.rc.Flush()
 }
 
-// events streams the Service's events until the client goes away or the
-// proxy shuts down.
-func (a *restAPI) events(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	ch := a.svc.Subscribe(ctx)
-	s, err := startSSE(w)
-	if err != nil {
-		return nil // the client is gone
-	}
+// pump sends what ch carries, each as the event name of makes, with a
+// heartbeat while nothing comes, until ctx ends, ch is closed or the client
+// is gone.
+func pump[T any](ctx context.Context, s *sseWriter, ch <-chan T, name func(T) (string, any)) {
 	tick := time.NewTicker(Heartbeat)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case e, ok := <-ch:
+			return
+		case v, ok := <-ch:
 			if !ok {
-				return nil
+				return
 			}
-			if s.send(string(e.Kind), e.Payload()) != nil {
-				return nil
+			if s.send(name(v)) != nil {
+				return
 			}
 		case <-tick.C:
 			if s.ping() != nil {
-				return nil
+				return
 			}
 		}
 	}
 }
 
-// followLog streams the last n lines of the server's log, then every line the server writes, as
-// "log" events, until the client goes away.
-func (a *restAPI) followLog(w http.ResponseWriter, r *http.Request, name string, n int) error {
+// eventsRoute streams the Service's events until the client goes away or
+// the proxy shuts down.
+func eventsRoute(svc Service) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := query(r); err != nil {
+			return err
+		}
+		ch := svc.Subscribe(r.Context())
+		s, err := startSSE(w)
+		if err != nil {
+			return nil // the client is gone
+		}
+		pump(r.Context(), s, ch, func(e Event) (string, any) { return string(e.Kind), e.Payload() })
+		return nil
+	}
+}
+
+// followLog streams the last n lines of the server's log, then every line
+// the server writes, as "log" events, until the client goes away.
+func followLog(w http.ResponseWriter, r *http.Request, svc Service, name string, n int) error {
 	ctx := r.Context()
-	tail, lines, err := a.svc.FollowLog(ctx, name, n)
+	tail, lines, err := svc.FollowLog(ctx, name, n)
 	if err != nil {
 		return err
 	}
@@ -107,24 +117,9 @@ func (a *restAPI) followLog(w http.ResponseWriter, r *http.Request, name string,
 			return nil
 		}
 	}
-	tick := time.NewTicker(Heartbeat)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case l, ok := <-lines:
-			if !ok {
-				return nil
-			}
-			l.Line = strings.TrimRight(l.Line, "\r\n")
-			if s.send("log", l) != nil {
-				return nil
-			}
-		case <-tick.C:
-			if s.ping() != nil {
-				return nil
-			}
-		}
-	}
+	pump(ctx, s, lines, func(l LogLine) (string, any) {
+		l.Line = strings.TrimRight(l.Line, "\r\n")
+		return "log", l
+	})
+	return nil
 }
