@@ -191,7 +191,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	// The Security page: the global switch, from the keyboard.
 	before, _ := os.ReadFile(p.cfgPath)
 	b.Open(p.url("/ui/security"))
-	b.WaitFor("the Security page", `document.body.dataset.live === "connected"`, 10*time.Second)
+	b.WaitFor("the Security page", `document.body.dataset.live === "connected"`, 30*time.Second)
 	for i := 0; ; i++ {
 		if i == 40 {
 			t.Fatal("Tab never reached the global isolation switch")
@@ -235,7 +235,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	// A server's own switch: beta leaves its container (the page asks
 	// first) and comes back.
 	b.Open(p.url("/ui/security"))
-	b.WaitFor("the Security page", `document.body.dataset.live === "connected"`, 10*time.Second)
+	b.WaitFor("the Security page", `document.body.dataset.live === "connected"`, 30*time.Second)
 	b.Do("beta's switch", chromedp.Click(chromedp.CSS("#iso-beta")))
 	b.WaitFor("the confirmation", `document.getElementById("confirm").open`, 10*time.Second)
 	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-yes")))
@@ -280,7 +280,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 
 	// Off again: the page asks first and names what moves to the host.
 	b.Open(p.url("/ui/security"))
-	b.WaitFor("the Security page", `document.body.dataset.live === "connected"`, 10*time.Second)
+	b.WaitFor("the Security page", `document.body.dataset.live === "connected"`, 30*time.Second)
 	before, _ = os.ReadFile(p.cfgPath)
 	b.Do("click the switch", chromedp.Click(chromedp.CSS("#global-toggle")))
 	b.WaitFor("the confirmation", `document.getElementById("confirm").open`, 10*time.Second)
@@ -307,7 +307,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 
 	// Approve the quarantined server from the dashboard.
 	b.Open(p.url("/ui/"))
-	b.WaitFor("the dashboard", `document.body.dataset.live === "connected"`, 10*time.Second)
+	b.WaitFor("the dashboard", `document.body.dataset.live === "connected"`, 30*time.Second)
 	b.Do("approve", chromedp.Click(chromedp.CSS(`button[data-action="POST /api/v1/servers/waiting/approve"]`)))
 	b.WaitFor("the confirmation", `document.getElementById("confirm").open`, 10*time.Second)
 	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-yes")))
@@ -328,7 +328,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Open(p.url("/ui/servers/hostile"))
-	b.WaitFor("the server page", `document.body.dataset.live === "connected"`, 10*time.Second)
+	b.WaitFor("the server page", `document.body.dataset.live === "connected"`, 30*time.Second)
 	b.Do("restart", chromedp.Click(chromedp.CSS(`button[data-action="POST /api/v1/servers/hostile/restart"]`)))
 	b.WaitFor("echo withheld with its diff", `!!document.querySelector('.pending[data-tool="echo"] .diff .add')`, 30*time.Second)
 	b.Open(p.url("/ui/"))
@@ -366,7 +366,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	b.Do("phone width", chromedp.EmulateViewport(390, 844))
 	for page, shot := range map[string]string{"/ui/": "dashboard-390", "/ui/servers/alpha": "server-390", "/ui/security": "security-390", "/ui/add": "add-390"} {
 		b.Open(p.url(page))
-		b.WaitFor("the page", `document.body.dataset.live === "connected"`, 10*time.Second)
+		b.WaitFor("the page", `document.body.dataset.live === "connected"`, 30*time.Second)
 		if w := testutil.Eval[[]int](b, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] || w[1] != 390 {
 			t.Errorf("%s at 390 px: scrollWidth %d > innerWidth %d", page, w[0], w[1])
 		}
@@ -381,7 +381,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 
 	// Stop the proxy: the banner, no "ready" left, retries backing off.
 	b.Open(p.url("/ui/"))
-	b.WaitFor("the dashboard", `document.body.dataset.live === "connected"`, 10*time.Second)
+	b.WaitFor("the dashboard", `document.body.dataset.live === "connected"`, 30*time.Second)
 	p.stop()
 	b.WaitFor("the unreachable banner", `document.body.dataset.live === "offline" && !document.getElementById("offline").hidden`, 20*time.Second)
 	if n := testutil.Eval[int](b, `[...document.querySelectorAll(".live-state")].filter(e => e.textContent === "ready").length`); n != 0 {

@@ -46,7 +46,7 @@ func TestPagesInBrowser(t *testing.T) {
 	b := testutil.NewBrowser(t, 1280, 900)
 	for _, p := range append([]string{"/ui/signin"}, pages...) {
 		b.Open(srv.URL + p)
-		b.WaitFor(p+" live", `document.body.dataset.live === "connected" || document.body.dataset.page === "signin"`, 10*time.Second)
+		b.WaitFor(p+" live", `document.body.dataset.live === "connected" || document.body.dataset.page === "signin"`, 30*time.Second)
 		if pwned := testutil.Eval[bool](b, `window.pwned !== undefined`); pwned {
 			t.Fatalf("%s: the hostile text ran as script", p)
 		}

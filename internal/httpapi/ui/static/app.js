@@ -74,6 +74,8 @@ const UI = (() => {
   // is a node (built with textContent) or a string. Resolves true on yes.
   function confirmDialog(title, content, yesLabel) {
     const d = $("#confirm");
+    if (!d || d.open) return Promise.resolve(false);
+    const opener = document.activeElement;
     $("#confirm-title", d).textContent = title;
     const body = $("#confirm-body", d);
     body.replaceChildren(typeof content === "string" ? document.createTextNode(content) : content);
@@ -81,6 +83,8 @@ const UI = (() => {
     return new Promise(resolve => {
       const done = ok => {
         d.removeEventListener("close", onClose);
+        // Back to where the person was (if that element is still there).
+        if (opener && opener.isConnected) opener.focus();
         resolve(ok);
       };
       const onClose = () => done(d.returnValue === "yes");
