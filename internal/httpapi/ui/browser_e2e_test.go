@@ -175,8 +175,19 @@ func TestBrowserEndToEnd(t *testing.T) {
 		b.WaitFor(server+" "+want, state(where, server)+` === "`+want+`"`, timeout)
 	}
 
-	// Sign in with the link the console prints: the key is in the
-	// fragment, which the page posts and removes from the address bar.
+	// Signed out, a page sends the browser to sign in and back; the key
+	// pasted into the form signs in.
+	b.Open(p.url("/ui/security"))
+	b.WaitFor("the sign-in page", `location.pathname === "/ui/signin" && new URLSearchParams(location.search).get("next") === "/ui/security"`, 30*time.Second)
+	b.Do("paste the key", chromedp.SendKeys(chromedp.CSS("#key"), testKey), chromedp.Click(chromedp.CSS(`#signin button[type=submit]`)))
+	b.WaitFor("back on the Security page", `location.pathname === "/ui/security" && document.body.dataset.live === "connected"`, 30*time.Second)
+	b.Do("sign out", chromedp.Click(chromedp.CSS("#signout")))
+	b.WaitFor("signed out", `location.pathname === "/ui/signin"`, 30*time.Second)
+
+	// Sign in with the link the console prints (opened in a fresh tab):
+	// the key is in the fragment, which the page posts and removes from
+	// the address bar.
+	b.Open("about:blank")
 	b.Open(p.url("/ui/signin#key=" + testKey))
 	b.WaitFor("the dashboard after sign-in", `location.pathname === "/ui/" && document.body.dataset.live === "connected"`, 20*time.Second)
 	if h := testutil.Eval[string](b, `location.href`); strings.Contains(h, testKey) {
@@ -361,6 +372,32 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if testutil.Eval[bool](b, `document.body.textContent.includes("hello")`) {
 		t.Fatal("the server page shows an env value")
 	}
+
+	// Disable, enable and remove it from its page.
+	b.Do("disable", chromedp.Click(chromedp.CSS(`button[data-action="POST /api/v1/servers/added/disable"]`)))
+	b.WaitFor("added disabled", `(document.querySelector('[data-live="server-head"] .state') || {}).textContent === "disabled"`, 30*time.Second)
+	b.Do("enable", chromedp.Click(chromedp.CSS(`button[data-action="POST /api/v1/servers/added/enable"]`)))
+	b.WaitFor("added ready again", `(document.querySelector('[data-live="server-head"] .state') || {}).textContent === "ready"`, 60*time.Second)
+	b.Do("remove", chromedp.Click(chromedp.CSS(`button[data-action="DELETE /api/v1/servers/added"]`)))
+	b.WaitFor("the confirmation", `document.getElementById("confirm").open`, 10*time.Second)
+	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-yes")))
+	b.WaitFor("the dashboard without it", `location.pathname === "/ui/" && document.body.dataset.live === "connected" && !document.querySelector('article[data-server="added"]')`, 30*time.Second)
+	if cfgNow, _ := os.ReadFile(p.cfgPath); strings.Contains(string(cfgNow), `"added"`) {
+		t.Fatalf("removed server still in the config file:\n%s", cfgNow)
+	}
+
+	// An invalid edit of the file on disk: every page says so, with the
+	// problem, and says nothing once it is fixed.
+	good, _ := os.ReadFile(p.cfgPath)
+	bad := strings.Replace(string(good), `"memory_limit": "256m"`, `"memory_limit": "lots"`, 1)
+	if err := os.WriteFile(p.cfgPath, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.WaitFor("the invalid-config banner", `!!document.getElementById("invalid-title") && document.querySelector('[data-live="validity"]').textContent.includes("docker_isolation.memory_limit")`, 30*time.Second)
+	if err := os.WriteFile(p.cfgPath, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.WaitFor("the banner gone", `!document.getElementById("invalid-title")`, 30*time.Second)
 
 	// 390 px: nothing scrolls sideways.
 	b.Do("phone width", chromedp.EmulateViewport(390, 844))

@@ -129,7 +129,7 @@ func (u *UI) server(w http.ResponseWriter, r *http.Request) {
 	if d.Log, err = u.opts.Service.LogTail(ctx, name, logTailLines); err != nil {
 		d.LogErr = err.Error()
 	}
-	u.render(w, r, http.StatusOK, page{Title: name, Page: "server", Scripts: []string{"server.js"}, Data: d})
+	u.render(w, r, http.StatusOK, page{Title: name, Page: "server", Server: name, Scripts: []string{"server.js"}, Data: d})
 }
 
 // securityData is the Security page.

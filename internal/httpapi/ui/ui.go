@@ -125,6 +125,7 @@ type page struct {
 	SignedIn bool
 	Scripts  []string
 	Query    string // the search box
+	Server   string // the server of a server page
 	Version  string
 	// Validity is the configuration file's state, for the banner on
 	// every page.

@@ -193,7 +193,13 @@ const UI = (() => {
       };
       const changed = () => refresh();
       es.onmessage = changed;
-      for (const name of ["server", "server_removed", "tools", "config", "docker", "resync"]) es.addEventListener(name, changed);
+      for (const name of ["server", "tools", "config", "docker", "resync"]) es.addEventListener(name, changed);
+      es.addEventListener("server_removed", ev => {
+        let name = "";
+        try { name = JSON.parse(ev.data).name; } catch (e) { /* refresh below */ }
+        if (name && name === document.body.dataset.server) removed(name);
+        else refresh();
+      });
       es.onerror = () => {
         es.close();
         es = null;
@@ -272,10 +278,20 @@ const UI = (() => {
       refresh();
     }
 
+    // removed stops refreshing the page of a server that is gone (it would
+    // be a 404 now) and says so.
+    let gone = false;
+    function removed(name) {
+      gone = true;
+      document.body.classList.add("offline");
+      toast(name + " was removed.");
+      for (const btn of $$("button[data-action]")) btn.disabled = true;
+    }
+
     // refresh fetches this page again and swaps in the [data-live]
     // regions that changed, keeping focus and open <details>.
     async function refresh() {
-      if (!$("[data-live]")) return;
+      if (gone || !$("[data-live]")) return;
       if (refreshing) { again = true; return; }
       refreshing = true;
       try {

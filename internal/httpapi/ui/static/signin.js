@@ -55,9 +55,14 @@
     signIn(key);
   });
 
-  const m = /^#key=([^&]+)/.exec(location.hash);
-  if (m) {
+  // The key in the fragment: at load, or when the link is opened in a tab
+  // that already shows this page (a fragment change loads nothing).
+  function fromFragment() {
+    const m = /^#key=([^&]+)/.exec(location.hash);
+    if (!m) return;
     history.replaceState(null, "", location.pathname + location.search);
     signIn(decodeURIComponent(m[1]));
   }
+  window.addEventListener("hashchange", fromFragment);
+  fromFragment();
 })();
