@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -167,6 +168,14 @@ func TestBrowserEndToEnd(t *testing.T) {
 	t.Cleanup(func() { p.removeContainers(docker) })
 	b := testutil.NewBrowser(t, 1280, 900)
 
+	// click clicks the button sel once it is there and enabled, in one
+	// step in the page: a live region may replace the button between a
+	// lookup and a click from outside.
+	click := func(what, sel string) {
+		t.Helper()
+		q := jsString(sel)
+		b.WaitFor(what, `(() => { const e = document.querySelector(`+q+`); if (!e || e.disabled) return false; e.click(); return true; })()`, 30*time.Second)
+	}
 	state := func(where, server string) string {
 		return `(document.querySelector('` + where + `[data-server="` + server + `"] .state') || {}).textContent`
 	}
@@ -181,7 +190,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	b.WaitFor("the sign-in page", `location.pathname === "/ui/signin" && new URLSearchParams(location.search).get("next") === "/ui/security"`, 30*time.Second)
 	b.Do("paste the key", chromedp.SendKeys(chromedp.CSS("#key"), testKey), chromedp.Click(chromedp.CSS(`#signin button[type=submit]`)))
 	b.WaitFor("back on the Security page", `location.pathname === "/ui/security" && document.body.dataset.live === "connected"`, 30*time.Second)
-	b.Do("sign out", chromedp.Click(chromedp.CSS("#signout")))
+	click("sign out", "#signout")
 	b.WaitFor("signed out", `location.pathname === "/ui/signin"`, 30*time.Second)
 
 	// Sign in with the link the console prints (opened in a fresh tab):
@@ -247,9 +256,9 @@ func TestBrowserEndToEnd(t *testing.T) {
 	// first) and comes back.
 	b.Open(p.url("/ui/security"))
 	b.WaitFor("the Security page", `document.body.dataset.live === "connected"`, 30*time.Second)
-	b.Do("beta's switch", chromedp.Click(chromedp.CSS("#iso-beta")))
+	click("beta's switch", "#iso-beta")
 	b.WaitFor("the confirmation", `document.getElementById("confirm").open`, 10*time.Second)
-	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-yes")))
+	click("confirm", "#confirm-yes")
 	b.WaitFor("beta on the host", `!!document.querySelector('tr[data-server="beta"] .badge.host') && document.getElementById("iso-beta").getAttribute("aria-checked") === "false"`, 60*time.Second)
 	waitContainers := func(server string, want int) {
 		t.Helper()
@@ -263,7 +272,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 	waitContainers("beta", 0)
 	waitContainers("alpha", 1)
-	b.Do("beta's switch again", chromedp.Click(chromedp.CSS("#iso-beta")))
+	click("beta's switch again", "#iso-beta")
 	b.WaitFor("beta in a container again", `!!document.querySelector('tr[data-server="beta"] .badge.isolated') && document.getElementById("iso-beta").getAttribute("aria-checked") === "true"`, 60*time.Second)
 	waitState("tr", "beta", "ready", 60*time.Second)
 	waitContainers("beta", 1)
@@ -293,14 +302,14 @@ func TestBrowserEndToEnd(t *testing.T) {
 	b.Open(p.url("/ui/security"))
 	b.WaitFor("the Security page", `document.body.dataset.live === "connected"`, 30*time.Second)
 	before, _ = os.ReadFile(p.cfgPath)
-	b.Do("click the switch", chromedp.Click(chromedp.CSS("#global-toggle")))
+	click("click the switch", "#global-toggle")
 	b.WaitFor("the confirmation", `document.getElementById("confirm").open`, 10*time.Second)
 	for _, s := range []string{"alpha", "beta"} {
 		if !testutil.Eval[bool](b, `document.getElementById("confirm-body").textContent.includes("`+s+`")`) {
 			t.Fatalf("the confirmation does not name %s: %s", s, testutil.Eval[string](b, `document.getElementById("confirm-body").textContent`))
 		}
 	}
-	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-yes")))
+	click("confirm", "#confirm-yes")
 	for _, s := range []string{"alpha", "beta"} {
 		b.WaitFor(s+" on the host", `!!document.querySelector('tr[data-server="`+s+`"] .badge.host')`, 60*time.Second)
 		waitState("tr", s, "ready", 60*time.Second)
@@ -319,9 +328,9 @@ func TestBrowserEndToEnd(t *testing.T) {
 	// Approve the quarantined server from the dashboard.
 	b.Open(p.url("/ui/"))
 	b.WaitFor("the dashboard", `document.body.dataset.live === "connected"`, 30*time.Second)
-	b.Do("approve", chromedp.Click(chromedp.CSS(`button[data-action="POST /api/v1/servers/waiting/approve"]`)))
+	click("approve", `button[data-action="POST /api/v1/servers/waiting/approve"]`)
 	b.WaitFor("the confirmation", `document.getElementById("confirm").open`, 10*time.Second)
-	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-yes")))
+	click("confirm", "#confirm-yes")
 	waitState("article", "waiting", "ready", 60*time.Second)
 
 	// Its page tails its log, and follows it: a restart writes the line
@@ -329,7 +338,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	b.Open(p.url("/ui/servers/waiting"))
 	b.WaitFor("the log tail", `document.getElementById("log").textContent.includes("hello from waiting") && document.getElementById("log-status").textContent === "following"`, 20*time.Second)
 	n := testutil.Eval[int](b, `document.getElementById("log").textContent.split("hello from waiting").length - 1`)
-	b.Do("restart", chromedp.Click(chromedp.CSS(`button[data-action="POST /api/v1/servers/waiting/restart"]`)))
+	click("restart", `button[data-action="POST /api/v1/servers/waiting/restart"]`)
 	b.WaitFor("the restart's line in the log", `document.getElementById("log").textContent.split("hello from waiting").length - 1 > `+fmt.Sprint(n), 30*time.Second)
 
 	// A tool that changes is withheld: after a restart with a new
@@ -340,13 +349,13 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 	b.Open(p.url("/ui/servers/hostile"))
 	b.WaitFor("the server page", `document.body.dataset.live === "connected"`, 30*time.Second)
-	b.Do("restart", chromedp.Click(chromedp.CSS(`button[data-action="POST /api/v1/servers/hostile/restart"]`)))
+	click("restart", `button[data-action="POST /api/v1/servers/hostile/restart"]`)
 	b.WaitFor("echo withheld with its diff", `!!document.querySelector('.pending[data-tool="echo"] .diff .add')`, 30*time.Second)
 	b.Open(p.url("/ui/"))
 	b.WaitFor("the withheld tools", `!!document.querySelector('.withheld[data-server="hostile"] button[data-action]')`, 10*time.Second)
-	b.Do("approve", chromedp.Click(chromedp.CSS(`.withheld[data-server="hostile"] button[data-action]`)))
+	click("approve", `.withheld[data-server="hostile"] button[data-action]`)
 	b.WaitFor("the confirmation", `document.getElementById("confirm").open`, 10*time.Second)
-	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-yes")))
+	click("confirm", "#confirm-yes")
 	b.WaitFor("nothing withheld", `!document.querySelector('.withheld[data-server="hostile"]')`, 20*time.Second)
 
 	// A hostile tool description is text, on the server page and in search.
@@ -360,7 +369,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 
 	// Add a server through the form; its page shows it starting and ready.
 	b.Open(p.url("/ui/add"))
-	b.Do("submit empty", chromedp.Click(chromedp.CSS(`#add button[type=submit]`)))
+	click("submit empty", `#add button[type=submit]`)
 	b.WaitFor("the name's error next to it", `document.getElementById("name-error").textContent !== "" && document.getElementById("name").getAttribute("aria-invalid") === "true"`, 5*time.Second)
 	b.Do("fill the form",
 		chromedp.SendKeys(chromedp.CSS("#name"), "added"),
@@ -374,13 +383,13 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 
 	// Disable, enable and remove it from its page.
-	b.Do("disable", chromedp.Click(chromedp.CSS(`button[data-action="POST /api/v1/servers/added/disable"]`)))
+	click("disable", `button[data-action="POST /api/v1/servers/added/disable"]`)
 	b.WaitFor("added disabled", `(document.querySelector('[data-live="server-head"] .state') || {}).textContent === "disabled"`, 30*time.Second)
-	b.Do("enable", chromedp.Click(chromedp.CSS(`button[data-action="POST /api/v1/servers/added/enable"]`)))
+	click("enable", `button[data-action="POST /api/v1/servers/added/enable"]`)
 	b.WaitFor("added ready again", `(document.querySelector('[data-live="server-head"] .state') || {}).textContent === "ready"`, 60*time.Second)
-	b.Do("remove", chromedp.Click(chromedp.CSS(`button[data-action="DELETE /api/v1/servers/added"]`)))
+	click("remove", `button[data-action="DELETE /api/v1/servers/added"]`)
 	b.WaitFor("the confirmation", `document.getElementById("confirm").open`, 10*time.Second)
-	b.Do("confirm", chromedp.Click(chromedp.CSS("#confirm-yes")))
+	click("confirm", "#confirm-yes")
 	b.WaitFor("the dashboard without it", `location.pathname === "/ui/" && document.body.dataset.live === "connected" && !document.querySelector('article[data-server="added"]')`, 30*time.Second)
 	if cfgNow, _ := os.ReadFile(p.cfgPath); strings.Contains(string(cfgNow), `"added"`) {
 		t.Fatalf("removed server still in the config file:\n%s", cfgNow)
@@ -439,4 +448,9 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if failures > 8 {
 		t.Fatalf("%d failed requests in the first ~7 s after the proxy stopped:\n%s", failures, b.ConsoleText())
 	}
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

@@ -133,6 +133,10 @@ type page struct {
 	Data     any
 }
 
+// refreshHeader marks the request of a live page fetching itself again
+// (static/app.js).
+const refreshHeader = "X-Mcpproxy-Refresh"
+
 // securityHeaders are sent with every page and static file.
 func securityHeaders(h http.Header) {
 	h.Set("Content-Security-Policy", CSP)
@@ -209,6 +213,15 @@ func (u *UI) notFound(w http.ResponseWriter, r *http.Request, msg string) {
 // 404s, the rest 500s with the error's text.
 func (u *UI) failed(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, ErrNotFound) {
+		if r.Header.Get(refreshHeader) != "" {
+			// A live page fetching itself again: its server is gone.
+			// No 404 (the browser would log it as an error); the page
+			// says so itself.
+			securityHeaders(w.Header())
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		u.notFound(w, r, err.Error())
 		return
 	}

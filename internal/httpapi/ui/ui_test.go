@@ -186,6 +186,16 @@ func TestPagesAreLockedDown(t *testing.T) {
 	if res, _ := get(t, h, "/ui/servers/unknown", true); res.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown server: %d", res.StatusCode)
 	}
+	// A live page of a server removed meanwhile, fetching itself again,
+	// is told so without an error status the browser would log.
+	req := httptest.NewRequest(http.MethodGet, "/ui/servers/unknown", nil)
+	req.Header.Set("X-Test-Signed-In", "1")
+	req.Header.Set(refreshHeader, "1")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNoContent {
+		t.Errorf("refresh of an unknown server: %d, want 204", rec.Code)
+	}
 }
 
 // Text an upstream server controls (tool descriptions, diffs, errors, log

@@ -295,9 +295,11 @@ const UI = (() => {
       if (refreshing) { again = true; return; }
       refreshing = true;
       try {
-        const r = await fetch(location.pathname + location.search, { cache: "no-store", credentials: "same-origin" });
+        const r = await fetch(location.pathname + location.search,
+          { cache: "no-store", credentials: "same-origin", headers: { "X-Mcpproxy-Refresh": "1" } });
         if (r.redirected && new URL(r.url).pathname === "/ui/signin") { signInAgain(); return; }
-        if (!r.ok && r.status !== 404) return;
+        if (r.status === 204) { removed(document.body.dataset.server || "the server"); return; }
+        if (!r.ok) return;
         const doc = new DOMParser().parseFromString(await r.text(), "text/html");
         swap(doc);
         document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
