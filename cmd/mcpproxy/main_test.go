@@ -1148,4 +1148,26 @@ func TestConfigValidateRefusesDangerousMounts(t *testing.T) {
 	if strings.Contains(errOut, "mcpServers[2]") {
 		t.Errorf("the plain folder was refused:\n%s", errOut)
 	}
+
+	// A symlink into ~/.ssh is judged by what it points to (a home of the
+	// test's own, so that the message is the same everywhere).
+	home := filepath.Join(dir, "home")
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "innocent")
+	if err := os.Symlink(filepath.Join(home, ".ssh"), link); err != nil {
+		t.Fatal(err)
+	}
+	linked := filepath.Join(dir, "link.json")
+	if err := os.WriteFile(linked, []byte(`{"mcpServers": [{"name": "l", "command": "npx", "isolation": {"mounts": ["`+link+`:/keys"]}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(proxyBin, "config", "validate", linked)
+	cmd.Env = append(testEnv(), "HOME="+home)
+	b, err := cmd.CombinedOutput()
+	want := `mcpServers[0].isolation.mounts[0]: "` + link + `:/keys" would give the container credentials under the home directory (` + filepath.Join(home, ".ssh") + `) (` + link + ` resolves to ` + filepath.Join(home, ".ssh") + `)`
+	if err == nil || !strings.Contains(string(b), want) {
+		t.Errorf("a symlink into ~/.ssh: %v\n%s\nwant %s", err, b, want)
+	}
 }

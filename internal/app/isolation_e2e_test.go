@@ -1265,6 +1265,10 @@ func TestIsolationImagePullFailure(t *testing.T) {
 		t.Fatalf("isolation info: %+v", v.Isolation)
 	}
 	mustContain(t, mainLog(t, h), "docker isolation: pulling image")
+	// The client calling the server gets the same line.
+	got := clientError(t, cs, "ghost", "echo")
+	mustContain(t, got, "image "+registry+"/"+image+" is not present locally and could not be pulled from "+registry+": the registry has no such image (")
+	mustContain(t, got, " — build or load it (docker load / docker build), or set isolation.image / default_images to an image you have")
 	t.Logf("last_error: %s", st.Error)
 }
 
