@@ -123,15 +123,7 @@ func (r *Runtime) chownVolume(ctx context.Context, cli *CLI, volume, owner strin
 	if err != nil {
 		return err
 	}
-	args := []string{"create", "--network", "none"}
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		args = append(args, "--label", k+"="+labels[k])
-	}
+	args := append([]string{"create", "--network", "none"}, labelFlags(labels)...)
 	args = append(args, "--mount", mountValue(isolation.Mount{Type: isolation.MountVolume, Source: volume, Target: "/cache"}), image, "/none")
 	out, err := cli.output(ctx, args...)
 	if err != nil {
@@ -217,17 +209,23 @@ func (c *CLI) CreateVolume(ctx context.Context, name string, labels map[string]s
 	if err := checkID(name); err != nil {
 		return err
 	}
-	args := []string{"volume", "create"}
+	args := append([]string{"volume", "create"}, labelFlags(labels)...)
+	_, err := c.output(ctx, append(args, name)...)
+	return err
+}
+
+// labelFlags are "--label k=v" for each label, in sorted key order.
+func labelFlags(labels map[string]string) []string {
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	flags := make([]string, 0, 2*len(keys))
 	for _, k := range keys {
-		args = append(args, "--label", k+"="+labels[k])
+		flags = append(flags, "--label", k+"="+labels[k])
 	}
-	_, err := c.output(ctx, append(args, name)...)
-	return err
+	return flags
 }
 
 // RemoveVolume removes volume name: gone already is not an error, in use

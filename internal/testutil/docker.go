@@ -95,15 +95,8 @@ func NodeImage(t testing.TB) string {
 		tree := rootfs{}
 		tree.dir("/tmp", 0o1777)
 		tree.file("/usr/bin/node", nodeBin, 0o755)
-		for _, lib := range libs {
-			src, err := filepath.EvalSymlinks(lib)
-			if err != nil {
-				return "", err
-			}
-			if err := h.file(lib, src); err != nil {
-				return "", err
-			}
-			tree.file(lib, src, 0o755)
+		if err := addHostFiles(h, &tree, libs); err != nil {
+			return "", err
 		}
 		tree.tree("/peers/node_modules", filepath.Join(peers, "node_modules"))
 		return ensureImage(docker, "node", h.key(), tree, func(tag string) error {
@@ -112,6 +105,28 @@ func NodeImage(t testing.TB) string {
 	})
 	fatalIf(t, err, "NodeImage")
 	return tag
+}
+
+// addHostFiles copies each host file (symlinks followed) to the same path
+// in tree and hashes it into h, in the order given (a path given twice is
+// taken once), so that the image key is the same on every run.
+func addHostFiles(h *hasher, tree *rootfs, paths []string) error {
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		src, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return err
+		}
+		if err := h.file(p, src); err != nil {
+			return err
+		}
+		tree.file(p, src, 0o755)
+	}
+	return nil
 }
 
 // staticImage builds (once) a FROM-scratch image holding one static linux

@@ -60,7 +60,7 @@ func NpmImage(t testing.TB) string {
 				return "", err
 			}
 		}
-		libs := map[string]bool{}
+		var libs []string
 		for _, dst := range []string{"/usr/bin/node", "/bin/sh", "/usr/bin/env"} {
 			src := bins[dst]
 			if err := h.file(dst, src); err != nil {
@@ -71,19 +71,10 @@ func NpmImage(t testing.TB) string {
 			if err != nil {
 				return "", err
 			}
-			for _, l := range ls {
-				libs[l] = true
-			}
+			libs = append(libs, ls...)
 		}
-		for lib := range libs {
-			src, err := filepath.EvalSymlinks(lib)
-			if err != nil {
-				return "", err
-			}
-			if err := h.file(lib, src); err != nil {
-				return "", err
-			}
-			tree.file(lib, src, 0o755)
+		if err := addHostFiles(h, &tree, libs); err != nil {
+			return "", err
 		}
 		tree.tree(npmDir, npmDir)
 		tree.link("/usr/bin/npm", "../lib/node_modules/npm/bin/npm-cli.js")
