@@ -107,6 +107,12 @@ func DoctorIsolation(ctx context.Context, o DoctorOptions) error {
 			continue
 		}
 		checked++
+		if d.Err != nil {
+			// The proxy would not start it (fail closed): nothing to probe.
+			fmt.Fprintf(o.Out, "%s  not started: %v\n\n", s.Name, d.Err)
+			failed = append(failed, s.Name)
+			continue
+		}
 		if err := checkServer(ctx, o.Out, rt, res.Path, probeBin, listeners, instance, host, s, d.Plan); err != nil {
 			fmt.Fprintf(o.Out, "%s  could not be checked: %v\n\n", s.Name, err)
 			failed = append(failed, s.Name)
