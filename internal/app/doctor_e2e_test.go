@@ -94,3 +94,24 @@ func TestDoctorIsolation(t *testing.T) {
 	}
 	_ = dockerPath
 }
+
+// A server the proxy would refuse to start (a mount of the data dir) is
+// reported as such, not probed.
+func TestDoctorReportsRefusedPlan(t *testing.T) {
+	t.Parallel()
+	testutil.RequireDocker(t)
+	image := testutil.FixtureImage(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "mcp_config.json")
+	s := isoServer("greedy", image, map[string]any{"mounts": []string{filepath.Join(dir, "logs")}}, "/mcpfixture")
+	if err := os.WriteFile(cfgPath, []byte(isoConfig(t, nil, s)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := DoctorIsolation(ctx, DoctorOptions{DataDir: dir, ConfigPath: cfgPath, Out: &out})
+	if err == nil || !strings.Contains(out.String(), `greedy  not started: isolation.mounts[0] "`+filepath.Join(dir, "logs")+`": refused: it would give the container mcpproxy's data directory`) {
+		t.Fatalf("doctor: %v\n%s", err, out.String())
+	}
+}

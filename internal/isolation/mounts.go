@@ -107,17 +107,17 @@ func (h Host) explicitMount(p *Plan, hp dockerargs.HostPaths, allow bool, field,
 	if err != nil {
 		return &MountError{Field: field, Entry: entry, Why: err.Error()}
 	}
-	if h.Stat != nil {
-		if _, err := h.Stat(spec.Source); err != nil {
-			return &MountError{Field: field, Entry: entry, Why: spec.Source + " does not exist on this host; create it or remove the entry"}
-		}
-	}
 	if why := dockerargs.CheckHostPath(spec.Source, hp); why != "" {
 		if !allow {
 			return &MountError{Field: field, Entry: entry, Why: "refused: it would give the container " + why +
 				`; remove it, or, if this server really needs it, write "allow_dangerous": true in its isolation block by hand`}
 		}
 		p.Notes = append(p.Notes, fmt.Sprintf("mount %s: allowed by allow_dangerous: it gives the container %s", spec.Source, why))
+	}
+	if h.Stat != nil {
+		if _, err := h.Stat(spec.Source); err != nil {
+			return &MountError{Field: field, Entry: entry, Why: spec.Source + " does not exist on this host; create it or remove the entry"}
+		}
 	}
 	p.Mounts = append(p.Mounts, Mount{Type: MountBind, Source: h.resolve(spec.Source), Target: spec.Target, ReadOnly: spec.ReadOnly, Reason: field})
 	return nil
