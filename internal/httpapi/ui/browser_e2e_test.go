@@ -168,13 +168,14 @@ func TestBrowserEndToEnd(t *testing.T) {
 	t.Cleanup(func() { p.removeContainers(docker) })
 	b := testutil.NewBrowser(t, 1280, 900)
 
-	// click clicks the button sel once it is there and enabled, in one
-	// step in the page: a live region may replace the button between a
-	// lookup and a click from outside.
+	// click clicks the button sel once the page's script runs (the page is
+	// live) and the button is there and enabled, in one step in the page:
+	// a live region may replace the button between a lookup and a click
+	// from outside.
 	click := func(what, sel string) {
 		t.Helper()
 		q := jsString(sel)
-		b.WaitFor(what, `(() => { const e = document.querySelector(`+q+`); if (!e || e.disabled) return false; e.click(); return true; })()`, 30*time.Second)
+		b.WaitFor(what, `(() => { const e = document.querySelector(`+q+`); if (document.body.dataset.live !== "connected" || !e || e.disabled) return false; e.click(); return true; })()`, 30*time.Second)
 	}
 	state := func(where, server string) string {
 		return `(document.querySelector('` + where + `[data-server="` + server + `"] .state') || {}).textContent`
@@ -298,6 +299,18 @@ func TestBrowserEndToEnd(t *testing.T) {
 		t.Fatalf("a refused default changed the file:\n%s", now)
 	}
 
+	// A good value is saved: the file changes in that value only, and the
+	// containers are started again with it.
+	b.Do("a good memory limit",
+		chromedp.SetValue(chromedp.CSS("#memory_limit"), "300m"),
+		chromedp.Click(chromedp.CSS(`#defaults button[type=submit]`)))
+	b.WaitFor("saved", `document.getElementById("defaults-status").textContent.startsWith("Saved") && !document.getElementById("memory_limit").hasAttribute("aria-invalid")`, 30*time.Second)
+	if now, _ := os.ReadFile(p.cfgPath); string(now) != strings.Replace(string(onFile), `"memory_limit": "256m"`, `"memory_limit": "300m"`, 1) {
+		t.Fatalf("saving the memory limit changed more than it:\nbefore:\n%s\nafter:\n%s", onFile, now)
+	}
+	b.Open(p.url("/ui/servers/alpha"))
+	b.WaitFor("alpha's container with the new limit", `(document.getElementById("docker-run") || {}).textContent.includes("--memory 300m") && (document.querySelector('[data-live="server-head"] .state') || {}).textContent === "ready"`, 60*time.Second)
+
 	// Off again: the page asks first and names what moves to the host.
 	b.Open(p.url("/ui/security"))
 	b.WaitFor("the Security page", `document.body.dataset.live === "connected"`, 30*time.Second)
@@ -398,7 +411,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	// An invalid edit of the file on disk: every page says so, with the
 	// problem, and says nothing once it is fixed.
 	good, _ := os.ReadFile(p.cfgPath)
-	bad := strings.Replace(string(good), `"memory_limit": "256m"`, `"memory_limit": "lots"`, 1)
+	bad := strings.Replace(string(good), `"memory_limit": "300m"`, `"memory_limit": "lots"`, 1)
 	if err := os.WriteFile(p.cfgPath, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
