@@ -384,6 +384,13 @@ func TestBrowserEndToEnd(t *testing.T) {
 	b.Open(p.url("/ui/add"))
 	click("submit empty", `#add button[type=submit]`)
 	b.WaitFor("the name's error next to it", `document.getElementById("name-error").textContent !== "" && document.getElementById("name").getAttribute("aria-invalid") === "true"`, 5*time.Second)
+	b.Do("an HTTP server with a bad URL",
+		chromedp.Click(chromedp.CSS("#t-http")),
+		chromedp.SendKeys(chromedp.CSS("#url"), "ftp://example.invalid/mcp"),
+		chromedp.SendKeys(chromedp.CSS("#headers"), "no colon here"),
+		chromedp.Click(chromedp.CSS(`#add button[type=submit]`)))
+	b.WaitFor("the URL's and the headers' errors", `document.getElementById("url-error").textContent.includes("http") && document.getElementById("headers-error").textContent.includes("Name: value") && document.getElementById("url").getAttribute("aria-invalid") === "true"`, 5*time.Second)
+	b.Do("back to stdio", chromedp.Click(chromedp.CSS("#t-stdio")))
 	b.Do("fill the form",
 		chromedp.SendKeys(chromedp.CSS("#name"), "added"),
 		chromedp.SendKeys(chromedp.CSS("#command"), bin),
