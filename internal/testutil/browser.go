@@ -110,7 +110,7 @@ func (b *Browser) Open(url string) {
 	b.t.Helper()
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__mcpproxyOld = true; location.assign(`+jsString(url)+`); true`))
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__mcpproxyOld = true; location.assign(`+JSString(url)+`); true`))
 		if err == nil {
 			err = b.poll(ctx, `!window.__mcpproxyOld && document.readyState === "complete"`)
 		}
@@ -149,7 +149,9 @@ func (b *Browser) poll(ctx context.Context, expr string) error {
 	}
 }
 
-func jsString(s string) string {
+// JSString is s as a JavaScript string literal, for expressions given to
+// Eval and WaitFor.
+func JSString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }

@@ -2,7 +2,6 @@ package ui_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -174,7 +173,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	// from outside.
 	click := func(what, sel string) {
 		t.Helper()
-		q := jsString(sel)
+		q := testutil.JSString(sel)
 		b.WaitFor(what, `(() => { const e = document.querySelector(`+q+`); if (document.body.dataset.live !== "connected" || !e || e.disabled) return false; e.click(); return true; })()`, 30*time.Second)
 	}
 	state := func(where, server string) string {
@@ -468,9 +467,4 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if failures > 8 {
 		t.Fatalf("%d failed requests in the first ~7 s after the proxy stopped:\n%s", failures, b.ConsoleText())
 	}
-}
-
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
