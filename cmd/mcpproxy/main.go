@@ -110,7 +110,7 @@ func newServe(g *cli.Globals) *cobra.Command {
 			}
 			dataDir, configPath := g.Resolve()
 			red := &logging.Redactor{}
-			logger, closer, err := logging.NewWithRedactor(logging.Options{Level: level, Dir: filepath.Join(dataDir, "logs"), Stderr: cmd.ErrOrStderr()}, red)
+			logger, closer, err := logging.New(logging.Options{Level: level, Dir: filepath.Join(dataDir, "logs"), Stderr: cmd.ErrOrStderr()}, red)
 			if err != nil {
 				return err
 			}
@@ -123,11 +123,7 @@ func newServe(g *cli.Globals) *cobra.Command {
 			}
 			logger.Debug("scheduler", "gomaxprocs", runtime.GOMAXPROCS(0), "cpus", runtime.NumCPU())
 			if tray {
-				if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
-					logger.Info("no tray available (no desktop session); continuing without it")
-				} else {
-					logger.Info("tray icon is not supported in this build; continuing without it")
-				}
+				logger.Info("mcpproxy has no tray icon (--tray is accepted for compatibility and does nothing); the web UI's address is printed when the proxy listens")
 			}
 			// The key from the environment is taken out of it, so that no
 			// server started from here inherits it.
@@ -170,7 +166,9 @@ func newServe(g *cli.Globals) *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default 127.0.0.1:8080)")
 	cmd.Flags().BoolVar(&readOnly, "read-only", false, "refuse every configuration change from MCP clients and the API (edit the config file instead)")
 	cmd.Flags().BoolVar(&noManagement, "disable-management", false, "leave the upstream_servers tool out of /mcp")
-	cmd.Flags().BoolVar(&tray, "tray", false, "show a tray icon (needs a desktop session)")
+	// --tray is accepted (the spec's debugging command passes
+	// --tray=false) but there is no tray icon: the web UI replaces it.
+	cmd.Flags().BoolVar(&tray, "tray", false, "accepted for compatibility; mcpproxy has no tray icon (use the web UI)")
 	return cmd
 }
 

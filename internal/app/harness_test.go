@@ -49,7 +49,7 @@ func startAppWith(t testing.TB, cfg string, with func(*Options)) *harness {
 		}
 	}
 	red := &logging.Redactor{}
-	logger, closer, err := logging.NewWithRedactor(logging.Options{Level: slog.LevelDebug, Dir: filepath.Join(dir, "logs"), Stderr: h.logs}, red)
+	logger, closer, err := logging.New(logging.Options{Level: slog.LevelDebug, Dir: filepath.Join(dir, "logs"), Stderr: h.logs}, red)
 	if err != nil {
 		t.Fatal(err)
 	}

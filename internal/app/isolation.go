@@ -52,6 +52,9 @@ type Isolation struct {
 	mu     sync.Mutex
 	env    docker.Environ
 	warned map[string]bool
+	// reporter is the running telemetry reporter (RunTelemetry), woken
+	// when the configuration changes.
+	reporter *telemetry.Reporter
 	// lastStatus is the docker status DockerStatus last reported.
 	lastStatus httpapi.DockerStatus
 	hasStatus  bool
@@ -344,6 +347,14 @@ func (i *Isolation) installShim() {
 // per process, the warning for per-server opt-ins that the global flag
 // ignores. It never waits.
 func (i *Isolation) ConfigChanged(cfg *config.Config) {
+	// A configuration that turns telemetry on is reported soon, not at
+	// the next hourly check.
+	i.mu.Lock()
+	r := i.reporter
+	i.mu.Unlock()
+	if r != nil {
+		r.Wake()
+	}
 	path := i.dockerPath()
 	i.backendChanged(cfg)
 	if i.usesDocker(cfg, path) {
@@ -489,6 +500,9 @@ func (i *Isolation) Close() {
 // RunTelemetry runs the daily report until ctx ends.
 func (i *Isolation) RunTelemetry(ctx context.Context) {
 	r := telemetry.NewReporter(i.telemetrySources(i.a.opts.DataDir), i.a.log)
+	i.mu.Lock()
+	i.reporter = r
+	i.mu.Unlock()
 	r.Run(ctx)
 }
 

@@ -20,15 +20,6 @@ func DefaultDataDir() string {
 	return filepath.Join(home, ".mcpproxy")
 }
 
-// DefaultPath returns the configuration file's path inside dataDir;
-// "" means DefaultDataDir, giving ~/.mcpproxy/mcp_config.json.
-func DefaultPath(dataDir string) string {
-	if dataDir == "" {
-		dataDir = DefaultDataDir()
-	}
-	return filepath.Join(dataDir, FileName)
-}
-
 // probeTimeout bounds the first-run docker probe.
 var probeTimeout = 2 * time.Second
 

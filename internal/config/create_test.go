@@ -37,7 +37,7 @@ func TestLoadOrCreate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data", ".mcpproxy")
-			path := DefaultPath(dir)
+			path := filepath.Join(dir, FileName)
 			cfg, created, err := LoadOrCreate(path, tt.probe)
 			if err != nil {
 				t.Fatal(err)
@@ -129,18 +129,12 @@ func TestCreateFileDoesNotClobber(t *testing.T) {
 	assertOnlyConfig(t, path)
 }
 
-func TestDefaultPath(t *testing.T) {
+func TestDefaultDataDir(t *testing.T) {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		t.Skip("no home directory")
 	}
 	if got, want := DefaultDataDir(), filepath.Join(home, ".mcpproxy"); got != want {
 		t.Errorf("DefaultDataDir() = %s, want %s", got, want)
-	}
-	if got, want := DefaultPath(""), filepath.Join(home, ".mcpproxy", "mcp_config.json"); got != want {
-		t.Errorf("DefaultPath(\"\") = %s, want %s", got, want)
-	}
-	if got, want := DefaultPath("/data"), filepath.Join("/data", "mcp_config.json"); got != want {
-		t.Errorf("DefaultPath(/data) = %s, want %s", got, want)
 	}
 }

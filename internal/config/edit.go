@@ -12,22 +12,15 @@ import (
 	"github.com/tailscale/hujson"
 )
 
-// ErrServerExists is returned (wrapped) by AddServer when the name is taken.
+// ErrServerExists is returned (wrapped) when a server's name is taken.
 var ErrServerExists = errors.New("server already exists")
 
 // ErrServerNotFound is returned (wrapped) by edits naming a server the file
 // does not hold.
 var ErrServerNotFound = errors.New("server not found")
 
-// AddServer appends s to the servers of the configuration file at path: as
-// an array element, or as a key in the object form of mcpServers.
-func AddServer(path string, s *Server) error {
-	if s == nil {
-		return errors.New("add server: no server")
-	}
-	return editFile(path, func(d *document, c *Config) error { return d.addServer(c, s) })
-}
-
+// addServer appends s to the servers of the file: as an array element, or
+// as a key in the object form of mcpServers.
 func (d *document) addServer(c *Config, s *Server) error {
 	if c.Server(s.Name) != nil {
 		return fmt.Errorf("add server %q: %w", s.Name, ErrServerExists)
@@ -54,16 +47,9 @@ func (d *document) addServer(c *Config, s *Server) error {
 	return d.appendElement(list, raw)
 }
 
-// UpdateServer replaces the server named s.Name by s. Fields that did not
+// updateServer replaces the server named s.Name by s. Fields that did not
 // change keep their text; keys the configuration does not know and comments
 // inside the entry are kept.
-func UpdateServer(path string, s *Server) error {
-	if s == nil {
-		return errors.New("update server: no server")
-	}
-	return editFile(path, func(d *document, c *Config) error { return d.updateServer(s) })
-}
-
 func (d *document) updateServer(s *Server) error {
 	entry, objectForm, err := d.server(s.Name)
 	if err != nil {
@@ -114,47 +100,6 @@ func SetServerEnabled(path, name string, enabled bool) error {
 		}
 		return d.setMember(entry, "enabled", jsonBool(enabled))
 	})
-}
-
-// SetDockerIsolationEnabled sets docker_isolation.enabled, adding the
-// docker_isolation object if the file has none.
-func SetDockerIsolationEnabled(path string, enabled bool) error {
-	return editFile(path, func(d *document, c *Config) error {
-		return d.setNested(&d.root, "docker_isolation", "enabled", jsonBool(enabled))
-	})
-}
-
-// SetServerIsolationEnabled sets isolation.enabled of the server named name,
-// adding the isolation object if needed; nil removes the key (the server
-// then follows the global flag).
-func SetServerIsolationEnabled(path, name string, enabled *bool) error {
-	return editFile(path, func(d *document, c *Config) error {
-		entry, _, err := d.server(name)
-		if err != nil {
-			return err
-		}
-		if enabled == nil {
-			if iso := member(entry, "isolation"); iso != nil {
-				d.removeMember(iso, "enabled")
-			}
-			return nil
-		}
-		return d.setNested(entry, "isolation", "enabled", jsonBool(*enabled))
-	})
-}
-
-// setNested sets obj.key.sub to raw, creating obj.key (or replacing a null
-// there) when needed.
-func (d *document) setNested(v *hujson.Value, key, sub string, raw []byte) error {
-	inner := member(v, key)
-	if inner == nil || asObject(inner) == nil {
-		wrapped, err := json.Marshal(map[string]json.RawMessage{sub: raw})
-		if err != nil {
-			return err
-		}
-		return d.setMember(v, key, wrapped)
-	}
-	return d.setMember(inner, sub, raw)
 }
 
 // server finds the entry of the server named name and whether mcpServers

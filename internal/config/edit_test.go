@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -107,7 +108,7 @@ func TestEdits(t *testing.T) {
 		want func(t *testing.T, base string) string
 	}{
 		{"AddServer/array", arrayFile,
-			func(p string) error { return AddServer(p, newServer) },
+			func(p string) error { return addServer(p, newServer) },
 			func(t *testing.T, b string) string {
 				return edited(t, b, `    {"name": "web", "url": "https://example.com/mcp"}, // remote
 `, `    {"name": "web", "url": "https://example.com/mcp"}, // remote
@@ -122,7 +123,7 @@ func TestEdits(t *testing.T) {
 `)
 			}},
 		{"AddServer/object", objectFile,
-			func(p string) error { return AddServer(p, newServer) },
+			func(p string) error { return addServer(p, newServer) },
 			func(t *testing.T, b string) string {
 				return edited(t, b, "\t\t\"web\": {\"url\": \"https://example.com/mcp\"}\n",
 					"\t\t\"web\": {\"url\": \"https://example.com/mcp\"},\n"+
@@ -135,23 +136,23 @@ func TestEdits(t *testing.T) {
 						"\t\t}\n")
 			}},
 		{"AddServer/no mcpServers", "{\n  \"x-other\": 1 // why\n}\n",
-			func(p string) error { return AddServer(p, &Server{Name: "a", URL: "http://localhost:3000/mcp"}) },
+			func(p string) error { return addServer(p, &Server{Name: "a", URL: "http://localhost:3000/mcp"}) },
 			func(t *testing.T, b string) string {
 				return "{\n  \"x-other\": 1, // why\n  \"mcpServers\": [\n    {\n      \"name\": \"a\",\n      \"url\": \"http://localhost:3000/mcp\"\n    }\n  ]\n}\n"
 			}},
 		{"AddServer/empty array", "{\n  \"mcpServers\": [],\n  \"x\": 1\n}\n",
-			func(p string) error { return AddServer(p, &Server{Name: "a", Command: "x"}) },
+			func(p string) error { return addServer(p, &Server{Name: "a", Command: "x"}) },
 			func(t *testing.T, b string) string {
 				return "{\n  \"mcpServers\": [\n    {\n      \"name\": \"a\",\n      \"command\": \"x\"\n    }\n  ],\n  \"x\": 1\n}\n"
 			}},
 		{"AddServer/one line", `{"mcpServers": [{"name": "a", "command": "x"}], "x": 1}`,
-			func(p string) error { return AddServer(p, &Server{Name: "b", Command: "y", Args: []string{"1"}}) },
+			func(p string) error { return addServer(p, &Server{Name: "b", Command: "y", Args: []string{"1"}}) },
 			func(t *testing.T, b string) string {
 				return `{"mcpServers": [{"name": "a", "command": "x"}, {"name": "b", "command": "y", "args": ["1"]}], "x": 1}`
 			}},
 		{"AddServer/CRLF", "{\r\n    \"mcpServers\": [\r\n        {\"name\": \"a\", \"command\": \"x\"} // a\r\n    ]\r\n}\r\n",
 			func(p string) error {
-				return AddServer(p, &Server{Name: "b", Command: "y", Env: map[string]string{"A": "1"}})
+				return addServer(p, &Server{Name: "b", Command: "y", Env: map[string]string{"A": "1"}})
 			},
 			func(t *testing.T, b string) string {
 				return "{\r\n    \"mcpServers\": [\r\n        {\"name\": \"a\", \"command\": \"x\"}, // a\r\n" +
@@ -161,7 +162,7 @@ func TestEdits(t *testing.T) {
 
 		{"UpdateServer/array", arrayFile,
 			func(p string) error {
-				return UpdateServer(p, &Server{Name: "fs", Command: "npx", Args: []string{"-y", "server-fs@2"}, Enabled: boolPtr(true)})
+				return updateServer(p, &Server{Name: "fs", Command: "npx", Args: []string{"-y", "server-fs@2"}, Enabled: boolPtr(true)})
 			},
 			func(t *testing.T, b string) string {
 				return edited(t, b, `      "args": ["-y", "server-fs"], // pinned
@@ -173,7 +174,7 @@ func TestEdits(t *testing.T) {
 			}},
 		{"UpdateServer/object", objectFile,
 			func(p string) error {
-				return UpdateServer(p, &Server{Name: "fs", Command: "npx", Args: []string{"-y", "server-fs@2"}, Enabled: boolPtr(true)})
+				return updateServer(p, &Server{Name: "fs", Command: "npx", Args: []string{"-y", "server-fs@2"}, Enabled: boolPtr(true)})
 			},
 			func(t *testing.T, b string) string {
 				return edited(t, b, "\t\t\t\"args\": [\"-y\", \"server-fs\"]\n",
@@ -200,7 +201,7 @@ func TestEdits(t *testing.T) {
 }
 `,
 			func(p string) error {
-				return UpdateServer(p, &Server{Name: "a", URL: "http://h/mcp", Env: map[string]string{"KEEP": "1", "NEW": "3"},
+				return updateServer(p, &Server{Name: "a", URL: "http://h/mcp", Env: map[string]string{"KEEP": "1", "NEW": "3"},
 					Isolation: &ServerIsolation{Image: "img:2", NetworkMode: "none"}})
 			},
 			func(t *testing.T, b string) string {
@@ -226,23 +227,23 @@ func TestEdits(t *testing.T) {
 `
 			}},
 		{"UpdateServer/object keeps inner name", `{"mcpServers": {"a": {"name": "a", "command": "x", "env": {"A": "1"}}}}`,
-			func(p string) error { return UpdateServer(p, &Server{Name: "a", Command: "y"}) },
+			func(p string) error { return updateServer(p, &Server{Name: "a", Command: "y"}) },
 			func(t *testing.T, b string) string {
 				return `{"mcpServers": {"a": {"name": "a", "command": "y"}}}`
 			}},
 		{"AddServer/empty object form", "{\n  \"mcpServers\": {}\n}\n",
-			func(p string) error { return AddServer(p, &Server{Name: "a", Command: "x"}) },
+			func(p string) error { return addServer(p, &Server{Name: "a", Command: "x"}) },
 			func(t *testing.T, b string) string {
 				return "{\n  \"mcpServers\": {\n    \"a\": {\n      \"command\": \"x\"\n    }\n  }\n}\n"
 			}},
 		{"AddServer/null", `{"mcpServers": null}`,
-			func(p string) error { return AddServer(p, &Server{Name: "a", Command: "x"}) },
+			func(p string) error { return addServer(p, &Server{Name: "a", Command: "x"}) },
 			func(t *testing.T, b string) string {
 				return "{\"mcpServers\": [\n  {\n    \"name\": \"a\",\n    \"command\": \"x\"\n  }\n]}"
 			}},
 		{"UpdateServer/unchanged", arrayFile,
 			func(p string) error {
-				return UpdateServer(p, &Server{Name: "fs", Command: "npx", Args: []string{"-y", "server-fs"}})
+				return updateServer(p, &Server{Name: "fs", Command: "npx", Args: []string{"-y", "server-fs"}})
 			},
 			func(t *testing.T, b string) string { return b }},
 
@@ -297,53 +298,6 @@ func TestEdits(t *testing.T) {
 			func(t *testing.T, b string) string {
 				return "{\"mcpServers\": {\"a\": {\n  \"command\": \"x\",\n  \"enabled\": true /* paused */\n}}}"
 			}},
-
-		{"SetDockerIsolationEnabled/existing", arrayFile,
-			func(p string) error { return SetDockerIsolationEnabled(p, true) },
-			func(t *testing.T, b string) string {
-				return edited(t, b, `"enabled": false, // off for now`, `"enabled": true, // off for now`)
-			}},
-		{"SetDockerIsolationEnabled/absent", objectFile,
-			func(p string) error { return SetDockerIsolationEnabled(p, true) },
-			func(t *testing.T, b string) string {
-				return edited(t, b, "\t\"x-future\": true\n",
-					"\t\"x-future\": true,\n\t\"docker_isolation\": {\n\t\t\"enabled\": true\n\t}\n")
-			}},
-		{"SetDockerIsolationEnabled/empty object", "{\n  \"docker_isolation\": {}\n}\n",
-			func(p string) error { return SetDockerIsolationEnabled(p, false) },
-			func(t *testing.T, b string) string {
-				return "{\n  \"docker_isolation\": {\n    \"enabled\": false\n  }\n}\n"
-			}},
-
-		{"SetServerIsolationEnabled/add object", arrayFile,
-			func(p string) error { return SetServerIsolationEnabled(p, "fs", boolPtr(true)) },
-			func(t *testing.T, b string) string {
-				return edited(t, b, `      "x-note": "unknown key",
-`, `      "x-note": "unknown key",
-      "isolation": {
-        "enabled": true
-      },
-`)
-			}},
-		{"SetServerIsolationEnabled/object form", objectFile,
-			func(p string) error { return SetServerIsolationEnabled(p, "web", boolPtr(false)) },
-			func(t *testing.T, b string) string {
-				return edited(t, b, `{"url": "https://example.com/mcp"}`,
-					`{"url": "https://example.com/mcp", "isolation": {"enabled": false}}`)
-			}},
-		{"SetServerIsolationEnabled/set existing", `{"mcpServers": [{"name": "a", "command": "x", "isolation": {"image": "i", "enabled": false}}]}`,
-			func(p string) error { return SetServerIsolationEnabled(p, "a", boolPtr(true)) },
-			func(t *testing.T, b string) string {
-				return edited(t, b, `"enabled": false`, `"enabled": true`)
-			}},
-		{"SetServerIsolationEnabled/nil removes", "{\"mcpServers\": [{\"name\": \"a\", \"command\": \"x\", \"isolation\": {\n  \"image\": \"i\",\n  // opt in\n  \"enabled\": true, // yes\n  \"log_driver\": \"local\"\n}}]}",
-			func(p string) error { return SetServerIsolationEnabled(p, "a", nil) },
-			func(t *testing.T, b string) string {
-				return "{\"mcpServers\": [{\"name\": \"a\", \"command\": \"x\", \"isolation\": {\n  \"image\": \"i\",\n  \"log_driver\": \"local\"\n}}]}"
-			}},
-		{"SetServerIsolationEnabled/nil without key", arrayFile,
-			func(p string) error { return SetServerIsolationEnabled(p, "fs", nil) },
-			func(t *testing.T, b string) string { return b }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -376,14 +330,16 @@ func TestEditsReachConfig(t *testing.T) {
 	path := writeConfig(t, arrayFile, 0o600)
 	steps := []func() error{
 		func() error {
-			return AddServer(path, &Server{Name: "gh", Command: "docker", Args: []string{"run", "-i", "ghcr.io/github/github-mcp-server"}})
+			return addServer(path, &Server{Name: "gh", Command: "docker", Args: []string{"run", "-i", "ghcr.io/github/github-mcp-server"}})
 		},
 		func() error { return SetServerEnabled(path, "web", false) },
-		func() error { return SetDockerIsolationEnabled(path, true) },
-		func() error { return SetServerIsolationEnabled(path, "fs", boolPtr(false)) },
+		func() error { return PatchDockerIsolation(path, json.RawMessage(`{"enabled": true}`)) },
+		func() error {
+			return PatchServer(path, "fs", json.RawMessage(`{"isolation": {"enabled": false}}`), PatchOptions{})
+		},
 		func() error { return RemoveServer(path, "gh") },
 		func() error {
-			return UpdateServer(path, &Server{Name: "web", URL: "https://example.org/mcp", Enabled: boolPtr(false)})
+			return updateServer(path, &Server{Name: "web", URL: "https://example.org/mcp", Enabled: boolPtr(false)})
 		},
 	}
 	for i, step := range steps {
@@ -417,25 +373,22 @@ func TestEditErrorsLeaveFileUntouched(t *testing.T) {
 		wantIs  error
 		wantErr string // exact Error() with the path replaced by FILE
 	}{
-		{"add duplicate", arrayFile, func(p string) error { return AddServer(p, &Server{Name: "fs", Command: "x"}) },
+		{"add duplicate", arrayFile, func(p string) error { return addServer(p, &Server{Name: "fs", Command: "x"}) },
 			ErrServerExists, `add server "fs": server already exists`},
-		{"add nil", arrayFile, func(p string) error { return AddServer(p, nil) }, nil, "add server: no server"},
-		{"add invalid name", arrayFile, func(p string) error { return AddServer(p, &Server{Name: "bad name", Command: "x"}) }, nil,
+		{"add invalid name", arrayFile, func(p string) error { return addServer(p, &Server{Name: "bad name", Command: "x"}) }, nil,
 			`FILE: mcpServers[2].name: "bad name" may only contain letters, digits, "_", "." and "-" (it is used in the URL /mcp/{name} and in container names) and must not be "." or ".."`},
-		{"add invalid server", objectFile, func(p string) error { return AddServer(p, &Server{Name: "x", Command: "c", URL: "http://h"}) }, nil,
+		{"add invalid server", objectFile, func(p string) error { return addServer(p, &Server{Name: "x", Command: "c", URL: "http://h"}) }, nil,
 			`FILE: mcpServers.x.url: cannot be combined with "command": a server is either stdio ("command") or HTTP ("url"); remove one`},
-		{"update missing", arrayFile, func(p string) error { return UpdateServer(p, &Server{Name: "nope", Command: "x"}) },
+		{"update missing", arrayFile, func(p string) error { return updateServer(p, &Server{Name: "nope", Command: "x"}) },
 			ErrServerNotFound, `server "nope": server not found`},
 		{"update invalid", arrayFile, func(p string) error {
-			return UpdateServer(p, &Server{Name: "fs", Command: "npx", Isolation: &ServerIsolation{MemoryLimit: "lots"}})
+			return updateServer(p, &Server{Name: "fs", Command: "npx", Isolation: &ServerIsolation{MemoryLimit: "lots"}})
 		}, nil, `FILE: mcpServers[0].isolation.memory_limit: ` + sizeMsg},
 		{"remove missing", objectFile, func(p string) error { return RemoveServer(p, "nope") },
 			ErrServerNotFound, `server "nope": server not found`},
 		{"enable missing", arrayFile, func(p string) error { return SetServerEnabled(p, "nope", true) },
 			ErrServerNotFound, `server "nope": server not found`},
-		{"isolation missing", arrayFile, func(p string) error { return SetServerIsolationEnabled(p, "nope", nil) },
-			ErrServerNotFound, `server "nope": server not found`},
-		{"invalid file", invalid, func(p string) error { return SetDockerIsolationEnabled(p, true) }, nil,
+		{"invalid file", invalid, func(p string) error { return PatchDockerIsolation(p, json.RawMessage(`{"enabled": true}`)) }, nil,
 			`FILE:2:18: mcpServers[0].command: required for stdio servers (or set "url" for an HTTP server)`},
 		{"syntax error", "{\"mcpServers\": [}", func(p string) error { return RemoveServer(p, "a") }, nil,
 			`FILE:1:17: invalid JSON: invalid character '}' at start of value`},
@@ -466,7 +419,7 @@ func TestEditErrorsLeaveFileUntouched(t *testing.T) {
 
 func TestEditMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), FileName)
-	if err := SetDockerIsolationEnabled(path, true); !errors.Is(err, fs.ErrNotExist) {
+	if err := PatchDockerIsolation(path, json.RawMessage(`{"enabled": true}`)); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("error = %v, want ErrNotExist", err)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
@@ -480,7 +433,7 @@ func TestEditUnchangedDoesNotWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := SetDockerIsolationEnabled(path, false); err != nil {
+	if err := PatchDockerIsolation(path, json.RawMessage(`{"enabled": false}`)); err != nil {
 		t.Fatal(err)
 	}
 	after, err := os.Stat(path)
@@ -505,7 +458,7 @@ func TestEditThroughSymlink(t *testing.T) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Skip("no symlinks:", err)
 	}
-	if err := SetDockerIsolationEnabled(link, true); err != nil {
+	if err := PatchDockerIsolation(link, json.RawMessage(`{"enabled": true}`)); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
@@ -522,7 +475,7 @@ func TestEditConcurrent(t *testing.T) {
 	errs := make(chan error, 10)
 	for i := range 10 {
 		wg.Go(func() {
-			errs <- AddServer(path, &Server{Name: fmt.Sprintf("s%d", i), Command: "x"})
+			errs <- addServer(path, &Server{Name: fmt.Sprintf("s%d", i), Command: "x"})
 		})
 	}
 	wg.Wait()
@@ -539,4 +492,14 @@ func TestEditConcurrent(t *testing.T) {
 	if len(c.Servers) != 12 {
 		t.Errorf("%d servers after 10 concurrent adds to 2, want 12", len(c.Servers))
 	}
+}
+
+// addServer and updateServer edit the file through the document's own
+// edits (what AddServerFrom and ModifyServer use).
+func addServer(path string, s *Server) error {
+	return editFile(path, func(d *document, c *Config) error { return d.addServer(c, s) })
+}
+
+func updateServer(path string, s *Server) error {
+	return editFile(path, func(d *document, c *Config) error { return d.updateServer(s) })
 }

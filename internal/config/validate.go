@@ -68,9 +68,8 @@ func (e *ValidationError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// Validate checks an in-memory configuration, for example one changed
-// through the API. It returns a *ValidationError listing every problem, with
-// zero positions, or nil. Parse applies the same rules:
+// validator applies the semantic rules of a configuration, after Parse has
+// decoded it (or to an in-memory one, in tests):
 //
 //   - A server has a unique name of letters, digits, "_", "." and "-" (not
 //     "." or ".."), because the name appears in /mcp/{name} and in container
@@ -102,17 +101,8 @@ func (e *ValidationError) Error() string {
 //     /proc, /sys, /dev, a docker socket, …) unless the server's own block
 //     says "allow_dangerous": true; the global extra_args and network_mode
 //     have no such way out.
-func Validate(c *Config) error {
-	if c == nil {
-		return &ValidationError{Problems: []Problem{{Msg: "no configuration"}}}
-	}
-	v := &validator{hostPaths: defaultHostPaths()}
-	v.config(c, func(i int) string { return fmt.Sprintf("mcpServers[%d]", i) })
-	return v.err()
-}
-
-// validator applies the semantic rules shared by Parse and Validate. When it
-// runs after decoding a file, pos holds the position of every decoded value
+//
+// When it runs after decoding a file, pos holds the position of every decoded value
 // and bad the paths that already have a (type) problem; problems at or below
 // a bad path are not reported twice.
 type validator struct {

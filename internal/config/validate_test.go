@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -106,4 +107,15 @@ func TestParseUnits(t *testing.T) {
 	if _, err := ParseMemory("lots"); err == nil || !strings.Contains(err.Error(), `"lots"`) {
 		t.Errorf("ParseMemory(lots) = %v", err)
 	}
+}
+
+// Validate checks an in-memory configuration with the rules Parse applies:
+// a *ValidationError listing every problem (with zero positions), or nil.
+func Validate(c *Config) error {
+	if c == nil {
+		return &ValidationError{Problems: []Problem{{Msg: "no configuration"}}}
+	}
+	v := &validator{hostPaths: defaultHostPaths()}
+	v.config(c, func(i int) string { return fmt.Sprintf("mcpServers[%d]", i) })
+	return v.err()
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -159,13 +160,13 @@ func TestWatchIgnoresUnchangedContent(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "other.json"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := SetDockerIsolationEnabled(path, false); err != nil {
+	if err := PatchDockerIsolation(path, json.RawMessage(`{"enabled": false}`)); err != nil {
 		t.Fatal(err)
 	}
 	expectQuiet(t, l, changes, errs, time.Now())
 
 	// Our own edit is seen exactly once.
-	if err := SetDockerIsolationEnabled(path, true); err != nil {
+	if err := PatchDockerIsolation(path, json.RawMessage(`{"enabled": true}`)); err != nil {
 		t.Fatal(err)
 	}
 	if c := nextChange(t, changes, errs); !c.DockerIsolation.Enabled {

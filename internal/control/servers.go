@@ -71,9 +71,9 @@ func (s *Service) view(cfg *config.Config, u *upstream.Upstream, ds httpapi.Dock
 	}
 	info := upstream.DescribeDecision(s.iso.Decide(cfg, sc))
 	if st.Isolation != nil && st.Isolation.Isolated == info.Isolated {
-		run := *st.Isolation
+		run := st.Isolation // a copy of the upstream's (Status clones it)
 		run.Reason = info.Reason
-		info = &run
+		info = run
 	}
 	if phase := s.iso.StartPhase(st.Name); phase != "" && info.Isolated {
 		// A (re)start is under way: show its live phase (pull progress),

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/process"
 )
 
 // command is exec.CommandContext, except that when ctx ends the child gets
@@ -16,6 +18,6 @@ func command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 3 * time.Second
-	setDeathSignal(cmd)
+	process.DieWithParent(cmd)
 	return cmd
 }

@@ -4,9 +4,8 @@
 // (PATH, well-known install locations, the login shell), decides how to exec
 // it (directly, or through the login shell when the daemon environment lives
 // only there), probes the daemon with a cache, checks and pulls images,
-// inspects, lists and removes containers by ID, and tracks which mcpproxy
-// instance is alive so that a crashed instance's containers can be reaped
-// without touching anyone else's.
+// lists and removes containers by ID, and reaps a crashed instance's
+// containers without touching anyone else's.
 //
 // Everything that touches the OS is injectable (file system, environment,
 // clock, command runner) so that each decision is unit-tested; the
@@ -20,8 +19,9 @@
 //     docker, unless DOCKER_HOST/DOCKER_CONTEXT are exported) merges the
 //     login shell's PATH and DOCKER_* variables into mcpproxy's environment,
 //     after which docker is exec'd directly.
-//   - AcquireInstance gives the process an ID whose liveness others can
-//     check; Reap removes the containers of dead instances at start.
+//   - AcquireInstance gives the process a unique ID (LabelInstance); Reap
+//     removes, at start, the containers that dead instances of this host
+//     and data directory left behind.
 //   - Runtime.EnsureImage, Start (with the stdio shim's socket link),
 //     ListManaged, Remove and Events; the Container it returns reports how
 //     the server ended (exit code, OOM kill).

@@ -57,17 +57,19 @@ type Hydration struct {
 	PathMerged bool
 }
 
-// HydrateFromLoginShell makes a macOS mcpproxy started by launchd or a tray
-// (minimal PATH, no shell rc) see the docker environment the user's terminal
-// has. Call it once at start, before anything reads the environment.
+// HydrateFromLoginShell makes an mcpproxy started without the user's shell
+// (launchd, a systemd unit, an app launcher: minimal PATH, no shell rc) see
+// the docker environment the user's terminal has. mcpproxy calls it once,
+// in the background, the first time a configuration needs docker.
 //
-// On darwin, when PATH looks minimal (only the system directories) or a
-// DaemonEnvKeys variable is unset, it runs `$SHELL -l -c env` once (at most
+// When PATH looks minimal (only the system directories) or a DaemonEnvKeys
+// variable is unset, it runs `$SHELL -l -c env` once (at most
 // HydrateTimeout), sets each unset DaemonEnvKeys variable that the login
 // shell has, and merges PATH: login entries first when ours was minimal,
 // otherwise ours first with the login shell's missing entries appended. No
-// variable that is already set is changed, and no value is logged. On other
-// platforms it does nothing and reports Loaded false.
+// variable that is already set is changed, and no value is logged. On macOS
+// and Linux alike; on Windows (no login shell) it does nothing and reports
+// Loaded false.
 func HydrateFromLoginShell(ctx context.Context, o HydrateOptions) (Hydration, error) {
 	goos := o.GOOS
 	if goos == "" {
@@ -142,7 +144,8 @@ func HydrateFromLoginShell(ctx context.Context, o HydrateOptions) (Hydration, er
 	return h, nil
 }
 
-// minimalPath reports whether PATH holds only launchd's system directories.
+// minimalPath reports whether PATH holds only the system directories (what
+// launchd and a bare service manager give).
 func minimalPath(p string) bool {
 	system := map[string]bool{"/usr/bin": true, "/bin": true, "/usr/sbin": true, "/sbin": true}
 	for _, e := range filepath.SplitList(p) {

@@ -13,9 +13,9 @@ import (
 // Instance is this mcpproxy process's identity on the docker engine (its
 // LabelInstance value). It holds an exclusive lock on <lockDir>/<ID>.lock
 // for as long as the process lives, which makes the ID unique among the
-// user's processes and lets InstanceAlive tell whether it lives. Whether a
-// container is an orphan is NOT judged by these files (they are shared by
-// every proxy of the user): Reap trusts only the data dir's lock.
+// user's processes. Whether a container is an orphan is NOT judged by these
+// files (they are shared by every proxy of the user): Reap trusts only the
+// data dir's lock.
 type Instance struct {
 	// ID is random (16 lowercase hex digits) and is the value of
 	// LabelInstance on this instance's containers.
@@ -104,55 +104,6 @@ func (i *Instance) Release() error {
 	closeErr := i.file.Close()
 	i.file = nil
 	return errors.Join(rmErr, closeErr)
-}
-
-// Liveness of an instance as seen through its lock file.
-type liveness int
-
-const (
-	livenessUnknown liveness = iota // cannot tell (missing file, not ours, invalid ID)
-	livenessAlive                   // someone holds the lock
-	livenessDead                    // the file exists and nobody holds its lock
-)
-
-// InstanceAlive reports whether some process holds the lock of instance id
-// in lockDir. A missing lock file, an invalid ID or an unreadable file count
-// as not alive.
-func InstanceAlive(lockDir, id string) bool {
-	return instanceLiveness(lockDir, id) == livenessAlive
-}
-
-func instanceLiveness(lockDir, id string) liveness {
-	if !ValidInstanceID(id) {
-		return livenessUnknown
-	}
-	f, err := openLock(filepath.Join(lockDir, id+lockSuffix))
-	if err != nil {
-		return livenessUnknown
-	}
-	defer f.Close()
-	switch err := lockFile(f); {
-	case err == nil:
-		return livenessDead // closing f releases our probe lock
-	case errors.Is(err, errLocked):
-		return livenessAlive
-	default:
-		return livenessUnknown
-	}
-}
-
-// ValidInstanceID reports whether id has the form AcquireInstance makes.
-// Label values are untrusted: anything else is never used as a file name.
-func ValidInstanceID(id string) bool {
-	if len(id) != 16 {
-		return false
-	}
-	for _, r := range id {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 func newInstanceID() (string, error) {

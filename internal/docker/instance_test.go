@@ -87,7 +87,7 @@ func TestAcquireInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer inst.Release()
-	if !ValidInstanceID(inst.ID) {
+	if len(inst.ID) != 16 || strings.Trim(inst.ID, "0123456789abcdef") != "" {
 		t.Fatalf("ID %q", inst.ID)
 	}
 	if inst.LockPath != filepath.Join(lockDir, inst.ID+".lock") {
@@ -101,12 +101,12 @@ func TestAcquireInstance(t *testing.T) {
 	if err != nil || di.Mode().Perm() != 0o700 {
 		t.Fatalf("lock dir mode %v, %v", di.Mode(), err)
 	}
-	// Alive, also when checked from this same process (a separate open).
-	if !InstanceAlive(lockDir, inst.ID) {
-		t.Fatal("own instance not alive")
+	// Held, also against this same process (a separate open), and
+	// checking does not release it.
+	if !held(t, inst.LockPath) {
+		t.Fatal("the instance's lock is not held")
 	}
-	// Checking does not disturb the lock.
-	if !InstanceAlive(lockDir, inst.ID) {
+	if !held(t, inst.LockPath) {
 		t.Fatal("checking released the lock")
 	}
 	other, err := AcquireInstance(lockDir)
@@ -123,9 +123,6 @@ func TestAcquireInstance(t *testing.T) {
 	}
 	if err := inst.Release(); err != nil {
 		t.Fatalf("second Release: %v", err)
-	}
-	if InstanceAlive(lockDir, inst.ID) {
-		t.Fatal("released instance alive")
 	}
 	if _, err := os.Stat(inst.LockPath); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("lock file left after Release: %v", err)
@@ -170,38 +167,34 @@ func TestAcquireInstanceTightensAndRejects(t *testing.T) {
 	}
 }
 
-func TestInstanceAliveAcrossProcesses(t *testing.T) {
+// The lock is held by the process that acquired it for as long as it
+// lives, and no longer once it is killed.
+func TestInstanceLockAcrossProcesses(t *testing.T) {
 	lockDir := t.TempDir()
 	h := startLockHolder(t, lockDir)
-	if !InstanceAlive(lockDir, h.ID) {
-		t.Fatal("instance held by another process not alive")
+	path := filepath.Join(lockDir, h.ID+lockSuffix)
+	if !held(t, path) {
+		t.Fatal("the lock of an instance held by another process is free")
 	}
 	h.kill9(t)
-	if InstanceAlive(lockDir, h.ID) {
-		t.Fatal("instance alive after kill -9")
-	}
-	if instanceLiveness(lockDir, h.ID) != livenessDead {
-		t.Fatal("a crashed instance's leftover lock file must read as dead")
+	if held(t, path) {
+		t.Fatal("the lock is still held after kill -9")
 	}
 }
 
-func TestInstanceAliveMissingOrInvalid(t *testing.T) {
-	lockDir := t.TempDir()
-	for _, id := range []string{"0123456789abcdef", "../../etc/passwd", "", "ABCDEF0123456789", "0123456789abcde"} {
-		if InstanceAlive(lockDir, id) {
-			t.Errorf("InstanceAlive(%q) = true", id)
-		}
-		if instanceLiveness(lockDir, id) != livenessUnknown {
-			t.Errorf("liveness(%q) must be unknown", id)
-		}
+// held reports whether some open file holds the lock of path.
+func held(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A symlinked lock file is not followed.
-	target := filepath.Join(t.TempDir(), "t")
-	os.WriteFile(target, nil, 0o600)
-	os.Symlink(target, filepath.Join(lockDir, "0123456789abcdef.lock"))
-	if instanceLiveness(lockDir, "0123456789abcdef") != livenessUnknown {
-		t.Error("symlinked lock must be unknown")
+	defer f.Close()
+	err = lockFile(f)
+	if err != nil && !errors.Is(err, errLocked) {
+		t.Fatal(err)
 	}
+	return errors.Is(err, errLocked)
 }
 
 func TestDefaultLockDir(t *testing.T) {

@@ -14,6 +14,4 @@ func lockFile(f *os.File) error {
 	return fmt.Errorf("instance locks: %w on this platform", errors.ErrUnsupported)
 }
 
-func openLock(path string) (*os.File, error) { return os.OpenFile(path, os.O_RDWR, 0) }
-
 func ensureLockDir(dir string) error { return os.MkdirAll(dir, 0o700) }

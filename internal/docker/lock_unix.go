@@ -25,11 +25,6 @@ func lockFile(f *os.File) error {
 	return nil
 }
 
-// openLock opens an existing lock file without following a symlink.
-func openLock(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
-}
-
 // ensureLockDir creates dir (0700) and checks it is a real directory owned
 // by us, tightening its mode to 0700.
 func ensureLockDir(dir string) error {

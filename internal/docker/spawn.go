@@ -40,14 +40,15 @@ type Environ struct {
 	Getenv func(string) string
 	// Stat verifies the docker binary; nil means os.Stat.
 	Stat func(string) (fs.FileInfo, error)
-	// LoginShellLoaded is true when the login shell's environment was merged
-	// into ours at start (HydrateFromLoginShell's Loaded; on macOS).
+	// LoginShellLoaded is true when the login shell's environment has been
+	// merged into ours (HydrateFromLoginShell's Loaded), which happens once,
+	// the first time a configuration needs docker.
 	LoginShellLoaded bool
 }
 
 // DaemonEnvGuaranteed reports whether docker started directly sees the same
 // daemon as from the user's shell: DOCKER_HOST or DOCKER_CONTEXT is exported
-// to mcpproxy, or the login-shell environment was loaded at start.
+// to mcpproxy, or the login-shell environment has been loaded.
 func (e Environ) DaemonEnvGuaranteed() bool {
 	return e.LoginShellLoaded || e.getenv("DOCKER_HOST") != "" || e.getenv("DOCKER_CONTEXT") != ""
 }

@@ -124,15 +124,6 @@ func OpenAPI() []byte {
 	return openAPIDoc
 }
 
-// Operations are the documented routes as "METHOD /path" patterns.
-func Operations() []string {
-	out := make([]string, len(operations))
-	for i, op := range operations {
-		out[i] = op.Method + " " + op.Path
-	}
-	return out
-}
-
 var pathParamRe = regexp.MustCompile(`\{([a-z_]+)\}`)
 
 func buildOpenAPI() map[string]any {

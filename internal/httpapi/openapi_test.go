@@ -52,3 +52,12 @@ func TestOpenAPIListsExactlyTheRoutesServed(t *testing.T) {
 		t.Fatalf("the document's paths %v\nare not the operations %v", inDoc, documented)
 	}
 }
+
+// Operations are the documented routes (for the tests) as "METHOD /path" patterns.
+func Operations() []string {
+	out := make([]string, len(operations))
+	for i, op := range operations {
+		out[i] = op.Method + " " + op.Path
+	}
+	return out
+}

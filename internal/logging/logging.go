@@ -36,15 +36,10 @@ type Options struct {
 }
 
 // New returns a logger writing text lines to <Dir>/main.log (rotated at
-// 10 MB, 5 backups, mode 0600) and to stderr. The closer closes main.log.
-func New(opts Options) (*slog.Logger, io.Closer, error) {
-	return NewWithRedactor(opts, nil)
-}
-
-// NewWithRedactor is New with secret redaction: every value registered in r,
-// now or later, is replaced by "***" wherever it appears in a record. A nil r
-// redacts nothing.
-func NewWithRedactor(opts Options, r *Redactor) (*slog.Logger, io.Closer, error) {
+// 10 MB, 5 backups, mode 0600) and to stderr, with secret redaction: every
+// value registered in r, now or later, is replaced by "***" wherever it
+// appears in a record (a nil r redacts nothing). The closer closes main.log.
+func New(opts Options, r *Redactor) (*slog.Logger, io.Closer, error) {
 	stderr := opts.Stderr
 	if stderr == nil {
 		stderr = os.Stderr

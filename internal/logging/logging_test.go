@@ -21,7 +21,7 @@ func newTestLogger(t *testing.T, level slog.Level, r *Redactor) (*slog.Logger, f
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "logs")
 	var buf syncBuffer
-	logger, closer, err := NewWithRedactor(Options{Level: level, Dir: dir, Stderr: &buf}, r)
+	logger, closer, err := New(Options{Level: level, Dir: dir, Stderr: &buf}, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestParseLevel(t *testing.T) {
 
 func TestFilePermissions(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "logs")
-	logger, closer, err := New(Options{Dir: dir, Stderr: io.Discard})
+	logger, closer, err := New(Options{Dir: dir, Stderr: io.Discard}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestFilePermissions(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, c2, err := New(Options{Dir: dir2, Stderr: io.Discard})
+	_, c2, err := New(Options{Dir: dir2, Stderr: io.Discard}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestServerLog(t *testing.T) {
 
 func TestStderrOnly(t *testing.T) {
 	var buf syncBuffer
-	logger, closer, err := New(Options{Stderr: &buf})
+	logger, closer, err := New(Options{Stderr: &buf}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,8 +150,7 @@ func (u *Upstream) launch(ctx context.Context, cfg *config.Server) (*Launched, f
 	run, err := u.m.launcher.Launch(ctx, cfg, stderr)
 	u.mu.Lock()
 	if run != nil && run.Isolation != nil {
-		c := *run.Isolation
-		u.isolation = &c
+		u.isolation = run.Isolation.Clone()
 	}
 	if err == nil {
 		u.live = run

@@ -53,7 +53,7 @@ type Launched struct {
 	// (including MCP initialize) must have finished.
 	Deadline time.Time
 	// Isolation describes the container, if any; for a host server, why it
-	// is not isolated. The upstream never changes it (it copies it).
+	// is not isolated. The upstream keeps a copy of its own (Clone).
 	Isolation *IsolationInfo
 }
 
@@ -92,6 +92,18 @@ type IsolationInfo struct {
 	// Notes explain non-default choices of the plan and what the backend
 	// enforces differently.
 	Notes []string `json:"notes,omitempty"`
+}
+
+// Clone returns a deep copy of info (nil for nil): the upstream hands out
+// copies, never its own.
+func (info *IsolationInfo) Clone() *IsolationInfo {
+	if info == nil {
+		return nil
+	}
+	c := *info
+	c.Mounts = append([]MountView(nil), info.Mounts...)
+	c.Notes = append([]string(nil), info.Notes...)
+	return &c
 }
 
 // MountView is one mount of a container, for the list view.

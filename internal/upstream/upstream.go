@@ -133,10 +133,7 @@ func (u *Upstream) Status() Status {
 		Enabled: u.cfg.IsEnabled(), Error: u.lastErr, ToolCount: len(u.tools),
 		Restarts: u.restarts, Since: u.since,
 	}
-	if u.isolation != nil {
-		c := *u.isolation
-		st.Isolation = &c
-	}
+	st.Isolation = u.isolation.Clone()
 	return st
 }
 

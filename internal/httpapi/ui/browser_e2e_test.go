@@ -39,7 +39,7 @@ func startProxy(t *testing.T, cfg string) *proxy {
 		t.Fatal(err)
 	}
 	red := &logging.Redactor{}
-	logger, closer, err := logging.NewWithRedactor(logging.Options{Level: slog.LevelDebug, Dir: filepath.Join(dir, "logs"), Stderr: p.logs}, red)
+	logger, closer, err := logging.New(logging.Options{Level: slog.LevelDebug, Dir: filepath.Join(dir, "logs"), Stderr: p.logs}, red)
 	if err != nil {
 		t.Fatal(err)
 	}

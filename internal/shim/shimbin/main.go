@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command shimbin is the stdio shim mcpproxy mounts into isolated
 // containers. It runs as the container's entrypoint:
 //
