@@ -5,13 +5,37 @@
 package atomicfile
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
 
 // Write replaces path by data with permissions perm.
 func Write(path string, data []byte, perm os.FileMode) error {
+	return replace(path, perm, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// WriteFunc replaces path by what write writes, with permissions perm,
+// through a buffer of its own: a large file is never held in memory
+// whole. Nothing replaces path when write fails.
+func WriteFunc(path string, perm os.FileMode, write func(w io.Writer) error) error {
+	return replace(path, perm, func(f *os.File) error {
+		bw := bufio.NewWriterSize(f, 32<<10)
+		if err := write(bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+}
+
+// replace writes a temporary file next to path with fill, syncs it and
+// renames it over path.
+func replace(path string, perm os.FileMode, fill func(f *os.File) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -19,7 +43,7 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	tmp := f.Name()
 	err = f.Chmod(perm)
 	if err == nil {
-		_, err = f.Write(data)
+		err = fill(f)
 	}
 	if err == nil {
 		err = f.Sync()

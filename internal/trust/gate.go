@@ -35,10 +35,31 @@ type Gate struct {
 type verdict struct {
 	from []*mcp.Tool // the list judged (compared by identity)
 	live bool
-	// allowed are the names of the tools clients may see and call; state
-	// is every listed tool's state.
-	allowed map[string]bool
-	state   map[string]string
+	// state is every listed tool's state; a tool clients may see and
+	// call is approved.
+	state map[string]toolState
+}
+
+// toolState is a listed tool's state against its pin.
+type toolState uint8
+
+const (
+	approved toolState = iota + 1
+	changed
+	added
+)
+
+// String is the state's name in the API (StateApproved, …).
+func (s toolState) String() string {
+	switch s {
+	case approved:
+		return StateApproved
+	case changed:
+		return StateChanged
+	case added:
+		return StateNew
+	}
+	return ""
 }
 
 // NewGate returns a gate over store; current reports a server's tools.
@@ -54,7 +75,9 @@ func sameList(a, b []*mcp.Tool) bool {
 }
 
 // verdictFor judges server's current tool list, pinning it first if the
-// server is connected and has no pins yet.
+// server is connected and has no pins yet. Judging hashes each tool once
+// (see hashTool: no allocation per tool); only a first list is turned
+// into the definitions its pins keep.
 func (g *Gate) verdictFor(server string) *verdict {
 	tools, live := g.current(server)
 	g.mu.Lock()
@@ -63,25 +86,27 @@ func (g *Gate) verdictFor(server string) *verdict {
 	if v != nil && v.live == live && sameList(v.from, tools) {
 		return v
 	}
-	defs, hashes := defineAll(tools)
 	pins, pinned := g.store.pinsOf(server)
 	if !pinned && live {
-		if g.store.baseline(server, defs, hashes) {
+		defs, sums := defineAll(tools)
+		if g.store.baseline(server, defs, sums) {
 			g.log.Info("tools pinned at first connect", "server", server, "tools", len(defs))
 		}
 		pins, _ = g.store.pinsOf(server)
 	}
-	v = &verdict{from: tools, live: live, allowed: map[string]bool{}, state: map[string]string{}}
-	for n, h := range hashes {
-		p, ok := pins[n]
+	v = &verdict{from: tools, live: live, state: make(map[string]toolState, len(tools))}
+	for _, t := range tools {
+		if t == nil {
+			continue
+		}
+		p, ok := pins[t.Name]
 		switch {
 		case !ok:
-			v.state[n] = StateNew
-		case p.Hash != h:
-			v.state[n] = StateChanged
+			v.state[t.Name] = added
+		case p.sum != hashTool(t):
+			v.state[t.Name] = changed
 		default:
-			v.state[n] = StateApproved
-			v.allowed[n] = true
+			v.state[t.Name] = approved
 		}
 	}
 	g.mu.Lock()
@@ -90,17 +115,18 @@ func (g *Gate) verdictFor(server string) *verdict {
 	return v
 }
 
-func defineAll(tools []*mcp.Tool) (map[string]Definition, map[string]string) {
+// defineAll returns the definitions and digests of tools by name.
+func defineAll(tools []*mcp.Tool) (map[string]Definition, map[string]digest) {
 	defs := make(map[string]Definition, len(tools))
-	hashes := make(map[string]string, len(tools))
+	sums := make(map[string]digest, len(tools))
 	for _, t := range tools {
 		if t == nil {
 			continue
 		}
-		d, h := Define(t)
-		defs[t.Name], hashes[t.Name] = d, h
+		d, sum := define(t)
+		defs[t.Name], sums[t.Name] = d, sum
 	}
-	return defs, hashes
+	return defs, sums
 }
 
 // forget drops the cached verdict of server (its pins changed).
@@ -118,9 +144,15 @@ func (g *Gate) VisibleTools(server string, tools []*mcp.Tool) []*mcp.Tool {
 		return nil
 	}
 	if v := g.verdictFor(server); sameList(v.from, tools) { // pins a first list
-		out := make([]*mcp.Tool, 0, len(v.allowed))
+		n := 0
+		for _, st := range v.state {
+			if st == approved {
+				n++
+			}
+		}
+		out := make([]*mcp.Tool, 0, n)
 		for _, t := range tools {
-			if t != nil && v.allowed[t.Name] {
+			if t != nil && v.state[t.Name] == approved {
 				out = append(out, t)
 			}
 		}
@@ -133,10 +165,8 @@ func (g *Gate) VisibleTools(server string, tools []*mcp.Tool) []*mcp.Tool {
 		if t == nil {
 			continue
 		}
-		if p, ok := pins[t.Name]; ok {
-			if _, h := Define(t); h == p.Hash {
-				out = append(out, t)
-			}
+		if p, ok := pins[t.Name]; ok && p.sum == hashTool(t) {
+			out = append(out, t)
 		}
 	}
 	return out
@@ -147,7 +177,7 @@ func (g *Gate) Withheld(server string) []string {
 	v := g.verdictFor(server)
 	var out []string
 	for n, st := range v.state {
-		if st != StateApproved {
+		if st != approved {
 			out = append(out, n)
 		}
 	}
@@ -181,10 +211,11 @@ func (e *WithheldError) Error() string {
 // *WithheldError.
 func (g *Gate) CheckCall(server, tool string) error {
 	v := g.verdictFor(server)
-	if v.allowed[tool] {
+	st := v.state[tool]
+	if st == approved {
 		return nil
 	}
-	return &WithheldError{Server: server, Tool: tool, State: v.state[tool]}
+	return &WithheldError{Server: server, Tool: tool, State: st.String()}
 }
 
 // ToolView is one tool of a server with its pin state, for the API.
@@ -224,17 +255,17 @@ func (g *Gate) ServerTools(server string, onlyPending bool) ServerTools {
 			continue
 		}
 		st := v.state[t.Name]
-		if onlyPending && st == StateApproved {
+		if onlyPending && st == approved {
 			continue
 		}
 		d, h := Define(t)
-		tv := ToolView{Name: t.Name, State: st, Hash: h, Definition: d}
+		tv := ToolView{Name: t.Name, State: st.String(), Hash: h, Definition: d}
 		switch st {
-		case StateChanged:
-			p := pins[t.Name]
+		case changed:
+			p := *pins[t.Name]
 			tv.Approved = &p
 			tv.Diff = Diff(p.definition(t.Name), d)
-		case StateNew:
+		case added:
 			tv.Diff = Added(d)
 		}
 		out.Tools = append(out.Tools, tv)
@@ -293,30 +324,43 @@ func (g *Gate) ApproveTools(server string, req ToolApproval) (ToolApprovalResult
 	if !v.live {
 		return ToolApprovalResult{}, ErrNotLive
 	}
-	defs, hashes := defineAll(v.from)
+	// Only the tools approved are defined (a server may list thousands).
+	byName := make(map[string]*mcp.Tool, len(req.Tools))
+	for _, t := range v.from {
+		if t != nil && (req.All && v.state[t.Name] != approved || len(req.Tools) > 0) {
+			byName[t.Name] = t
+		}
+	}
 	pick := map[string]Definition{}
+	sums := map[string]digest{}
+	add := func(t *mcp.Tool) {
+		d, sum := define(t)
+		pick[t.Name], sums[t.Name] = d, sum
+	}
 	if req.All {
 		for n, st := range v.state {
-			if st != StateApproved {
-				pick[n] = defs[n]
+			if st != approved {
+				add(byName[n])
 			}
 		}
 	}
 	for _, a := range req.Tools {
-		d, ok := defs[a.Name]
+		t, ok := byName[a.Name]
 		if !ok {
 			return ToolApprovalResult{}, &UnknownToolError{Server: server, Tool: a.Name}
 		}
-		if a.Hash != "" && a.Hash != hashes[a.Name] {
-			return ToolApprovalResult{}, &HashMismatchError{Tool: a.Name, Want: a.Hash, Have: hashes[a.Name]}
+		if _, done := pick[a.Name]; !done {
+			add(t)
 		}
-		pick[a.Name] = d
+		if have := sums[a.Name].String(); a.Hash != "" && a.Hash != have {
+			return ToolApprovalResult{}, &HashMismatchError{Tool: a.Name, Want: a.Hash, Have: have}
+		}
 	}
 	res := ToolApprovalResult{Server: server, Approved: []string{}}
 	if len(pick) == 0 {
 		return res, nil
 	}
-	if err := g.store.approve(server, pick, hashes); err != nil {
+	if err := g.store.approve(server, pick, sums); err != nil {
 		return ToolApprovalResult{}, err
 	}
 	g.forget(server)

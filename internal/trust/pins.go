@@ -1,15 +1,18 @@
 package trust
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-// Pin is the approved definition of one tool.
+// Pin is the approved definition of one tool. Pins are never changed
+// once made: an approval replaces them.
 type Pin struct {
 	// Hash is "sha256:" and the hex SHA-256 of the tool's canonical
 	// definition (see Define).
@@ -19,6 +22,8 @@ type Pin struct {
 	InputSchema json.RawMessage `json:"input_schema,omitempty"`
 	Annotations json.RawMessage `json:"annotations,omitempty"`
 	ApprovedAt  time.Time       `json:"approved_at"`
+
+	sum digest // Hash, read
 }
 
 // Definition is the part of a tool a pin covers: what a model reads and
@@ -36,6 +41,33 @@ type Definition struct {
 
 // Define returns the canonical definition of t and its hash.
 func Define(t *mcp.Tool) (Definition, string) {
+	d, sum := define(t)
+	return d, sum.String()
+}
+
+// define returns the canonical definition of t and its digest, written
+// once by the canonical encoder (see canon.go).
+func define(t *mcp.Tool) (Definition, digest) {
+	e := encoders.Get().(*canonEncoder)
+	defer encoders.Put(e)
+	e.buf = e.buf[:0]
+	if err := e.definition(t); err != nil {
+		d, _ := defineSlow(t)
+		b, _ := json.Marshal(d)
+		return d, sha256.Sum256(b)
+	}
+	d := Definition{Name: t.Name, Title: t.Title, Description: t.Description,
+		InputSchema: bytes.Clone(e.buf[e.schema[0]:e.schema[1]])}
+	if t.Annotations != nil {
+		d.Annotations = bytes.Clone(e.buf[e.annotations[0]:e.annotations[1]])
+	}
+	return d, sha256.Sum256(e.buf)
+}
+
+// defineSlow is the canonical definition of t by encoding/json, for the
+// values the canonical encoder leaves to it (a NaN, a value that cannot be
+// rendered).
+func defineSlow(t *mcp.Tool) (Definition, string) {
 	d := Definition{Name: t.Name, Title: t.Title, Description: t.Description,
 		InputSchema: canonical(t.InputSchema)}
 	if t.Annotations != nil {
@@ -73,9 +105,9 @@ func canonical(v any) json.RawMessage {
 	return out
 }
 
-// pin makes the pin of definition d with hash h, approved now.
-func pin(d Definition, h string, now time.Time) *Pin {
-	return &Pin{Hash: h, Title: d.Title, Description: d.Description, InputSchema: d.InputSchema, Annotations: d.Annotations, ApprovedAt: now}
+// pin makes the pin of definition d with digest sum, approved now.
+func pin(d Definition, sum digest, now time.Time) *Pin {
+	return &Pin{Hash: sum.String(), sum: sum, Title: d.Title, Description: d.Description, InputSchema: d.InputSchema, Annotations: d.Annotations, ApprovedAt: now}
 }
 
 // definition returns the definition a pin approved.
@@ -94,26 +126,23 @@ const (
 	StateNew = "new"
 )
 
-// pinsOf returns a copy of server's pins by name and whether its tools
-// were ever pinned.
-func (s *Store) pinsOf(server string) (map[string]Pin, bool) {
+// pinsOf returns server's pins by name and whether its tools were ever
+// pinned. The map is the store's own and must not be changed: a change of
+// the pins replaces it (so it needs no copy).
+func (s *Store) pinsOf(server string) (map[string]*Pin, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss := s.st.Servers[server]
 	if ss == nil || !ss.Pinned {
 		return nil, false
 	}
-	out := make(map[string]Pin, len(ss.Tools))
-	for n, p := range ss.Tools {
-		out[n] = *p
-	}
-	return out, true
+	return ss.Tools, true
 }
 
 // baseline pins every tool of defs when server has no pins yet and reports
 // whether it did (a server's first tool list after it became trusted). The
 // pins are in force at once and written by the store's writer.
-func (s *Store) baseline(server string, defs map[string]Definition, hashes map[string]string) bool {
+func (s *Store) baseline(server string, defs map[string]Definition, sums map[string]digest) bool {
 	did := false
 	s.changeSoon(func() {
 		ss := s.serverLocked(server)
@@ -121,25 +150,26 @@ func (s *Store) baseline(server string, defs map[string]Definition, hashes map[s
 			return
 		}
 		now := time.Now().UTC()
-		ss.Pinned, ss.Tools, did = true, map[string]*Pin{}, true
+		tools := make(map[string]*Pin, len(defs))
 		for n, d := range defs {
-			ss.Tools[n] = pin(d, hashes[n], now)
+			tools[n] = pin(d, sums[n], now)
 		}
+		ss.Pinned, ss.Tools, did = true, tools, true
 	})
 	return did
 }
 
 // approve pins the given definitions of server's tools.
-func (s *Store) approve(server string, defs map[string]Definition, hashes map[string]string) error {
+func (s *Store) approve(server string, defs map[string]Definition, sums map[string]digest) error {
 	return s.change(func() {
 		ss := s.serverLocked(server)
-		ss.Pinned = true
-		if ss.Tools == nil {
-			ss.Tools = map[string]*Pin{}
-		}
+		// A new map: readers hold the old one without a lock.
+		tools := make(map[string]*Pin, len(ss.Tools)+len(defs))
+		maps.Copy(tools, ss.Tools)
 		now := time.Now().UTC()
 		for n, d := range defs {
-			ss.Tools[n] = pin(d, hashes[n], now)
+			tools[n] = pin(d, sums[n], now)
 		}
+		ss.Pinned, ss.Tools = true, tools
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -54,7 +56,9 @@ type fileState struct {
 	Servers map[string]*serverState `json:"servers"`
 }
 
-// serverState is what the store knows about one server.
+// serverState is what the store knows about one server. Its Quarantine
+// and Tools are replaced, never changed in place, so that a reader (the
+// gate, the writer) may hold them without the lock.
 type serverState struct {
 	// Quarantine says why the server was quarantined; nil when it was not
 	// (or was approved since).
@@ -101,6 +105,11 @@ func Open(dataDir string, log *slog.Logger) (*Store, error) {
 	}
 	if st.Servers == nil {
 		st.Servers = map[string]*serverState{}
+	}
+	for _, ss := range st.Servers {
+		for _, p := range ss.Tools {
+			p.sum = parseDigest(p.Hash)
+		}
 	}
 	s.st = st
 	go s.writer()
@@ -184,10 +193,15 @@ func (s *Store) update(f func()) {
 
 // flush writes the current state unless it (or a newer one) is on disk.
 // Writes are serialised apart from the state lock, so readers never wait
-// for the disk.
+// for the disk: the lock is held only to take a snapshot (the servers'
+// states, whose pins are never changed in place), which is then written
+// to the file one pin at a time (see writeState).
 func (s *Store) flush() error {
 	s.mu.Lock()
-	b, err := json.Marshal(s.st)
+	snap := make(map[string]serverState, len(s.st.Servers))
+	for name, ss := range s.st.Servers {
+		snap[name] = *ss
+	}
 	gen := s.gen
 	s.mu.Unlock()
 	s.saveM.Lock()
@@ -195,15 +209,113 @@ func (s *Store) flush() error {
 	if gen <= s.saved {
 		return nil
 	}
-	if err == nil {
-		err = atomicfile.Write(s.path, append(b, '\n'), 0o600)
-	}
+	err := atomicfile.WriteFunc(s.path, 0o600, func(w io.Writer) error { return writeState(w, snap) })
 	if err != nil {
 		s.saveErr = fmt.Errorf("trust state: %w", err)
 		return s.saveErr
 	}
 	s.saved, s.saveErr = gen, nil
 	return nil
+}
+
+// writeState writes servers as the state file: the JSON encoding/json
+// would write for fileState (keys sorted, compact, a final newline), made
+// one server and one pin at a time so that a state of many thousands of
+// pins is never held in memory as one text.
+func writeState(w io.Writer, servers map[string]serverState) error {
+	bw := &errWriter{w: w}
+	bw.str(`{"version":` + strconv.Itoa(stateVersion) + `,"servers":{`)
+	for i, name := range slices.Sorted(maps.Keys(servers)) {
+		ss := servers[name]
+		if i > 0 {
+			bw.str(",")
+		}
+		bw.json(name)
+		sep := ""
+		bw.str(":{")
+		if ss.Quarantine != nil {
+			bw.str(`"quarantine":`)
+			bw.json(ss.Quarantine)
+			sep = ","
+		}
+		if ss.Pinned {
+			bw.str(sep + `"pinned":true`)
+			sep = ","
+		}
+		if len(ss.Tools) > 0 {
+			bw.str(sep + `"tools":{`)
+			for j, tool := range slices.Sorted(maps.Keys(ss.Tools)) {
+				if j > 0 {
+					bw.str(",")
+				}
+				bw.buf = appendString(bw.buf[:0], tool)
+				bw.buf = append(bw.buf, ':')
+				bw.buf = appendPin(bw.buf, ss.Tools[tool])
+				bw.bytes(bw.buf)
+			}
+			bw.str("}")
+		}
+		bw.str("}")
+	}
+	bw.str("}}\n")
+	return bw.err
+}
+
+// appendPin writes p as encoding/json would (its JSON fields are
+// canonical already, so they are written as they are).
+func appendPin(b []byte, p *Pin) []byte {
+	b = append(b, `{"hash":`...)
+	b = appendString(b, p.Hash)
+	if p.Title != "" {
+		b = append(b, `,"title":`...)
+		b = appendString(b, p.Title)
+	}
+	if p.Description != "" {
+		b = append(b, `,"description":`...)
+		b = appendString(b, p.Description)
+	}
+	if len(p.InputSchema) > 0 {
+		b = append(b, `,"input_schema":`...)
+		b = append(b, p.InputSchema...)
+	}
+	if len(p.Annotations) > 0 {
+		b = append(b, `,"annotations":`...)
+		b = append(b, p.Annotations...)
+	}
+	b = append(b, `,"approved_at":"`...)
+	b = p.ApprovedAt.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
+}
+
+// errWriter writes until the first error, which it keeps.
+type errWriter struct {
+	w   io.Writer
+	err error
+	buf []byte // scratch for one value
+}
+
+func (e *errWriter) bytes(b []byte) {
+	if e.err == nil {
+		_, e.err = e.w.Write(b)
+	}
+}
+
+func (e *errWriter) str(s string) {
+	if e.err == nil {
+		_, e.err = io.WriteString(e.w, s)
+	}
+}
+
+func (e *errWriter) json(v any) {
+	if e.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		e.err = err
+		return
+	}
+	_, e.err = e.w.Write(b)
 }
 
 // NoteQuarantine records why server was quarantined.
