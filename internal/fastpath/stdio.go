@@ -67,6 +67,11 @@ func newStdioConn(r io.ReadCloser, w io.WriteCloser, intercept func(jsonrpc.Mess
 // start runs the reader; call it once the hooks are set.
 func (c *stdioConn) start() { c.reading.Go(c.readLoop) }
 
+// readBufferSize is the reader's buffer: most messages fit, and every
+// connection keeps one for its life (a message longer than it is gathered
+// in pieces, see readFrame).
+const readBufferSize = 8 << 10
+
 // maxValueLines bounds how many lines one message may be spread over
 // before the lines gathered so far are taken for garbage.
 const maxValueLines = 10000
@@ -76,7 +81,7 @@ func (c *stdioConn) readLoop() {
 	if limit <= 0 {
 		limit = mcp.DefaultMaxLineLength
 	}
-	br := bufio.NewReaderSize(c.r, 64<<10)
+	br := bufio.NewReaderSize(c.r, readBufferSize)
 	var acc []byte // a message spread over lines, so far
 	accLines, skipped := 0, 0
 	skip := func(b []byte) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,10 @@ func TestStdioConnReading(t *testing.T) {
 		{"message over the limit", `{"jsonrpc":"2.0","method":"a"}` + "\n" + big + "\n" + `{"jsonrpc":"2.0","method":"c"}` + "\n", 1024,
 			[]string{"a"}, nil, "larger than"},
 		{"message at the limit", big + "\n", len(big), []string{"notifications/message"}, nil, "EOF"},
+		{"messages longer than the read buffer", huge(3*readBufferSize) + "\n" + huge(100*readBufferSize+7) + "\n" + `{"jsonrpc":"2.0","method":"c"}`, 0,
+			[]string{"notifications/message", "notifications/message", "c"}, nil, "EOF"},
+		{"long message over the limit", `{"jsonrpc":"2.0","method":"a"}` + "\n" + huge(50*readBufferSize) + "\n", 20 * readBufferSize,
+			[]string{"a"}, nil, "larger than"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,6 +88,47 @@ func TestStdioConnReading(t *testing.T) {
 				t.Errorf("error %v does not wrap errFrameTooLarge", err)
 			}
 		})
+	}
+}
+
+// huge is a notification of n bytes or a little more.
+func huge(n int) string {
+	return `{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"` + strings.Repeat("y", n) + `"}}`
+}
+
+// An idle connection keeps little memory: its read buffer (a proxy keeps
+// one connection per stdio upstream for as long as it runs).
+func TestStdioConnIdleHeap(t *testing.T) {
+	const n = 64
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	conns := make([]*stdioConn, n)
+	writers := make([]*io.PipeWriter, n)
+	before := heap()
+	for i := range conns {
+		r, w := io.Pipe()
+		conns[i], writers[i] = newStdioConn(r, nopWriteCloser{io.Discard}, nil), w
+		conns[i].start()
+	}
+	// Each reader has its buffer once it has read a message.
+	for i, w := range writers {
+		go func() { _, _ = io.WriteString(w, `{"jsonrpc":"2.0","method":"a"}`+"\n") }()
+		if _, err := conns[i].Read(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	per := (heap() - before) / n
+	for i, c := range conns {
+		writers[i].Close()
+		c.Close()
+	}
+	t.Logf("heap per idle connection: %d bytes", per)
+	if per > 12<<10 {
+		t.Errorf("an idle connection keeps %d bytes of heap, want at most 12 KiB", per)
 	}
 }
 
