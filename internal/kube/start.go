@@ -196,7 +196,7 @@ const (
 func (r *Runtime) copyLogTail(ctx context.Context, c *connection, pod string, w io.Writer) {
 	tail, limit := int64(logTailLines), int64(logTailBytes)
 	stream, err := c.core.Get().Namespace(c.ns).Resource("pods").Name(pod).SubResource("log").
-		VersionedParams(&corev1.PodLogOptions{Container: containerName, TailLines: &tail, LimitBytes: &limit}, parameterCodec).Stream(ctx)
+		VersionedParams(&corev1.PodLogOptions{Container: containerName, TailLines: &tail, LimitBytes: &limit}, theAPITypes().params).Stream(ctx)
 	if err != nil {
 		r.log.Debug("kubernetes backend: reading the log of a server that ended early", "pod", pod, "error", err)
 		return
@@ -293,7 +293,7 @@ func waitRunning(ctx context.Context, c *connection, pod *corev1.Pod, phase func
 // streams exist.
 func (r *Runtime) attach(ctx context.Context, c *connection, pod *corev1.Pod, opts isolation.StartOptions, objs Objects) (*podContainer, error) {
 	req := c.core.Post().Resource("pods").Namespace(c.ns).Name(pod.Name).SubResource("attach").
-		VersionedParams(&corev1.PodAttachOptions{Container: containerName, Stdin: true, Stdout: true, Stderr: opts.Stderr != nil}, parameterCodec)
+		VersionedParams(&corev1.PodAttachOptions{Container: containerName, Stdin: true, Stdout: true, Stderr: opts.Stderr != nil}, theAPITypes().params)
 	spdy, err := remotecommand.NewSPDYExecutor(c.rest, "POST", req.URL())
 	if err != nil {
 		return nil, fmt.Errorf("attach to pod %s: %w", pod.Name, err)
