@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/tailscale/hujson"
@@ -78,12 +77,12 @@ func (d *decoder) kubernetes(p string, v *hujson.Value, k *Kubernetes) {
 
 var (
 	// dnsLabelRe is an RFC 1123 label as Kubernetes names namespaces.
-	dnsLabelRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsLabelRe = newLazyRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	// dnsSubdomainRe is an RFC 1123 subdomain (service accounts, runtime
 	// classes, label key prefixes).
-	dnsSubdomainRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	dnsSubdomainRe = newLazyRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 	// labelNameRe is a label key's name part, and a non-empty label value.
-	labelNameRe = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+	labelNameRe = newLazyRegexp(`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
 )
 
 func validDNSLabel(s string) bool     { return len(s) <= 63 && dnsLabelRe.MatchString(s) }

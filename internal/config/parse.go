@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -68,7 +67,7 @@ func parseOn(data []byte, hp dockerargs.HostPaths) (*Config, error) {
 
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-var hujsonErrRe = regexp.MustCompile(`^hujson: line (\d+), column (\d+): (.*)$`)
+var hujsonErrRe = newLazyRegexp(`^hujson: line (\d+), column (\d+): (.*)$`)
 
 func syntaxProblem(err error) Problem {
 	p := Problem{Msg: "invalid JSON: " + err.Error()}

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -357,23 +356,23 @@ const (
 )
 
 var (
-	serverNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	sizeRe       = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)([kKmMgGtT]?[bB]?)$`)
-	cpuRe        = regexp.MustCompile(`^(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)$`)
+	serverNameRe = newLazyRegexp(`^[A-Za-z0-9_.-]+$`)
+	sizeRe       = newLazyRegexp(`^([0-9]+(?:\.[0-9]+)?)([kKmMgGtT]?[bB]?)$`)
+	cpuRe        = newLazyRegexp(`^(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)$`)
 	// networkNameRe matches the built-in modes (bridge, host, none, default)
 	// and user-defined network names, which docker restricts to this form.
-	networkNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	networkNameRe = newLazyRegexp(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 	// containerRe matches a container name or ID, as in "container:<name>".
-	containerRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	containerRe = newLazyRegexp(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 	domainComponent = `(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])`
 	registryHost    = `(?:` + domainComponent + `(?:\.` + domainComponent + `)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?`
-	registryRe      = regexp.MustCompile(`^` + registryHost + `$`)
+	registryRe      = newLazyRegexp(`^` + registryHost + `$`)
 	// imageRe follows the reference grammar of docker/distribution: an
 	// optional registry host, lowercase path components separated by "/",
 	// an optional tag and an optional sha256 digest.
 	pathComponent = `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`
-	imageRe       = regexp.MustCompile(`^(?:(` + registryHost + `)/)?(` + pathComponent + `(?:/` + pathComponent + `)*)` +
+	imageRe       = newLazyRegexp(`^(?:(` + registryHost + `)/)?(` + pathComponent + `(?:/` + pathComponent + `)*)` +
 		`(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$`)
 )
 
@@ -496,7 +495,7 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-var simpleKeyRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+var simpleKeyRe = newLazyRegexp(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
 // joinKey appends an object key to a path: base.key, or base["key"] when the
 // key is not a plain identifier.
