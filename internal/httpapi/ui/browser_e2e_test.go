@@ -229,8 +229,16 @@ func TestBrowserEndToEnd(t *testing.T) {
 	for _, s := range []string{"alpha", "beta"} {
 		b.WaitFor(s+" in a container", `!!document.querySelector('tr[data-server="`+s+`"] .badge.isolated') && !!document.querySelector('tr[data-server="`+s+`"] code')`, 90*time.Second)
 		waitState("tr", s, "ready", 60*time.Second)
-		if ids := p.containers(docker, s); len(ids) != 1 {
-			t.Fatalf("docker ps for %s with the proxy's labels: %v, want one container", s, ids)
+		// docker ps reads the engine's view of its containers, which can
+		// trail a start under load: wait for it to show the one container.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			ids := p.containers(docker, s)
+			if len(ids) == 1 {
+				break
+			}
+			if len(ids) > 1 || time.Now().After(deadline) {
+				t.Fatalf("docker ps for %s with the proxy's labels: %v, want one container", s, ids)
+			}
 		}
 	}
 	if ids := p.containers(docker, "hostile"); len(ids) != 0 {
