@@ -31,7 +31,7 @@ func TestCanonicalHashMatchesEncodingJSON(t *testing.T) {
 		"controls":    {Name: "c", Description: "tab\there\nnew\rret\bbs\fff\x00nul\x1fus\x7fdel \"q\" \\", InputSchema: schema(nil)},
 		"unicode":     {Name: "u", Description: "café 日本 \u2028 \u2029 😀", InputSchema: schema(nil)},
 		"bad utf-8":   {Name: "b", Description: "a\xffb\xc3(", InputSchema: schema(map[string]any{"x\xfe": "y\xc0"})},
-		"numbers":     {Name: "n", InputSchema: schema(map[string]any{"a": 1.0, "b": -0.0, "c": 1.5e-7, "d": 1e21, "e": 123456789012345678.0, "f": 0.000001, "g": 1e-9, "h": -2.5e300, "i": 100.0})},
+		"numbers":     {Name: "n", InputSchema: schema(map[string]any{"a": 1.0, "b": math.Copysign(0, -1), "c": 1.5e-7, "d": 1e21, "e": 123456789012345678.0, "f": 0.000001, "g": 1e-9, "h": -2.5e300, "i": 100.0})},
 		"arrays":      {Name: "a", InputSchema: schema(map[string]any{"required": []any{"text", 1.0, true, nil, []any{}, map[string]any{}}, "nil": []any(nil), "nilmap": map[string]any(nil)})},
 		"nested":      {Name: "n", InputSchema: schema(map[string]any{"z": map[string]any{"b": map[string]any{"d": 1.0, "c": []any{map[string]any{"y": 1.0, "x": 2.0}}}, "a": "1"}})},
 		"typed leaf":  {Name: "t", InputSchema: schema(map[string]any{"list": []string{"a", "b"}, "m": map[string]string{"z": "1", "a": "2"}, "i": 3, "raw": json.RawMessage(`{"b": 1, "a": 2}`)})},
