@@ -12,14 +12,6 @@ import (
 	"path/filepath"
 )
 
-// Write replaces path by data with permissions perm.
-func Write(path string, data []byte, perm os.FileMode) error {
-	return replace(path, perm, func(f *os.File) error {
-		_, err := f.Write(data)
-		return err
-	})
-}
-
 // WriteFunc replaces path by what write writes, with permissions perm,
 // through a buffer of its own: a large file is never held in memory
 // whole. Nothing replaces path when write fails.

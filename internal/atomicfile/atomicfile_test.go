@@ -64,3 +64,11 @@ func TestWriteFunc(t *testing.T) {
 		t.Fatalf("temporary files left: %v", ents)
 	}
 }
+
+// Write replaces path by data (WriteFunc with the whole content at once).
+func Write(path string, data []byte, perm os.FileMode) error {
+	return WriteFunc(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
