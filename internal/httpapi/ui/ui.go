@@ -28,6 +28,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 )
@@ -65,26 +66,40 @@ type Options struct {
 
 // UI serves the web UI. Its zero value is not usable; call New.
 type UI struct {
-	opts  Options
-	log   *slog.Logger
-	pages map[string]*template.Template
+	opts Options
+	log  *slog.Logger
+	// pages are parsed at the first page served (parsing them all costs
+	// ~450 KB of heap that a proxy nobody opens the UI of would keep).
+	pages  func() map[string]*template.Template
+	parsed atomic.Bool // pages were parsed (read by a test)
 
 	staticOnce sync.Once
 	etags      map[string]string // static file → ETag
 }
 
-// New parses the embedded templates (a broken template panics: it is a
-// programming error caught by every test).
+// New returns the UI; its embedded templates are parsed when the first
+// page is served (a broken template panics then: it is a programming error
+// caught by every test).
 func New(opts Options) *UI {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	u := &UI{opts: opts, log: opts.Logger, pages: map[string]*template.Template{}}
+	u := &UI{opts: opts, log: opts.Logger}
+	u.pages = sync.OnceValue(func() map[string]*template.Template {
+		u.parsed.Store(true)
+		return parsePages()
+	})
+	return u
+}
+
+// parsePages parses every page's templates.
+func parsePages() map[string]*template.Template {
+	pages := map[string]*template.Template{}
 	for _, p := range []string{"signin", "dashboard", "server", "security", "add", "tools", "notfound"} {
 		t := template.New(p).Funcs(funcs)
-		u.pages[p] = template.Must(t.ParseFS(templateFiles, "templates/layout.html", "templates/parts.html", "templates/"+p+".html"))
+		pages[p] = template.Must(t.ParseFS(templateFiles, "templates/layout.html", "templates/parts.html", "templates/"+p+".html"))
 	}
-	return u
+	return pages
 }
 
 // Register adds the UI's routes to mux. They are open routes (not behind
@@ -173,9 +188,10 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, p page) 
 		}
 	}
 	var buf bytes.Buffer
-	t := u.pages[p.Page]
+	pages := u.pages()
+	t := pages[p.Page]
 	if t == nil {
-		t = u.pages["notfound"]
+		t = pages["notfound"]
 	}
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		u.log.Error("web UI page failed to render", "page", p.Page, "error", err)

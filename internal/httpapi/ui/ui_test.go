@@ -306,3 +306,23 @@ func TestCommandLines(t *testing.T) {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// Making the UI parses no template: a proxy whose UI nobody opens does
+// not keep them. The first page served parses them all.
+func TestTemplatesParsedAtFirstPage(t *testing.T) {
+	u := New(Options{Service: newFake(), Auth: signedIn{}, Version: "test"})
+	mux := http.NewServeMux()
+	u.Register(mux)
+	if u.parsed.Load() {
+		t.Fatal("templates parsed by New")
+	}
+	if res, _ := get(t, mux, "/ui/static/app.css", false); res.StatusCode != http.StatusOK || u.parsed.Load() {
+		t.Fatalf("a static file: status %d, templates parsed %v", res.StatusCode, u.parsed.Load())
+	}
+	if res, body := get(t, mux, "/ui/signin", false); res.StatusCode != http.StatusOK || !strings.Contains(body, "<form") {
+		t.Fatalf("sign-in page: status %d\n%s", res.StatusCode, body)
+	}
+	if !u.parsed.Load() {
+		t.Fatal("a page was served without its templates parsed")
+	}
+}
