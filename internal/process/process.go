@@ -119,7 +119,7 @@ func Start(cmd *exec.Cmd, stderr io.Writer) (*Process, error) {
 	if errR != nil {
 		go func() {
 			defer close(copied)
-			_, _ = io.Copy(stderr, errR)
+			copyStderr(stderr, errR)
 		}()
 	}
 	go func() {
@@ -130,6 +130,19 @@ func Start(cmd *exec.Cmd, stderr io.Writer) (*Process, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// stderrBuffer is the stderr copy's buffer. A process keeps it for as
+// long as it runs, and a proxy runs one process per stdio server: io.Copy's
+// own buffer would be 32 KiB each. Stderr is log lines; a longer write
+// arrives in pieces, as it may from the pipe anyway.
+const stderrBuffer = 4 << 10
+
+// copyStderr copies src to dst until src ends, through a buffer of
+// stderrBuffer bytes (io.Copy would use an os.File's WriteTo and its own
+// buffer).
+func copyStderr(dst io.Writer, src io.Reader) {
+	_, _ = io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, make([]byte, stderrBuffer))
 }
 
 // drain waits up to d for stdout to be read to its end and for the stderr

@@ -217,3 +217,29 @@ func gone(pid int) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// chunkWriter records the largest write it got and all the bytes.
+type chunkWriter struct {
+	max int
+	all bytes.Buffer
+}
+
+func (w *chunkWriter) Write(b []byte) (int, error) {
+	w.max = max(w.max, len(b))
+	return w.all.Write(b)
+}
+
+// A server's stderr reaches its writer whole, through a small buffer: a
+// proxy keeps one per stdio server for as long as it runs (io.Copy's
+// would be 32 KiB).
+func TestStderrCopiedThroughSmallBuffer(t *testing.T) {
+	var w chunkWriter
+	p := start(t, `head -c 100000 /dev/zero | tr '\0' x >&2`, &w)
+	<-p.Done()
+	if w.all.Len() != 100000 || strings.Trim(w.all.String(), "x") != "" {
+		t.Fatalf("stderr arrived with %d bytes", w.all.Len())
+	}
+	if w.max > stderrBuffer {
+		t.Errorf("a write of %d bytes: the copy's buffer is larger than %d", w.max, stderrBuffer)
+	}
+}
