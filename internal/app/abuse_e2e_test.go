@@ -249,10 +249,10 @@ func TestProtocolAbuse(t *testing.T) {
 		}
 		p.waitLog(t, "the server sent a message larger than the 16 MiB limit")
 		p.waitReady("big")
-		// Under the limit: delivered whole.
-		res := call(t, "big", "big_line", map[string]any{"mib": 4, "as_result": true})
-		if n := len(resultText(res)); res.IsError || n != 4<<20 {
-			t.Errorf("a 4 MiB result arrived with %d bytes (error %v)", n, res.IsError)
+		// Just under the limit: delivered whole.
+		res := call(t, "big", "big_line", map[string]any{"mib": 15, "as_result": true})
+		if n := len(resultText(res)); res.IsError || n != 15<<20 {
+			t.Errorf("a 15 MiB result arrived with %d bytes (error %v)", n, res.IsError)
 		}
 		othersServe(t, "a 16 MiB line")
 	})
