@@ -12,11 +12,11 @@ func ExampleIndex_Search() {
 		panic(err)
 	}
 	defer ix.Close()
-	_ = ix.SetServerTools("filesystem", []index.Tool{
+	_ = ix.Apply(map[string][]index.Tool{"filesystem": []index.Tool{
 		{Name: "read_file", Description: "Read the complete contents of a file."},
 		{Name: "write_file", Description: "Create or overwrite a file."},
 		{Name: "list_directory", Description: "List the entries of a directory."},
-	})
+	}})
 	hits, _ := ix.Search("read file", 10)
 	for _, h := range hits {
 		fmt.Println(h.Server + ":" + h.Name)

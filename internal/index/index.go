@@ -78,92 +78,86 @@ func New() (*Index, error) {
 // byte, so ordering IDs orders tools by server, then name.
 func docID(server, name string) string { return server + "\x00" + name }
 
-// newServerSlice is how many tools of a new server one index batch holds.
+// newServerSlice is how many tools of new servers one index batch holds.
 const newServerSlice = 1000
 
-// SetServerTools replaces every tool of server with tools, atomically: a
-// concurrent Search sees either the old set or the new one (a server
-// indexed for the first time may appear a slice at a time). Each tool's
-// Server is set to server; of several tools with one name the last is kept.
-// An empty list removes the server.
-func (ix *Index) SetServerTools(server string, tools []Tool) error {
-	if strings.IndexByte(server, 0) >= 0 {
-		return fmt.Errorf("index server %q: name contains a NUL byte", server)
-	}
-	next := make(map[string]Tool, len(tools))
-	for _, t := range tools {
-		if t.Name == "" {
-			return fmt.Errorf("index server %q: tool with empty name", server)
+// Apply replaces the tools of each server in updates with its list (each
+// tool's Server is set to it; of several tools with one name the last is
+// kept); an empty list removes the server, and removing an unknown one is
+// not an error. Every change goes into one batch — one segment of the
+// index, not one per server (20 servers indexed one by one kept ~12 times
+// the memory) — so a concurrent Search sees either the old tools or the
+// new ones; only servers indexed for the first time (nothing of them to
+// replace atomically) may appear a slice at a time.
+func (ix *Index) Apply(updates map[string][]Tool) error {
+	next := make(map[string]map[string]Tool, len(updates))
+	for server, tools := range updates {
+		if strings.IndexByte(server, 0) >= 0 {
+			return fmt.Errorf("index server %q: name contains a NUL byte", server)
 		}
-		t.Server = server
-		next[t.Name] = t
-	}
-
-	ix.mu.Lock()
-	defer ix.mu.Unlock()
-	if ix.closed {
-		return ErrClosed
-	}
-	old := ix.tools[server]
-	if len(old) == 0 && len(next) == 0 {
-		return nil
-	}
-	b := ix.engine.newBatch()
-	for name := range old {
-		if _, kept := next[name]; !kept {
-			b.delete(docID(server, name))
-		}
-	}
-	n := 0
-	for name, t := range next {
-		if err := b.index(docID(server, name), t); err != nil {
-			return fmt.Errorf("index tool %s:%s: %w", server, name, err)
-		}
-		// A server seen for the first time (nothing of it to replace
-		// atomically) is indexed in slices: a batch's transient memory grows
-		// with its size, and a server may list thousands of tools.
-		if n++; len(old) == 0 && n%newServerSlice == 0 {
-			if err := b.apply(); err != nil {
-				return fmt.Errorf("index server %q: %w", server, err)
+		m := make(map[string]Tool, len(tools))
+		for _, t := range tools {
+			if t.Name == "" {
+				return fmt.Errorf("index server %q: tool with empty name", server)
 			}
-			b = ix.engine.newBatch()
+			t.Server = server
+			m[t.Name] = t
 		}
+		next[server] = m
 	}
-	if err := b.apply(); err != nil {
-		return fmt.Errorf("index server %q: %w", server, err)
-	}
-	ix.count += len(next) - len(old)
-	ix.deleted += len(old) // replaced documents are deleted ones too
-	if len(next) == 0 {
-		delete(ix.tools, server)
-	} else {
-		ix.tools[server] = next
-	}
-	return ix.compactLocked()
-}
 
-// RemoveServer drops every tool of server. Removing an unknown server is not
-// an error.
-func (ix *Index) RemoveServer(server string) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if ix.closed {
 		return ErrClosed
 	}
-	old := ix.tools[server]
-	if len(old) == 0 {
+	b := ix.engine.newBatch()
+	fresh, changed := 0, 0
+	for server, tools := range next {
+		old := ix.tools[server]
+		if len(old) == 0 && len(tools) == 0 {
+			delete(next, server)
+			continue
+		}
+		changed++
+		for name := range old {
+			if _, kept := tools[name]; !kept {
+				b.delete(docID(server, name))
+			}
+		}
+		for name, t := range tools {
+			if err := b.index(docID(server, name), t); err != nil {
+				return fmt.Errorf("index tool %s:%s: %w", server, name, err)
+			}
+			// New servers' tools are indexed in slices: a batch's transient
+			// memory grows with its size, and a server may list thousands
+			// of tools.
+			if len(old) == 0 {
+				if fresh++; fresh%newServerSlice == 0 {
+					if err := b.apply(); err != nil {
+						return fmt.Errorf("index server %q: %w", server, err)
+					}
+					b = ix.engine.newBatch()
+				}
+			}
+		}
+	}
+	if changed == 0 {
 		return nil
 	}
-	b := ix.engine.newBatch()
-	for name := range old {
-		b.delete(docID(server, name))
-	}
 	if err := b.apply(); err != nil {
-		return fmt.Errorf("remove server %q from index: %w", server, err)
+		return fmt.Errorf("index tools: %w", err)
 	}
-	delete(ix.tools, server)
-	ix.count -= len(old)
-	ix.deleted += len(old)
+	for server, tools := range next {
+		old := ix.tools[server]
+		ix.count += len(tools) - len(old)
+		ix.deleted += len(old) // replaced documents are deleted ones too
+		if len(tools) == 0 {
+			delete(ix.tools, server)
+		} else {
+			ix.tools[server] = tools
+		}
+	}
 	return ix.compactLocked()
 }
 

@@ -49,7 +49,7 @@ func newIndex(t testing.TB) *Index {
 
 func set(t testing.TB, ix *Index, server string, tools []Tool) {
 	t.Helper()
-	if err := ix.SetServerTools(server, tools); err != nil {
+	if err := ix.Apply(map[string][]Tool{server: tools}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -253,7 +253,7 @@ func TestRemoveServer(t *testing.T) {
 	ix := newIndex(t)
 	set(t, ix, "fs", fsTools)
 	set(t, ix, "memory", memoryTools)
-	if err := ix.RemoveServer("fs"); err != nil {
+	if err := ix.Apply(map[string][]Tool{"fs": nil}); err != nil {
 		t.Fatal(err)
 	}
 	if got := ix.Count(); got != len(memoryTools) {
@@ -265,17 +265,17 @@ func TestRemoveServer(t *testing.T) {
 	if hits := search(t, ix, "graph", 10); len(hits) == 0 {
 		t.Error("other server's tools gone")
 	}
-	if err := ix.RemoveServer("unknown"); err != nil {
-		t.Errorf("RemoveServer(unknown): %v", err)
+	if err := ix.Apply(map[string][]Tool{"unknown": nil}); err != nil {
+		t.Errorf("removing an unknown server: %v", err)
 	}
 }
 
-func TestSetServerToolsRejects(t *testing.T) {
+func TestApplyRejects(t *testing.T) {
 	ix := newIndex(t)
-	if err := ix.SetServerTools("fs", []Tool{{Name: ""}}); err == nil {
+	if err := ix.Apply(map[string][]Tool{"fs": []Tool{{Name: ""}}}); err == nil {
 		t.Error("empty tool name accepted")
 	}
-	if err := ix.SetServerTools("a\x00b", []Tool{{Name: "x"}}); err == nil {
+	if err := ix.Apply(map[string][]Tool{"a\x00b": []Tool{{Name: "x"}}}); err == nil {
 		t.Error("NUL in server name accepted")
 	}
 	if ix.Count() != 0 {
@@ -298,8 +298,8 @@ func TestClosed(t *testing.T) {
 	if _, err := ix.Search("file", 1); err == nil {
 		t.Error("Search after Close: no error")
 	}
-	if err := ix.SetServerTools("fs", fsTools); err == nil {
-		t.Error("SetServerTools after Close: no error")
+	if err := ix.Apply(map[string][]Tool{"fs": fsTools}); err == nil {
+		t.Error("Apply after Close: no error")
 	}
 }
 
@@ -331,7 +331,7 @@ func TestConcurrentUse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 50; i++ {
-				if err := ix.SetServerTools(fmt.Sprintf("fs%d", w), fsTools[:1+i%len(fsTools)]); err != nil {
+				if err := ix.Apply(map[string][]Tool{fmt.Sprintf("fs%d", w): fsTools[:1+i%len(fsTools)]}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -388,7 +388,7 @@ func heapInUse() uint64 {
 }
 
 // TestMemory500Tools measures the heap held by an index of 500 tools from 20
-// servers, as SetServerTools builds it at proxy start. It logs the figure (go
+// servers, as Apply builds it at proxy start. It logs the figure (go
 // test -v -run Memory) and fails only on a gross regression.
 func TestMemory500Tools(t *testing.T) {
 	const servers, perServer = 20, 25
@@ -423,12 +423,12 @@ func TestMemory500Tools(t *testing.T) {
 	}
 }
 
-func BenchmarkSetServerTools25(b *testing.B) {
+func BenchmarkApply25(b *testing.B) {
 	ix := newIndex(b)
 	tools := syntheticTools(0, 25)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if err := ix.SetServerTools(fmt.Sprintf("s%d", i%20), tools); err != nil {
+		if err := ix.Apply(map[string][]Tool{fmt.Sprintf("s%d", i%20): tools}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -476,5 +476,60 @@ func TestScoringIsBM25(t *testing.T) {
 	}
 	if expl := res[0].Expl.String(); !strings.Contains(expl, "bm25") {
 		t.Errorf("score is not BM25:\n%s", expl)
+	}
+}
+
+// Tools of many servers applied together are one segment of the index:
+// the proxy's indexer applies every server's list at once after start-up,
+// where one batch per server kept about twelve times the memory.
+func TestApplyManyServersAtOnce(t *testing.T) {
+	tools := func() []Tool {
+		var out []Tool
+		for i := range 12 {
+			out = append(out, Tool{Name: fmt.Sprintf("tool_%d", i), Description: fmt.Sprintf("Does thing number %d with the text it is given.", i)})
+		}
+		return out
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	base := heap()
+	one, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	all := map[string][]Tool{}
+	for i := range 20 {
+		all[fmt.Sprintf("s%d", i)] = tools()
+	}
+	if err := one.Apply(all); err != nil {
+		t.Fatal(err)
+	}
+	together := heap() - base
+	if one.batches != 1 || one.Count() != 240 {
+		t.Fatalf("%d batches, %d tools", one.batches, one.Count())
+	}
+	base = heap()
+	each, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer each.Close()
+	for i := range 20 {
+		if err := each.Apply(map[string][]Tool{fmt.Sprintf("s%d", i): tools()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apart := heap() - base
+	t.Logf("heap of 20 servers' tools: %d KB applied together, %d KB one server at a time", together>>10, apart>>10)
+	if together*2 > apart {
+		t.Errorf("applied together the index keeps %d bytes, one at a time %d: want less than half", together, apart)
+	}
+	if hits, err := one.Search("thing number 3", 1); err != nil || len(hits) != 1 || hits[0].Name != "tool_3" {
+		t.Fatalf("search: %v, %v", hits, err)
 	}
 }

@@ -124,18 +124,24 @@ func (x *indexer) flush() {
 	batch := x.pending
 	x.pending = map[string][]*mcp.Tool{}
 	x.mu.Unlock()
+	// One Apply for every queued server: one segment of the index, not
+	// one per server.
+	updates := make(map[string][]index.Tool, len(batch))
 	for server, tools := range batch {
-		if tools == nil {
-			_ = x.ix.RemoveServer(server)
-			continue
-		}
 		it := make([]index.Tool, 0, len(tools))
 		for _, t := range tools {
+			if t == nil || t.Name == "" {
+				continue // not callable; the index would refuse the whole batch
+			}
 			schema, _ := json.Marshal(t.InputSchema)
 			it = append(it, index.Tool{Server: server, Name: t.Name, Description: t.Description, InputSchema: schema})
 		}
-		if err := x.ix.SetServerTools(server, it); err != nil && !errors.Is(err, index.ErrClosed) {
-			x.log.Warn("index update failed", "server", server, "error", err)
-		}
+		updates[server] = it
+	}
+	if len(updates) == 0 {
+		return
+	}
+	if err := x.ix.Apply(updates); err != nil && !errors.Is(err, index.ErrClosed) {
+		x.log.Warn("index update failed", "servers", len(updates), "error", err)
 	}
 }
