@@ -63,15 +63,32 @@ var errNotCanonical = errors.New("not canonical")
 // hashTool returns the digest of t's canonical definition, allocating
 // nothing in the common case (a schema as encoding/json decodes it).
 func hashTool(t *mcp.Tool) digest {
+	var sum digest
+	if !withCanonical(t, func(e *canonEncoder) { sum = sha256.Sum256(e.buf) }) {
+		d, _ := defineSlow(t)
+		sum = slowDigest(d)
+	}
+	return sum
+}
+
+// withCanonical writes t's canonical definition with a pooled encoder and
+// hands it to fn; false when the encoder cannot write it (defineSlow
+// then can).
+func withCanonical(t *mcp.Tool, fn func(e *canonEncoder)) bool {
 	e := encoders.Get().(*canonEncoder)
 	defer encoders.Put(e)
 	e.buf = e.buf[:0]
-	if err := e.definition(t); err != nil {
-		d, _ := defineSlow(t)
-		b, _ := json.Marshal(d)
-		return sha256.Sum256(b)
+	if e.definition(t) != nil {
+		return false
 	}
-	return sha256.Sum256(e.buf)
+	fn(e)
+	return true
+}
+
+// slowDigest is the digest of d as encoding/json renders it.
+func slowDigest(d Definition) digest {
+	b, _ := json.Marshal(d) // every field is already valid JSON
+	return sha256.Sum256(b)
 }
 
 // definition writes t's canonical definition (the JSON of Definition).

@@ -3,7 +3,6 @@ package trust
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"maps"
 	"time"
@@ -48,20 +47,20 @@ func Define(t *mcp.Tool) (Definition, string) {
 // define returns the canonical definition of t and its digest, written
 // once by the canonical encoder (see canon.go).
 func define(t *mcp.Tool) (Definition, digest) {
-	e := encoders.Get().(*canonEncoder)
-	defer encoders.Put(e)
-	e.buf = e.buf[:0]
-	if err := e.definition(t); err != nil {
-		d, _ := defineSlow(t)
-		b, _ := json.Marshal(d)
-		return d, sha256.Sum256(b)
+	var d Definition
+	var sum digest
+	if !withCanonical(t, func(e *canonEncoder) {
+		d = Definition{Name: t.Name, Title: t.Title, Description: t.Description,
+			InputSchema: bytes.Clone(e.buf[e.schema[0]:e.schema[1]])}
+		if t.Annotations != nil {
+			d.Annotations = bytes.Clone(e.buf[e.annotations[0]:e.annotations[1]])
+		}
+		sum = sha256.Sum256(e.buf)
+	}) {
+		d, _ = defineSlow(t)
+		sum = slowDigest(d)
 	}
-	d := Definition{Name: t.Name, Title: t.Title, Description: t.Description,
-		InputSchema: bytes.Clone(e.buf[e.schema[0]:e.schema[1]])}
-	if t.Annotations != nil {
-		d.Annotations = bytes.Clone(e.buf[e.annotations[0]:e.annotations[1]])
-	}
-	return d, sha256.Sum256(e.buf)
+	return d, sum
 }
 
 // defineSlow is the canonical definition of t by encoding/json, for the
@@ -73,9 +72,7 @@ func defineSlow(t *mcp.Tool) (Definition, string) {
 	if t.Annotations != nil {
 		d.Annotations = canonical(t.Annotations)
 	}
-	b, _ := json.Marshal(d) // every field is already valid JSON
-	sum := sha256.Sum256(b)
-	return d, "sha256:" + hex.EncodeToString(sum[:])
+	return d, slowDigest(d).String()
 }
 
 // canonical renders v as JSON with object keys sorted, numbers as
