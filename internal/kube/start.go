@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
@@ -86,10 +87,7 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 	ctr, err := r.attach(ctx, c, pod, opts, objs)
 	if err != nil {
 		<-adopted
-		if x, ended := r.endedNow(ctx, c, pod); ended {
-			err = &isolation.ExitedError{Name: pod.Name, Exit: x}
-		}
-		return fail(r.endedEarly(ctx, c, pod, opts, err))
+		return fail(r.endedEarly(ctx, c, pod, opts, r.attachFailed(ctx, c, pod, err)))
 	}
 	if err := <-adopted; err != nil {
 		ctr.Kill()
@@ -205,17 +203,40 @@ func (r *Runtime) copyLogTail(ctx context.Context, c *connection, pod string, w 
 	_, _ = io.Copy(w, stream)
 }
 
-// endedNow reports how pod's server ended, if it has (an attach that failed
-// may have found it gone).
-func (r *Runtime) endedNow(ctx context.Context, c *connection, pod *corev1.Pod) (isolation.Exit, bool) {
-	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+// attachSettle bounds how long a failed attach waits for the pod's status
+// to say that the server ended.
+const attachSettle = 20 * time.Second
+
+// attachFailed explains a failed attach. A server that ends between
+// "running" and the attach makes the kubelet refuse the attach ("container
+// server not found in pod …") while the pod's status still says running:
+// the kubelet reports the end at its next relist, later under load. So
+// unless the API server refused the attach itself (forbidden,
+// unauthorized) or the start ran out, the pod's status is awaited until it
+// says how the server ended (an *isolation.ExitedError, the message every
+// backend gives), for at most attachSettle; then err is returned as it is.
+func (r *Runtime) attachFailed(ctx context.Context, c *connection, pod *corev1.Pod, err error) error {
+	wait := attachSettle
+	if ctx.Err() != nil || apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+		wait = 0
+	}
+	if x, ended := r.endedWithin(ctx, c, pod, wait); ended {
+		return &isolation.ExitedError{Name: pod.Name, Exit: x}
+	}
+	return err
+}
+
+// endedWithin reports how pod's server ended, if its status says so within
+// wait (0: as the status is now).
+func (r *Runtime) endedWithin(ctx context.Context, c *connection, pod *corev1.Pod, wait time.Duration) (isolation.Exit, bool) {
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(wait, 5*time.Second))
 	defer cancel()
 	var x isolation.Exit
 	ended := false
 	_ = watchPod(gctx, c, pod, func(p *corev1.Pod) (bool, error) {
 		st := readPod(p)
 		x, ended = st.Exit, st.Ended
-		return true, nil
+		return ended || wait == 0, nil
 	})
 	return x, ended
 }
