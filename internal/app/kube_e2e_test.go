@@ -86,8 +86,9 @@ func TestKubeConformanceThroughProxy(t *testing.T) {
 
 // TestKubeFailuresReported: an image the node does not have fails its
 // server's start at once with the node's reason; an OOM kill fails the
-// call and reaches the list view with its reason, and the server comes
-// back in a new pod.
+// call with its reason (the client is told the pod was OOM-killed, as with
+// Docker) and reaches the list view, and the server comes back in a new
+// pod.
 func TestKubeFailuresReported(t *testing.T) {
 	image := testutil.FixtureImage(t)
 	k := testutil.RequireKube(t)
@@ -113,7 +114,11 @@ func TestKubeFailuresReported(t *testing.T) {
 	if !res.IsError {
 		t.Fatalf("alloc 200 MiB under a 64m limit succeeded: %s", resultText(res))
 	}
-	t.Logf("the failed call's result: %s", resultText(res))
+	// The client whose call failed is told why, as with Docker: the pod's
+	// status (read by Container.Exit once the stream ended) names the kill.
+	mustContain(t, resultText(res), `server "hog" ended during the call`)
+	mustContain(t, resultText(res), "OOM-killed")
+	mustContain(t, resultText(res), "64Mi")
 	v := waitServer(t, cs, "hog", time.Minute, "reported OOM-killed", func(v ServerView) bool {
 		return v.LastExit != nil && v.LastExit.OOMKilled
 	})
