@@ -193,7 +193,7 @@ func (l *IsolatingLauncher) launchIsolated(ctx context.Context, s *config.Server
 	info := DescribeDecision(d)
 	if d.Err != nil {
 		// Fail closed: neither in a container nor on the host.
-		return &Launched{Isolation: info}, fmt.Errorf("docker isolation refused this server's plan: %w", d.Err)
+		return &Launched{Isolation: info}, fmt.Errorf("%s refused this server's plan: %w", isolationOf(l.Runtime.Name()), d.Err)
 	}
 	l.logMounts(s.Name, plan)
 	st := &start{l: l, server: s.Name, info: info, timeout: plan.Timeout}
@@ -204,7 +204,7 @@ func (l *IsolatingLauncher) launchIsolated(ctx context.Context, s *config.Server
 	fail := func(err error) (*Launched, error) { return &Launched{Isolation: info}, st.stalled(ctx, err) }
 
 	if l.Prepare != nil {
-		st.step("preparing docker")
+		st.step("preparing " + l.Runtime.Name())
 		if err := l.Prepare(ctx); err != nil {
 			return fail(err)
 		}
@@ -271,7 +271,7 @@ func (l *IsolatingLauncher) availableAndImage(ctx context.Context, st *start, pl
 			log.Info("docker isolation: pull progress", "server", st.server, "image", plan.Image, "progress", line)
 		})
 	}()
-	st.step("checking docker")
+	st.step("checking " + l.Runtime.Name())
 	if b := l.Runtime.Probe(ctx, false); !b.Available {
 		cancel()
 		<-image
@@ -279,7 +279,8 @@ func (l *IsolatingLauncher) availableAndImage(ctx context.Context, st *start, pl
 		if reason == "" {
 			reason = l.Runtime.Name() + " is not available"
 		}
-		return fmt.Errorf("docker isolation is required for this server but Docker is unavailable (%s); not starting it on the host", reason)
+		return fmt.Errorf("%s is required for this server but %s is unavailable (%s); not starting it on the host",
+			isolationOf(l.Runtime.Name()), backendNoun(l.Runtime.Name()), reason)
 	}
 	st.step("checking image")
 	if err := <-image; err != nil {
@@ -287,6 +288,28 @@ func (l *IsolatingLauncher) availableAndImage(ctx context.Context, st *start, pl
 		return err
 	}
 	return nil
+}
+
+// isolationOf names the isolation that backend provides in messages:
+// "docker isolation" (the feature's name, docker_isolation in the file),
+// "docker isolation (backend kubernetes)" for another backend.
+func isolationOf(backend string) string {
+	if backend == "docker" {
+		return "docker isolation"
+	}
+	return "docker isolation (backend " + backend + ")"
+}
+
+// backendNoun names backend as the thing that is available or not:
+// "Docker", "the Kubernetes cluster".
+func backendNoun(backend string) string {
+	switch backend {
+	case "docker":
+		return "Docker"
+	case "kubernetes":
+		return "the Kubernetes cluster"
+	}
+	return "the " + backend + " backend"
 }
 
 // start is one isolated start: its current step, published as the

@@ -16,6 +16,7 @@ import (
 
 // fakeRuntime is an isolation.Runtime whose containers are pipeServers.
 type fakeRuntime struct {
+	name      string // Name(); "docker" when empty
 	mu        sync.Mutex
 	available bool
 	imageErr  error
@@ -26,7 +27,12 @@ type fakeRuntime struct {
 	exit      isolation.Exit
 }
 
-func (f *fakeRuntime) Name() string { return "fake" }
+func (f *fakeRuntime) Name() string {
+	if f.name == "" {
+		return "docker"
+	}
+	return f.name
+}
 func (f *fakeRuntime) Probe(context.Context, bool) isolation.BackendStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -111,19 +117,26 @@ func launch(t *testing.T, l *IsolatingLauncher, s *config.Server) (*Launched, er
 }
 
 // Fail closed: with the backend unavailable an isolated server is not
-// started anywhere, and the error says why.
+// started anywhere, and the error says why, naming the backend in use.
 func TestIsolatedFailsClosed(t *testing.T) {
-	rt := &fakeRuntime{}
-	l, host := isolatingFor(rt)
-	run, err := launch(t, l, &config.Server{Name: "s", Command: "uvx", Args: []string{"pkg"}})
-	if err == nil || !strings.Contains(err.Error(), "Docker is unavailable (fake engine down); not starting it on the host") {
-		t.Fatalf("err = %v", err)
-	}
-	if host.count("s") != 0 || len(rt.starts) != 0 {
-		t.Fatal("the server was started although the backend is unavailable")
-	}
-	if run == nil || run.Isolation == nil || !run.Isolation.Isolated || run.Stdio != nil {
-		t.Fatalf("launched %+v", run)
+	for _, tc := range []struct{ backend, want string }{
+		{"docker", "docker isolation is required for this server but Docker is unavailable (fake engine down); not starting it on the host"},
+		{"kubernetes", "docker isolation (backend kubernetes) is required for this server but the Kubernetes cluster is unavailable (fake engine down); not starting it on the host"},
+	} {
+		t.Run(tc.backend, func(t *testing.T) {
+			rt := &fakeRuntime{name: tc.backend}
+			l, host := isolatingFor(rt)
+			run, err := launch(t, l, &config.Server{Name: "s", Command: "uvx", Args: []string{"pkg"}})
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("err = %v\nwant  %s", err, tc.want)
+			}
+			if host.count("s") != 0 || len(rt.starts) != 0 {
+				t.Fatal("the server was started although the backend is unavailable")
+			}
+			if run == nil || run.Isolation == nil || !run.Isolation.Isolated || run.Stdio != nil {
+				t.Fatalf("launched %+v", run)
+			}
+		})
 	}
 }
 
