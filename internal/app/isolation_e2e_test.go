@@ -1227,6 +1227,35 @@ func TestIsolationFailsClosedWithoutDocker(t *testing.T) {
 	t.Logf("last_error: %s", st.Error)
 }
 
+// Fail closed with the kubernetes backend: an API server that does not
+// answer (a port on 127.0.0.1 that a listener of the test's own held, then
+// closed) keeps the server off the host, and its state names the cluster,
+// not Docker.
+func TestFailsClosedWithoutTheCluster(t *testing.T) {
+	hostBin := testutil.FixtureBinary(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	kubeconfig := "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster: {server: \"https://" + addr + "\", insecure-skip-tls-verify: true}\n" +
+		"users:\n- name: u\n  user: {token: not-a-secret}\ncontexts:\n- name: c\n  context: {cluster: gone, user: u}\ncurrent-context: c\n"
+	if err := os.WriteFile(kc, []byte(kubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := map[string]any{"backend": "kubernetes", "kubernetes": map[string]any{"kubeconfig": kc, "namespace": "default"}}
+	h := startApp(t, isoConfig(t, g, isoServer("boxed", "mcpproxy-test/unused:1", nil, hostBin)))
+	st := h.waitState("boxed", upstream.StateError, 60*time.Second)
+	mustContain(t, st.Error, "docker isolation (backend kubernetes) is required for this server but the Kubernetes cluster is unavailable (")
+	mustContain(t, st.Error, "not starting it on the host")
+	if strings.Contains(st.Error, "Docker is unavailable") {
+		t.Errorf("the error names Docker with the kubernetes backend: %s", st.Error)
+	}
+	t.Logf("last_error: %s", st.Error)
+}
+
 // A failed pull names the image and the registry's error. The registry is a
 // listener of the test's own, so nothing leaves the machine.
 func TestIsolationImagePullFailure(t *testing.T) {
