@@ -25,6 +25,7 @@ type fakeRuntime struct {
 	starts    []isolation.StartOptions
 	plans     []*isolation.Plan
 	exit      isolation.Exit
+	serve     *behaviour // how its containers' servers behave (default: ready with tool echo)
 }
 
 func (f *fakeRuntime) Name() string {
@@ -61,7 +62,11 @@ func (f *fakeRuntime) Start(ctx context.Context, plan *isolation.Plan, opts isol
 		return nil, f.startErr
 	}
 	opts.Phase("connecting stdio")
-	return &fakeContainer{pipeServer: startPipeServer(behaviour{tools: []string{"echo"}}), name: opts.Name, exit: f.exit}, nil
+	b := behaviour{tools: []string{"echo"}}
+	if f.serve != nil {
+		b = *f.serve
+	}
+	return &fakeContainer{pipeServer: startPipeServer(b), name: opts.Name, exit: f.exit}, nil
 }
 func (f *fakeRuntime) ListManaged(context.Context) ([]isolation.Managed, error) { return nil, nil }
 func (f *fakeRuntime) Remove(context.Context, string) error                     { return nil }
@@ -203,6 +208,28 @@ func TestIsolatedStartFailures(t *testing.T) {
 	_, err := launch(t, l, &config.Server{Name: "s", Command: "npx"})
 	if err == nil || !strings.Contains(err.Error(), "start timed out after 50ms (docker_isolation.timeout) during starting container") {
 		t.Fatalf("timeout: %v", err)
+	}
+}
+
+// A container that started but whose server never answers initialize
+// uses up docker_isolation.timeout in the MCP handshake: the error says
+// so. (The steps before it are in memory here; against the engine, a slow
+// container start can use up the timeout earlier, and the error then names
+// that step: TestIsolationStartTimeoutNamesStep.)
+func TestIsolatedStartTimeoutDuringInitialize(t *testing.T) {
+	rt := &fakeRuntime{available: true, serve: &behaviour{silent: true}}
+	l, _ := isolatingFor(rt)
+	cfg := config.Default()
+	cfg.DockerIsolation.Enabled = true
+	cfg.DockerIsolation.Timeout = config.Duration(300 * time.Millisecond)
+	cfg.Servers = []*config.Server{{Name: "silent", Command: "npx", Args: []string{"pkg"}}}
+	l.SetConfig(cfg)
+	m := newTestManager(t, l, func(o *Options) { o.Backoff = Backoff{Min: time.Hour} })
+	m.Apply(cfg)
+	st := waitState(t, m, "silent", StateError)
+	want := "start timed out after 300ms (docker_isolation.timeout) during MCP initialize: the container started but did not answer initialize"
+	if !strings.HasPrefix(st.Error, want) {
+		t.Fatalf("error %q\nwant %q", st.Error, want)
 	}
 }
 
