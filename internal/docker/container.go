@@ -114,13 +114,22 @@ func (c *container) Stop(ctx context.Context, grace time.Duration) error {
 	return c.stopErr
 }
 
+// killRemoveTimeout bounds Kill's removal (a second signal must not hang
+// on a daemon that does not answer).
+const killRemoveTimeout = 5 * time.Second
+
 // Kill implements isolation.Container: the docker CLI is killed and the
-// container removed at once (bounded by 5 s).
+// container removed at once (bounded by killRemoveTimeout). A removal that
+// did not finish in time stays the runtime's to do: the container is still
+// tracked, so RemoveAll and Close remove it (and the next start's reaper,
+// if the proxy ends first).
 func (c *container) Kill() {
 	c.proc.Kill()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), killRemoveTimeout)
 	defer cancel()
-	_ = c.remove(ctx)
+	if err := c.remove(ctx); err != nil {
+		c.rt.log().Warn("docker isolation: kill: container not removed", "container", c.name, "error", err)
+	}
 }
 
 // remove force-removes the container and deletes its files.
