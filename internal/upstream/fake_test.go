@@ -30,7 +30,8 @@ type pipeServer struct {
 type behaviour struct {
 	tools  []string      // tool names it offers
 	silent bool          // never answers initialize
-	exitIn time.Duration // ends itself this long after initialize (0: never)
+	dies   bool          // with silent: ends as its first message arrives
+	exit   chan struct{} // ends itself when closed (after initialize; nil: never)
 }
 
 func startPipeServer(b behaviour) *pipeServer {
@@ -42,12 +43,20 @@ func startPipeServer(b behaviour) *pipeServer {
 		defer p.outW.Close()
 		if b.silent {
 			// Reads and ignores everything, even the end of its stdin
-			// (like a hung server), until stopped or its own exit.
-			var exit <-chan time.Time
-			if b.exitIn > 0 {
-				exit = time.After(b.exitIn)
+			// (like a hung server), until stopped, or ends as the first
+			// message arrives (dies).
+			first := make(chan struct{})
+			go func() {
+				var b [1]byte
+				if n, _ := p.inR.Read(b[:]); n > 0 {
+					close(first)
+				}
+				_, _ = io.Copy(io.Discard, p.inR)
+			}()
+			var exit <-chan struct{}
+			if b.dies {
+				exit = first
 			}
-			go func() { _, _ = io.Copy(io.Discard, p.inR) }()
 			select {
 			case <-exit:
 			case <-p.stopped:
@@ -66,9 +75,14 @@ func startPipeServer(b behaviour) *pipeServer {
 		if err != nil {
 			return
 		}
-		if b.exitIn > 0 {
-			t := time.AfterFunc(b.exitIn, func() { ss.Close() })
-			defer t.Stop()
+		if b.exit != nil {
+			go func() {
+				select {
+				case <-b.exit:
+					ss.Close()
+				case <-p.stopped:
+				}
+			}()
 		}
 		_ = ss.Wait()
 	}()
