@@ -30,6 +30,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -1061,9 +1062,15 @@ func TestIsolationCrashReaper(t *testing.T) {
 	}
 	b2 := start(dirB)
 	containers(b2, dirB)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(b2.logs.String(), "reaper keeps a container of another data dir") && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
+	// Its reaper has judged A's containers once it logged keeping each.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, id := range crashed {
+		for lineWith(b2.logs.String(), "reaper keeps a container of another data dir", "container_id="+id) == "" {
+			if time.Now().After(deadline) {
+				t.Fatalf("proxy B's reaper never judged A's container %s:\n%s", id[:12], b2.logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	if got := removedBy(b2); len(got) != 0 {
 		t.Fatalf("proxy B removed %v: containers that are not its data dir's", got)
@@ -1240,15 +1247,25 @@ func TestIsolationImagePullFailure(t *testing.T) {
 	t.Parallel()
 	testutil.RequireDocker(t)
 	var hits atomic.Int32
+	// The registry holds its first answer until the test has seen the pull
+	// in the list view: the pull phase is there to be seen however slow
+	// the machine.
+	seen := make(chan struct{})
+	var seenOnce sync.Once
+	sawPull := func() { seenOnce.Do(func() { close(seen) }) }
 	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hits.Add(1) == 1 {
-			time.Sleep(1500 * time.Millisecond) // a slow registry: the pull phase is visible
+			select {
+			case <-seen:
+			case <-r.Context().Done():
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`)
 	}))
 	defer reg.Close()
+	defer sawPull() // before the close, which waits for the handler
 	registry := strings.TrimPrefix(reg.URL, "http://")
 	const image = "mcpproxy-test/does-not-exist:1"
 	h := startIsolated(t, isoConfig(t, map[string]any{"registry": registry}, isoServer("ghost", image, nil, "/mcpfixture")))
@@ -1258,6 +1275,7 @@ func TestIsolationImagePullFailure(t *testing.T) {
 		return v.Isolation != nil && strings.HasPrefix(v.Isolation.Phase, "pulling image "+registry+"/"+image)
 	})
 	t.Logf("phase while pulling: %q (state %s)", pulling.Isolation.Phase, pulling.State)
+	sawPull()
 	st := h.waitState("ghost", upstream.StateError, 60*time.Second)
 	mustContain(t, st.Error, "image "+registry+"/"+image+" is not present locally and could not be pulled from "+registry+": the registry has no such image (")
 	mustContain(t, st.Error, " — build or load it (docker load / docker build), or set isolation.image / default_images to an image you have")
