@@ -25,6 +25,7 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/cli/tools"
 	"github.com/mcpproxy/mcpproxy/internal/cli/upstream"
 	"github.com/mcpproxy/mcpproxy/internal/config"
+	isodoctor "github.com/mcpproxy/mcpproxy/internal/doctor"
 	"github.com/mcpproxy/mcpproxy/internal/logging"
 )
 
@@ -231,7 +232,7 @@ loopback and the Docker bridge gateway are reachable, and whether env values are
 docker inspect. Each line is PASS or WARN with the setting that controls it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dataDir, configPath := g.Resolve()
-			return app.DoctorIsolation(cmd.Context(), app.DoctorOptions{DataDir: dataDir, ConfigPath: configPath, Servers: args, Out: cmd.OutOrStdout()})
+			return isodoctor.Isolation(cmd.Context(), isodoctor.IsolationOptions{DataDir: dataDir, ConfigPath: configPath, Servers: args, Out: cmd.OutOrStdout()})
 		},
 	}
 }

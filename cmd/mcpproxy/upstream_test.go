@@ -18,9 +18,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcpproxy/mcpproxy/internal/app"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
+	"github.com/mcpproxy/mcpproxy/internal/machine"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 )
 
@@ -289,10 +289,10 @@ func TestUpstreamPrune(t *testing.T) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	tag := hex.EncodeToString(b[:])
-	mine := app.MachineHost(dataDir)
+	mine := machine.Host(dataDir)
 	volume := func(name, dir, server string, labelled bool) string {
 		name += "-" + tag
-		h := app.MachineHost(dir)
+		h := machine.Host(dir)
 		args := []string{"volume", "create"}
 		if labelled {
 			for k, v := range map[string]string{isolation.LabelManaged: "true", isolation.LabelServer: server, isolation.LabelHost: h.HostID,

@@ -2,9 +2,6 @@ package app
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -45,7 +42,7 @@ func (i *Isolation) selectBackend(cfg *config.Config) {
 			NodeSelector:     k.NodeSelector,
 			ImagePullPolicy:  corev1.PullPolicy(k.ImagePullPolicy),
 		},
-		Kubeconfig:  expandHome(k.Kubeconfig),
+		Kubeconfig:  k.Kubeconfig,
 		InCluster:   k.InCluster,
 		Context:     k.Context,
 		Instance:    i.instance.ID,
@@ -60,43 +57,10 @@ func (i *Isolation) selectBackend(cfg *config.Config) {
 	i.a.log.Info("isolation backend: kubernetes (isolated servers run as pods)", "kubeconfig", k.Kubeconfig, "in_cluster", k.InCluster, "namespace", k.Namespace)
 }
 
-// usesDocker reports whether cfg runs anything through docker: with the
-// docker backend an isolated server or one whose command is docker; with
-// the kubernetes backend only the latter.
+// usesDocker reports whether cfg runs anything through docker: a server
+// whose command is docker, and with the docker backend an isolated server.
 func (i *Isolation) usesDocker(cfg *config.Config, dockerPath string) bool {
-	if i.kube == nil {
-		return needsDocker(cfg, dockerPath)
-	}
-	for _, s := range cfg.Servers {
-		if s.IsEnabled() && !s.IsHTTP() && isolation.IsDockerCommand(s.Command, dockerPath) {
-			return true
-		}
-	}
-	return false
-}
-
-// runsPods reports whether cfg isolates any server (with the kubernetes
-// backend: runs it as a pod). Without one, the cluster is not contacted at
-// start; a later configuration that isolates a server registers the
-// instance at its first start.
-func (i *Isolation) runsPods(cfg *config.Config) bool {
-	path := i.dockerPath()
-	for _, s := range cfg.Servers {
-		if s.IsEnabled() && isolation.Decide(cfg.DockerIsolation, s, path).Isolated {
-			return true
-		}
-	}
-	return false
-}
-
-// expandHome turns a leading "~/" into the user's home directory.
-func expandHome(p string) string {
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, rest)
-		}
-	}
-	return p
+	return isolation.RunsDockerCommand(cfg, dockerPath) || i.kube == nil && isolation.Isolates(cfg, dockerPath)
 }
 
 // backendChanged warns, once per value, when the file names another backend

@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpproxy/mcpproxy/internal/docker"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
+	"github.com/mcpproxy/mcpproxy/internal/machine"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
@@ -64,7 +66,7 @@ func markers(t testing.TB, h *harness, server string) []string {
 func TestNpxCacheVolume(t *testing.T) {
 	t.Parallel()
 	image := testutil.NpmImage(t)
-	reg := testutil.StartNpmRegistry(t, bridgeGateway(t))
+	reg := testutil.StartNpmRegistry(t, testutil.BridgeGateway(t))
 	dataDir := t.TempDir()
 	cfgPath := dataDir + "/mcp_config.json"
 	write := func(servers ...map[string]any) string {
@@ -113,7 +115,7 @@ func TestNpxCacheVolume(t *testing.T) {
 		t.Fatalf("tiny's cache holds markers %q", got)
 	}
 	labels := dockerOut(t, "volume", "inspect", "--format", "{{json .Labels}}", vol.Source)
-	for _, want := range []string{`"` + isolation.LabelServer + `":"tiny"`, `"` + isolation.LabelCache + `":"npm"`, `"` + isolation.LabelDataDir + `":"` + MachineHost(dataDir).DataDirID + `"`} {
+	for _, want := range []string{`"` + isolation.LabelServer + `":"tiny"`, `"` + isolation.LabelCache + `":"npm"`, `"` + isolation.LabelDataDir + `":"` + machine.Host(dataDir).DataDirID + `"`} {
 		mustContain(t, labels, want)
 	}
 
@@ -150,13 +152,17 @@ func TestNpxCacheVolume(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := PruneCaches(ctx, PruneOptions{DataDir: dataDir, Out: &out})
-	if !errors.Is(err, ErrVolumesKept) || !strings.Contains(out.String(), "kept "+vol2.Source+` (server "tiny2", npm cache): in use`) {
+	prune := func() error {
+		rt := &docker.Runtime{Resolver: docker.NewResolver(), Prober: &docker.Prober{}}
+		return rt.PruneCaches(ctx, docker.PruneOptions{Host: machine.Host(dataDir), Out: &out})
+	}
+	err := prune()
+	if !errors.Is(err, docker.ErrVolumesKept) || !strings.Contains(out.String(), "kept "+vol2.Source+` (server "tiny2", npm cache): in use`) {
 		t.Fatalf("prune while tiny2 runs: %v\n%s", err, out.String())
 	}
 	h.stop()
 	out.Reset()
-	if err := PruneCaches(ctx, PruneOptions{DataDir: dataDir, Out: &out}); err != nil || !strings.Contains(out.String(), "removed "+vol2.Source) {
+	if err := prune(); err != nil || !strings.Contains(out.String(), "removed "+vol2.Source) {
 		t.Fatalf("prune after the stop: %v\n%s", err, out.String())
 	}
 	if volumeExists(vol2.Source) {

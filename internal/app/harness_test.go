@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/logging"
+	"github.com/mcpproxy/mcpproxy/internal/machine"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
@@ -182,7 +183,7 @@ func mustContain(t testing.TB, s, sub string) {
 // removeCacheVolumes removes the volumes labelled with dataDir's ID (only a
 // test's own data dir is ever given).
 func removeCacheVolumes(dataDir string) {
-	id := MachineHost(dataDir).DataDirID
+	id := machine.Host(dataDir).DataDirID
 	out, err := exec.Command("docker", "volume", "ls", "-q", "--filter", "label="+isolation.LabelDataDir+"="+id).Output()
 	if err != nil {
 		return

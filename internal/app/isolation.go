@@ -19,6 +19,7 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/kube"
+	"github.com/mcpproxy/mcpproxy/internal/machine"
 	"github.com/mcpproxy/mcpproxy/internal/shim"
 	"github.com/mcpproxy/mcpproxy/internal/telemetry"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
@@ -135,7 +136,7 @@ func newIsolation(a *App) (*Isolation, error) {
 	if res == nil {
 		res = docker.NewResolver()
 	}
-	i := &Isolation{a: a, resolver: res, instance: inst, lockDir: lockDir, warned: map[string]bool{}, host: MachineHost(a.opts.DataDir)}
+	i := &Isolation{a: a, resolver: res, instance: inst, lockDir: lockDir, warned: map[string]bool{}, host: machine.Host(a.opts.DataDir)}
 	i.ctx, i.cancel = context.WithCancel(context.Background())
 	i.runtime = i.newDockerRuntime()
 	i.launcher = &upstream.IsolatingLauncher{
@@ -235,20 +236,6 @@ func (i *Isolation) RunArgs(plan *isolation.Plan) []string {
 	return args
 }
 
-// needsDocker reports whether cfg will run anything through docker: an
-// isolated server or one whose command is docker.
-func needsDocker(cfg *config.Config, dockerPath string) bool {
-	for _, s := range cfg.Servers {
-		if !s.IsEnabled() || s.IsHTTP() {
-			continue
-		}
-		if isolation.IsDockerCommand(s.Command, dockerPath) || isolation.Decide(cfg.DockerIsolation, s, dockerPath).Isolated {
-			return true
-		}
-	}
-	return false
-}
-
 // resolve starts resolving the docker CLI in the background (once); the
 // channel is closed when it is done. Once resolved, the configuration is
 // applied again: a decision may depend on the docker path.
@@ -318,18 +305,11 @@ func (i *Isolation) hydrate() {
 }
 
 // installShim puts the stdio shim on disk when containers can reach a unix
-// socket of ours: a Linux host whose daemon is local (a remote daemon, or
-// Docker Desktop's VM on macOS, cannot see host sockets).
+// socket of ours (docker.ShimUsable).
 func (i *Isolation) installShim() {
-	bin, why := "", ""
-	switch h := os.Getenv("DOCKER_HOST"); {
-	case runtime.GOOS != "linux":
-		why = "the docker daemon runs in a VM on " + runtime.GOOS
-	case os.Getenv("MCPPROXY_DOCKER_ATTACH") == "1":
-		why = "MCPPROXY_DOCKER_ATTACH=1"
-	case h != "" && !strings.HasPrefix(h, "unix://"):
-		why = "DOCKER_HOST is not a local unix socket"
-	default:
+	ok, why := docker.ShimUsable(runtime.GOOS, os.Getenv)
+	bin := ""
+	if ok {
 		var err error
 		if bin, err = shim.Install(filepath.Join(i.a.opts.DataDir, "run", "bin")); err != nil {
 			why = err.Error()
@@ -434,7 +414,7 @@ func (i *Isolation) LastDockerStatus() httpapi.DockerStatus {
 // containers left behind by dead instances (after a crash). It returns when
 // both are done (or ctx ends).
 func (i *Isolation) Start(ctx context.Context) {
-	if i.kube != nil && i.runsPods(i.a.Config()) {
+	if i.kube != nil && isolation.Isolates(i.a.Config(), i.dockerPath()) {
 		i.openKube(ctx)
 	}
 	select {

@@ -41,6 +41,7 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/logging"
+	"github.com/mcpproxy/mcpproxy/internal/machine"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
 )
@@ -299,17 +300,6 @@ func mainLog(t testing.TB, h *harness) string {
 	return string(b)
 }
 
-// bridgeGateway is the host side of the default docker bridge (docker0),
-// as doctor isolation finds it.
-func bridgeGateway(t testing.TB) string {
-	t.Helper()
-	gw := dockerBridgeAddress(context.Background(), testutil.RequireDocker(t))
-	if gw == "" {
-		t.Fatal("the default docker bridge has no IPv4 address")
-	}
-	return gw
-}
-
 // ------------------------------------------------------------------ tests
 
 // The conformance suite through /mcp/everything, with the reference server
@@ -425,7 +415,7 @@ func TestIsolationNetwork(t *testing.T) {
 	t.Parallel()
 	image := testutil.FixtureImage(t)
 	testutil.RequireDocker(t)
-	gw := bridgeGateway(t)
+	gw := testutil.BridgeGateway(t)
 	ln, err := net.Listen("tcp", net.JoinHostPort(gw, "0"))
 	if err != nil {
 		t.Fatalf("listen on the bridge gateway %s: %v", gw, err)
@@ -1048,7 +1038,7 @@ func TestIsolationCrashReaper(t *testing.T) {
 	unlabelled := dockerOut(t, "run", "-d", "--network", "none", image, "/mcpfixture", "-ignore-eof")
 	stranger := dockerOut(t, "run", "-d", "--network", "none", "--label", isolation.LabelManaged+"=true",
 		"--label", isolation.LabelInstance+"=0123456789abcdef", "--label", isolation.LabelServer+"=x",
-		"--label", isolation.LabelHost+"="+isolation.HostID(machineID()), "--label", isolation.LabelDataDir+"=not-a-data-dir-of-this-test",
+		"--label", isolation.LabelHost+"="+isolation.HostID(machine.ID()), "--label", isolation.LabelDataDir+"=not-a-data-dir-of-this-test",
 		image, "/mcpfixture", "-ignore-eof")
 	removeContainersAtCleanup(t, unlabelled, stranger)
 

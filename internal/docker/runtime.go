@@ -36,8 +36,7 @@ type Runtime struct {
 	// Log receives the debug argv and lifecycle lines; nil discards.
 	Log *slog.Logger
 
-	images     singleflight.Group // image checks in flight, by reference
-	volumeInit singleflight.Group // volume-init images being made, by owner
+	images singleflight.Group // image checks in flight, by reference
 	// joinedCheck, when set (tests), is called once a caller waits on a
 	// shared image check.
 	joinedCheck func()

@@ -182,3 +182,20 @@ func (s *shimLink) close() {
 	s.ln.Close()
 	os.RemoveAll(s.dir)
 }
+
+// ShimUsable reports whether containers can reach a unix socket of this
+// process, as the stdio shim needs: a Linux host whose daemon is local. A
+// remote daemon, or Docker Desktop's VM on macOS, cannot see host sockets;
+// MCPPROXY_DOCKER_ATTACH=1 asks for docker's attach stream instead. When it
+// cannot be used, why says so.
+func ShimUsable(goos string, getenv func(string) string) (ok bool, why string) {
+	switch h := getenv("DOCKER_HOST"); {
+	case goos != "linux":
+		return false, "the docker daemon runs in a VM on " + goos
+	case getenv("MCPPROXY_DOCKER_ATTACH") == "1":
+		return false, "MCPPROXY_DOCKER_ATTACH=1"
+	case h != "" && !strings.HasPrefix(h, "unix://"):
+		return false, "DOCKER_HOST is not a local unix socket"
+	}
+	return true, ""
+}

@@ -119,3 +119,24 @@ func TestShimLinkCarriesMCP(t *testing.T) {
 		t.Fatal("container did not exit after the proxy closed the socket")
 	}
 }
+
+// The shim needs a daemon that sees this host's sockets.
+func TestShimUsable(t *testing.T) {
+	for _, tc := range []struct {
+		goos string
+		env  map[string]string
+		ok   bool
+		why  string
+	}{
+		{"linux", nil, true, ""},
+		{"linux", map[string]string{"DOCKER_HOST": "unix:///run/user/1000/docker.sock"}, true, ""},
+		{"linux", map[string]string{"DOCKER_HOST": "tcp://10.0.0.5:2376"}, false, "DOCKER_HOST is not a local unix socket"},
+		{"linux", map[string]string{"MCPPROXY_DOCKER_ATTACH": "1"}, false, "MCPPROXY_DOCKER_ATTACH=1"},
+		{"darwin", nil, false, "the docker daemon runs in a VM on darwin"},
+	} {
+		ok, why := ShimUsable(tc.goos, func(k string) string { return tc.env[k] })
+		if ok != tc.ok || why != tc.why {
+			t.Errorf("%s %v: %v %q, want %v %q", tc.goos, tc.env, ok, why, tc.ok, tc.why)
+		}
+	}
+}

@@ -4,11 +4,17 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 )
@@ -106,23 +112,33 @@ func sameVolume(got, want map[string]string) bool {
 	return true
 }
 
-// volumeInitImage is the local image whose only content is the directory
-// /cache owned by an owner: creating a container of it with a fresh volume
-// mounted at /cache makes the engine copy that directory's owner and mode
-// to the volume's root (docker's copy-up). Nothing runs.
-func volumeInitImage(owner string) string {
-	return "mcpproxy.local/volume-init:" + strings.ReplaceAll(owner, ":", "-")
-}
+// volumeInitRepo is the repository of the images chownVolume makes; each
+// has a tag of its own and lives only while its volume is set up.
+const volumeInitRepo = "mcpproxy.local/volume-init"
 
 // chownVolume gives the fresh volume's root to owner ("uid:gid") without
-// running anything: a container of volumeInitImage(owner) is created with
-// the volume at /cache and removed again. It carries this instance's
-// labels, so that a crash in between leaves nothing the reaper misses.
+// running anything: a local image whose only content is the directory
+// /cache, owned by owner, is imported; a container of it is created with
+// the volume mounted at /cache, which makes the engine copy that
+// directory's owner and mode to the volume's root (docker's copy-up); then
+// the container and the image are removed again. Both carry this instance's
+// labels (the image also LabelVolumeInit), so that a crash in between
+// leaves nothing `mcpproxy upstream prune` and the reaper cannot find.
 func (r *Runtime) chownVolume(ctx context.Context, cli *CLI, volume, owner string, labels map[string]string) error {
-	image, err := r.volumeInitImage(ctx, cli, owner)
-	if err != nil {
+	uid, gid, _ := numericUser(owner)
+	image := volumeInitRepo + ":" + uid + "-" + gid + "-" + randomHex(6)
+	imageLabels := maps.Clone(labels)
+	imageLabels[isolation.LabelVolumeInit] = volume
+	if err := cli.ImportDir(ctx, image, "cache", uid, gid, imageLabels); err != nil {
 		return err
 	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := cli.RemoveImage(rctx, image); err != nil {
+			r.log().Warn("docker isolation: the image that set up a cache volume was not removed (mcpproxy upstream prune removes it)", "image", image, "error", err)
+		}
+	}()
 	args := append([]string{"create", "--network", "none"}, labelFlags(labels)...)
 	args = append(args, "--mount", mountValue(isolation.Mount{Type: isolation.MountVolume, Source: volume, Target: "/cache"}), image, "/none")
 	out, err := cli.output(ctx, args...)
@@ -136,25 +152,10 @@ func (r *Runtime) chownVolume(ctx context.Context, cli *CLI, volume, owner strin
 	return cli.Remove(ctx, id)
 }
 
-// volumeInitImage returns volumeInitImage(owner), importing it first when
-// the engine lacks it (once at a time per owner).
-func (r *Runtime) volumeInitImage(ctx context.Context, cli *CLI, owner string) (string, error) {
-	image := volumeInitImage(owner)
-	_, err, _ := r.volumeInit.Do(owner, func() (any, error) {
-		ok, err := cli.ImageExists(ctx, image)
-		if err != nil || ok {
-			return nil, err
-		}
-		uid, gid, _ := numericUser(owner)
-		return nil, cli.ImportDir(ctx, image, "cache", uid, gid)
-	})
-	return image, err
-}
-
-// ImportDir makes image, labelled as mcpproxy's, from a root filesystem
-// holding only the directory dir, owned by uid:gid with mode 0700 (`docker
-// import`: no registry, no builder).
-func (c *CLI) ImportDir(ctx context.Context, image, dir, uid, gid string) error {
+// ImportDir makes image, with labels, from a root filesystem holding only
+// the directory dir, owned by uid:gid with mode 0700 (`docker import`: no
+// registry, no builder).
+func (c *CLI) ImportDir(ctx context.Context, image, dir, uid, gid string, labels map[string]string) error {
 	if err := checkRef(image); err != nil {
 		return err
 	}
@@ -173,7 +174,11 @@ func (c *CLI) ImportDir(ctx context.Context, image, dir, uid, gid string) error 
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	cmd := c.command(ctx, "import", "--change", "LABEL "+isolation.LabelManaged+"=true", "-", image)
+	args := []string{"import"}
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		args = append(args, "--change", "LABEL "+strconv.Quote(k)+"="+strconv.Quote(labels[k]))
+	}
+	cmd := c.command(ctx, append(args, "-", image)...)
 	cmd.Stdin = &b
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
@@ -181,6 +186,40 @@ func (c *CLI) ImportDir(ctx context.Context, image, dir, uid, gid string) error 
 		return &Error{Args: []string{"import", image}, Stderr: strings.TrimSpace(stderr.String()), Err: err}
 	}
 	return nil
+}
+
+// RemoveImage removes the local image ref (its tag; the image goes with
+// its last tag). Gone already is not an error.
+func (c *CLI) RemoveImage(ctx context.Context, ref string) error {
+	if err := checkRef(ref); err != nil {
+		return err
+	}
+	_, err := c.output(ctx, "image", "rm", ref)
+	var de *Error
+	if err != nil && errors.As(err, &de) && strings.Contains(strings.ToLower(de.Stderr), "no such image") {
+		return nil
+	}
+	return err
+}
+
+// ImagesLabelled lists the local images (as repository:tag) that carry
+// every one of labels (key=value, or key alone for any value).
+func (c *CLI) ImagesLabelled(ctx context.Context, labels ...string) ([]string, error) {
+	args := []string{"image", "ls", "--format", "{{.Repository}}:{{.Tag}}"}
+	for _, l := range labels {
+		args = append(args, "--filter", "label="+l)
+	}
+	out, err := c.output(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	var refs []string
+	for _, ref := range strings.Fields(string(out)) {
+		if !strings.HasSuffix(ref, ":<none>") {
+			refs = append(refs, ref)
+		}
+	}
+	return refs, nil
 }
 
 // VolumeLabels returns the labels of volume name and whether it exists.
@@ -212,6 +251,13 @@ func (c *CLI) CreateVolume(ctx context.Context, name string, labels map[string]s
 	args := append([]string{"volume", "create"}, labelFlags(labels)...)
 	_, err := c.output(ctx, append(args, name)...)
 	return err
+}
+
+// randomHex is n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // labelFlags are "--label k=v" for each label, in sorted key order.

@@ -63,6 +63,14 @@ func TestEngineCacheVolume(t *testing.T) {
 	if o := volumeOwnerInside(t, cli, image, name); o != "4321:4322 700" {
 		t.Fatalf("volume root inside a container: %s, want 4321:4322 700", o)
 	}
+	// The image that set the owner up is gone again.
+	noInitImageLeft := func() {
+		t.Helper()
+		if refs, err := cli.ImagesLabelled(ctxT(t, 10*time.Second), isolation.LabelVolumeInit+"="+name); err != nil || len(refs) != 0 {
+			t.Fatalf("volume set-up images left on the engine: %v %v", refs, err)
+		}
+	}
+	noInitImageLeft()
 	// Again: kept as it is.
 	if err := r.ensureVolumes(ctxT(t, time.Minute), cli, plan, labels); err != nil {
 		t.Fatal(err)
@@ -100,6 +108,7 @@ func TestEngineCacheVolume(t *testing.T) {
 	if o := volumeOwnerInside(t, cli, image, name); o != "5000:5001 700" {
 		t.Fatalf("after a change of user: %s", o)
 	}
+	noInitImageLeft()
 
 	// In use: not removed; then removed; then gone is fine.
 	out, err := cli.output(ctxT(t, 30*time.Second), "create", "--label", isolation.LabelManaged+"=true", "--label", isolation.LabelInstance+"="+r.Instance,
@@ -122,5 +131,55 @@ func TestEngineCacheVolume(t *testing.T) {
 	}
 	if _, found, _ := cli.VolumeLabels(ctxT(t, 10*time.Second), name); found {
 		t.Fatal("the volume is still there")
+	}
+}
+
+// prune removes the volume set-up images a proxy of its data dir left
+// behind (it ended between making one and removing it), by their labels:
+// never one of another data dir, nor an image without them.
+func TestEnginePruneRemovesLeftSetUpImages(t *testing.T) {
+	r := engineRuntime(t, false)
+	cli, _, _ := r.cli(context.Background())
+	mine := isolation.Host{DataDir: "/test/data", DataDirID: "d-" + r.Instance, HostID: "h-" + r.Instance}
+	image := func(what, dataDir string, labelled bool) string {
+		ref := volumeInitRepo + ":test-" + what + "-" + r.Instance
+		labels := map[string]string{}
+		if labelled {
+			labels = map[string]string{isolation.LabelManaged: "true", isolation.LabelInstance: "0123456789abcdef", isolation.LabelServer: "s",
+				isolation.LabelHost: mine.HostID, isolation.LabelDataDir: dataDir, isolation.LabelVolumeInit: "mcpproxy-s-npm-x"}
+		}
+		if err := cli.ImportDir(ctxT(t, time.Minute), ref, "cache", "1000", "1000", labels); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cli.RemoveImage(context.Background(), ref) })
+		return ref
+	}
+	left := image("left", mine.DataDirID, true)
+	theirs := image("theirs", "d-other-"+r.Instance, true)
+	plain := image("plain", mine.DataDirID, false)
+	exists := func(ref string) bool {
+		ok, err := cli.ImageExists(ctxT(t, 10*time.Second), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+
+	var out strings.Builder
+	if err := r.PruneCaches(ctxT(t, time.Minute), PruneOptions{Host: mine, DryRun: true, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "would remove image " + left + " (left by a cache volume's set-up)\n"; out.String() != want || !exists(left) {
+		t.Fatalf("dry run: %q, want %q", out.String(), want)
+	}
+	out.Reset()
+	if err := r.PruneCaches(ctxT(t, time.Minute), PruneOptions{Host: mine, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "removed image " + left + " (left by a cache volume's set-up)\n"; out.String() != want || exists(left) {
+		t.Fatalf("prune: %q, want %q (still there: %v)", out.String(), want, exists(left))
+	}
+	if !exists(theirs) || !exists(plain) {
+		t.Fatalf("prune removed an image of another data dir (%v) or one without mcpproxy's labels (%v)", !exists(theirs), !exists(plain))
 	}
 }

@@ -1,8 +1,9 @@
-// Package doctor is `mcpproxy doctor isolation`'s knowledge: the probe it
-// runs in a server's container plan in place of the server (probebin,
-// embedded and reproducibly built like the stdio shim), the report the
-// probe prints, and the scorecard made of it — one PASS or WARN line per
-// property of the box, with the setting that controls it.
+// Package doctor is `mcpproxy doctor isolation`: the probe it runs in a
+// server's container plan in place of the server (probebin, embedded and
+// reproducibly built like the stdio shim), the report the probe prints,
+// the scorecard made of it — one PASS or WARN line per property of the box,
+// with the setting that controls it — and Isolation, which runs the probe
+// in each server's plan through the Docker runtime (isolation.go).
 package doctor
 
 import (

@@ -30,6 +30,9 @@ const (
 	// LabelOwner is the "uid:gid" the volume's root belongs to ("" for
 	// the engine's default, root).
 	LabelOwner = "com.mcpproxy.owner"
+	// LabelVolumeInit marks the short-lived local image that gives a new
+	// cache volume's root to its owner; its value is the volume's name.
+	LabelVolumeInit = "com.mcpproxy.volume-init"
 )
 
 // packageCache is where a runtime keeps its cache: a path under the

@@ -183,3 +183,25 @@ func firstNonEmpty(vs ...string) string {
 	}
 	return ""
 }
+
+// Isolates reports whether cfg isolates any enabled server (runs it in a
+// container, or a pod).
+func Isolates(cfg *config.Config, dockerPath string) bool {
+	for _, s := range cfg.Servers {
+		if s.IsEnabled() && Decide(cfg.DockerIsolation, s, dockerPath).Isolated {
+			return true
+		}
+	}
+	return false
+}
+
+// RunsDockerCommand reports whether cfg has an enabled stdio server whose
+// command is the docker CLI itself (it runs as given, through the CLI).
+func RunsDockerCommand(cfg *config.Config, dockerPath string) bool {
+	for _, s := range cfg.Servers {
+		if s.IsEnabled() && !s.IsHTTP() && IsDockerCommand(s.Command, dockerPath) {
+			return true
+		}
+	}
+	return false
+}

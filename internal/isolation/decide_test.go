@@ -291,3 +291,35 @@ func TestProfile(t *testing.T) {
 		}
 	})
 }
+
+// What a configuration needs: a container (Isolates) or the docker CLI for
+// a server whose command is docker (RunsDockerCommand); disabled and HTTP
+// servers need neither.
+func TestConfigNeeds(t *testing.T) {
+	off := false
+	for _, tc := range []struct {
+		name               string
+		global             config.DockerIsolation
+		server             config.Server
+		isolates, dockerCL bool
+	}{
+		{"isolated npx", globalOn(), config.Server{Name: "a", Command: "npx"}, true, false},
+		{"isolation off", globalOff(), config.Server{Name: "a", Command: "npx"}, false, false},
+		{"opted out", globalOn(), config.Server{Name: "a", Command: "npx", Isolation: &config.ServerIsolation{Enabled: &off}}, false, false},
+		{"disabled", globalOn(), config.Server{Name: "a", Command: "npx", Enabled: &off}, false, false},
+		{"http", globalOn(), config.Server{Name: "a", URL: "http://127.0.0.1:1/mcp"}, false, false},
+		{"docker command", globalOff(), config.Server{Name: "a", Command: "docker", Args: []string{"run", "-i", "img"}}, false, true},
+		{"docker command, disabled", globalOn(), config.Server{Name: "a", Command: "/usr/bin/docker", Enabled: &off}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.server
+			cfg := &config.Config{DockerIsolation: tc.global, Servers: []*config.Server{&s}}
+			if got := Isolates(cfg, "/usr/bin/docker"); got != tc.isolates {
+				t.Errorf("Isolates = %v, want %v", got, tc.isolates)
+			}
+			if got := RunsDockerCommand(cfg, "/usr/bin/docker"); got != tc.dockerCL {
+				t.Errorf("RunsDockerCommand = %v, want %v", got, tc.dockerCL)
+			}
+		})
+	}
+}

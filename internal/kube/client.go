@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,7 @@ func connect(o Options) (*connection, error) {
 		}
 	} else {
 		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		o.Kubeconfig = expandHome(o.Kubeconfig)
 		if o.Kubeconfig != "" {
 			rules.ExplicitPath = o.Kubeconfig
 		}
@@ -214,6 +216,16 @@ func (c *connection) leases() apiResource[coordinationv1.Lease, coordinationv1.L
 func (c *connection) accessReview(ctx context.Context, review *authorizationv1.SelfSubjectAccessReview) (*authorizationv1.SelfSubjectAccessReview, error) {
 	out := &authorizationv1.SelfSubjectAccessReview{}
 	return out, c.authorization.Post().Resource("selfsubjectaccessreviews").Body(review).Do(ctx).Into(out)
+}
+
+// expandHome turns a leading "~/" into the user's home directory.
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
 }
 
 func defaultKubeconfigExists() bool {

@@ -3,6 +3,8 @@ package kube
 import (
 	"bytes"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -46,4 +48,22 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// A kubeconfig path may start with "~/" (as users write it in the file).
+func TestExpandHome(t *testing.T) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Skip("no home directory")
+	}
+	for in, want := range map[string]string{
+		"~/.kube/config": filepath.Join(home, ".kube/config"),
+		"/etc/kube/cfg":  "/etc/kube/cfg",
+		"~other/cfg":     "~other/cfg",
+		"":               "",
+	} {
+		if got := expandHome(in); got != want {
+			t.Errorf("expandHome(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

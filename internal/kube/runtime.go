@@ -28,8 +28,9 @@ import (
 type Options struct {
 	// PodSettings are shared by every pod (Owner is set by the Runtime).
 	PodSettings
-	// Kubeconfig is the kubeconfig file; "" means $KUBECONFIG or
-	// ~/.kube/config (or in-cluster credentials inside a pod without one).
+	// Kubeconfig is the kubeconfig file (a leading "~/" is the user's
+	// home); "" means $KUBECONFIG or ~/.kube/config (or in-cluster
+	// credentials inside a pod without one).
 	Kubeconfig string
 	// InCluster uses the pod's service account instead of a kubeconfig.
 	InCluster bool

@@ -1,4 +1,9 @@
-package app
+// Package machine describes the machine mcpproxy runs on, as isolation
+// plans need it: the user's home, the data directory (absolute, symlinks
+// resolved) and the label values that name it and this machine, and the
+// two host path lookups Decide uses. It is the one place that reads these
+// from the operating system, so that the isolation policy stays pure.
+package machine
 
 import (
 	"os"
@@ -8,10 +13,9 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 )
 
-// MachineHost gathers what isolation plans need to know of this machine:
-// the user's home, the data dir (absolute, symlinks resolved) with its
-// label value, the machine's label value, and the two host path lookups.
-func MachineHost(dataDir string) isolation.Host {
+// Host gathers what isolation plans need to know of this machine for the
+// data directory dataDir.
+func Host(dataDir string) isolation.Host {
 	home, _ := os.UserHomeDir()
 	if r, err := filepath.EvalSymlinks(home); err == nil {
 		home = r
@@ -27,7 +31,7 @@ func MachineHost(dataDir string) isolation.Host {
 		Home:      home,
 		DataDir:   abs,
 		DataDirID: isolation.DataDirID(abs),
-		HostID:    isolation.HostID(machineID()),
+		HostID:    isolation.HostID(ID()),
 		Stat: func(p string) (bool, error) {
 			fi, err := os.Stat(p)
 			if err != nil {
@@ -39,9 +43,9 @@ func MachineHost(dataDir string) isolation.Host {
 	}
 }
 
-// machineID identifies this machine: systemd's machine ID where there is
-// one, else the host name.
-func machineID() string {
+// ID identifies this machine: systemd's machine ID where there is one,
+// else the host name.
+func ID() string {
 	for _, f := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
 		if b, err := os.ReadFile(f); err == nil {
 			if id := strings.TrimSpace(string(b)); id != "" {

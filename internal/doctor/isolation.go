@@ -1,4 +1,4 @@
-package app
+package doctor
 
 import (
 	"bufio"
@@ -21,13 +21,13 @@ import (
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/docker"
-	"github.com/mcpproxy/mcpproxy/internal/doctor"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
+	"github.com/mcpproxy/mcpproxy/internal/machine"
 	"github.com/mcpproxy/mcpproxy/internal/shim"
 )
 
-// DoctorOptions configures DoctorIsolation.
-type DoctorOptions struct {
+// IsolationOptions configures Isolation.
+type IsolationOptions struct {
 	DataDir, ConfigPath string
 	// Servers are the servers to check; none means every isolated one.
 	Servers []string
@@ -38,14 +38,14 @@ type DoctorOptions struct {
 // doctorTimeout bounds one server's check (image pull included).
 const doctorTimeout = 3 * time.Minute
 
-// DoctorIsolation runs each server's container plan (Docker backend) with
+// Isolation runs each server's container plan (Docker backend) with
 // the isolation probe in place of the server and prints a scorecard: what
 // the box lets a server do, each line PASS or WARN with the setting that
 // controls it. It needs no running proxy and changes nothing: the
 // containers are labelled like the proxy's own (a leftover is reaped by
 // the data dir's next proxy) and removed when their check ends. It returns
 // an error when a server could not be checked.
-func DoctorIsolation(ctx context.Context, o DoctorOptions) error {
+func Isolation(ctx context.Context, o IsolationOptions) error {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -57,7 +57,7 @@ func DoctorIsolation(ctx context.Context, o DoctorOptions) error {
 		return errors.New("doctor isolation checks the Docker backend; this configuration runs servers as Kubernetes pods")
 	}
 	isolation.SetProxyIDs(os.Getuid(), os.Getgid())
-	host := MachineHost(o.DataDir)
+	host := machine.Host(o.DataDir)
 	resolver := docker.NewResolver()
 	res := resolver.Resolve(ctx)
 	if res.Path == "" {
@@ -74,12 +74,12 @@ func DoctorIsolation(ctx context.Context, o DoctorOptions) error {
 	if st := rt.Probe(ctx, true); !st.Available {
 		return fmt.Errorf("doctor isolation: docker is not available: %s", st.Error)
 	}
-	if localDaemon() {
+	if ok, _ := docker.ShimUsable(runtime.GOOS, os.Getenv); ok {
 		if bin, err := shim.Install(filepath.Join(runDir, "bin")); err == nil {
 			rt.SetShimBinary(bin)
 		}
 	}
-	probeBin, err := doctor.InstallProbe(filepath.Join(runDir, "bin"), runtime.GOARCH)
+	probeBin, err := InstallProbe(filepath.Join(runDir, "bin"), runtime.GOARCH)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func checkServer(ctx context.Context, out io.Writer, rt *docker.Runtime, dockerP
 	defer cancel()
 	p := *plan
 	p.Setup = ""
-	p.Command = doctor.ProbePath
+	p.Command = ProbePath
 	p.Args = nil
 	for _, a := range []string{ls.loopback, ls.gateway} {
 		if a != "" {
@@ -141,7 +141,7 @@ func checkServer(ctx context.Context, out io.Writer, rt *docker.Runtime, dockerP
 		}
 	}
 	p.Mounts = append(append([]isolation.Mount(nil), plan.Mounts...), isolation.Mount{
-		Type: isolation.MountBind, Source: probeBin, Target: doctor.ProbePath, ReadOnly: true, Reason: "doctor probe"})
+		Type: isolation.MountBind, Source: probeBin, Target: ProbePath, ReadOnly: true, Reason: "doctor probe"})
 	if err := rt.EnsureImage(ctx, p.Image, nil); err != nil {
 		return err
 	}
@@ -168,11 +168,11 @@ func checkServer(ctx context.Context, out io.Writer, rt *docker.Runtime, dockerP
 	case <-ctx.Done():
 		return fmt.Errorf("the probe did not report: %w", ctx.Err())
 	}
-	var r doctor.Report
+	var r Report
 	if err := json.Unmarshal([]byte(text), &r); err != nil {
 		return fmt.Errorf("the probe did not run in this image (%v); its stderr: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	obs := doctor.Observed{Loopback: ls.loopback, Gateway: ls.gateway, Secrets: len(s.Env), Delivery: c.Facts().Secrets}
+	obs := Observed{Loopback: ls.loopback, Gateway: ls.gateway, Secrets: len(s.Env), Delivery: c.Facts().Secrets}
 	if inspect, err := exec.CommandContext(ctx, dockerPath, "inspect", c.ID()).Output(); err == nil {
 		for _, v := range s.Env {
 			if v != "" && bytes.Contains(inspect, []byte(v)) {
@@ -181,7 +181,7 @@ func checkServer(ctx context.Context, out io.Writer, rt *docker.Runtime, dockerP
 		}
 	}
 	_ = c.Stdin().Close()
-	doctor.Print(out, s.Name, &p, doctor.Scorecard(&p, r, obs))
+	Print(out, s.Name, &p, Scorecard(&p, r, obs))
 	fmt.Fprintln(out)
 	return nil
 }
@@ -251,13 +251,6 @@ func (ls *probeListeners) close() {
 	for _, ln := range ls.lns {
 		ln.Close()
 	}
-}
-
-// localDaemon reports whether containers can reach a unix socket of ours
-// (as installShim decides for the proxy).
-func localDaemon() bool {
-	h := os.Getenv("DOCKER_HOST")
-	return runtime.GOOS == "linux" && os.Getenv("MCPPROXY_DOCKER_ATTACH") != "1" && (h == "" || strings.HasPrefix(h, "unix://"))
 }
 
 func randomID() string {

@@ -1,9 +1,14 @@
-package app
+package doctor
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,6 +18,32 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 )
+
+// isoConfig is a config document with docker isolation on and servers.
+func isoConfig(t *testing.T, servers ...map[string]any) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"docker_isolation": map[string]any{"enabled": true}, "mcpServers": servers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// isoServer is a stdio server running command in image; iso adds keys of
+// its isolation block.
+func isoServer(name, image string, iso map[string]any, command string) map[string]any {
+	si := map[string]any{"image": image}
+	maps.Copy(si, iso)
+	return map[string]any{"name": name, "command": command, "isolation": si}
+}
+
+func randomHex(t *testing.T, n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
 
 // TestDoctorIsolation runs `doctor isolation` on a hardened server (with a
 // secret), a relaxed one and a host one: the scorecard passes every line of
@@ -28,17 +59,16 @@ func TestDoctorIsolation(t *testing.T) {
 	b := isoServer(boxed, image, nil, "/mcpfixture")
 	b["env"] = map[string]string{"DOCTOR_TOKEN": "doctor-secret-" + suffix}
 	r := isoServer(relaxed, image, map[string]any{"hardened": false, "network_mode": "none"}, "/mcpfixture")
-	onHost := stdioServer("onhost-"+suffix, "/bin/true")
-	onHost["isolation"] = map[string]any{"enabled": false}
+	onHost := map[string]any{"name": "onhost-" + suffix, "command": "/bin/true", "isolation": map[string]any{"enabled": false}}
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "mcp_config.json")
-	if err := os.WriteFile(cfgPath, []byte(isoConfig(t, nil, b, r, onHost)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(isoConfig(t, b, r, onHost)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := DoctorIsolation(ctx, DoctorOptions{DataDir: dir, ConfigPath: cfgPath, Out: &out}); err != nil {
+	if err := Isolation(ctx, IsolationOptions{DataDir: dir, ConfigPath: cfgPath, Out: &out}); err != nil {
 		t.Fatalf("doctor: %v\n%s", err, out.String())
 	}
 	text := out.String()
@@ -87,12 +117,15 @@ func TestDoctorIsolation(t *testing.T) {
 		t.Errorf("a host server was checked")
 	}
 	for _, name := range []string{boxed, relaxed} {
-		if ids := dockerOut(t, "ps", "-aq", "--filter", "label="+isolation.LabelServer+"="+name); ids != "" {
+		out, err := exec.Command(dockerPath, "ps", "-aq", "--filter", "label="+isolation.LabelServer+"="+name).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
 			t.Errorf("containers of %s left behind: %s", name, ids)
-			_, _ = dockerRun("rm", "-f", ids)
+			_ = exec.Command(dockerPath, append([]string{"rm", "-f"}, ids...)...).Run()
 		}
 	}
-	_ = dockerPath
 }
 
 // A server the proxy would refuse to start (a mount of the data dir) is
@@ -104,13 +137,13 @@ func TestDoctorReportsRefusedPlan(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "mcp_config.json")
 	s := isoServer("greedy", image, map[string]any{"mounts": []string{filepath.Join(dir, "logs")}}, "/mcpfixture")
-	if err := os.WriteFile(cfgPath, []byte(isoConfig(t, nil, s)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(isoConfig(t, s)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := DoctorIsolation(ctx, DoctorOptions{DataDir: dir, ConfigPath: cfgPath, Out: &out})
+	err := Isolation(ctx, IsolationOptions{DataDir: dir, ConfigPath: cfgPath, Out: &out})
 	if err == nil || !strings.Contains(out.String(), `greedy  not started: isolation.mounts[0] "`+filepath.Join(dir, "logs")+`": refused: it would give the container mcpproxy's data directory`) {
 		t.Fatalf("doctor: %v\n%s", err, out.String())
 	}
