@@ -352,17 +352,7 @@ func TestEngineInspectReportsPlan(t *testing.T) {
 	if err := cli.Stop(ctxT(t, 30*time.Second), id, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		_, err := cli.Inspect(ctxT(t, 10*time.Second), id)
-		if errors.Is(err, ErrNotFound) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("container not removed after stop (--rm): %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitContainerGone(t, cli, id, "Stop (--rm removes it)")
 	if err := cli.Stop(ctxT(t, 10*time.Second), id, time.Second); err != nil {
 		t.Fatalf("Stop of a gone container: %v", err)
 	}
