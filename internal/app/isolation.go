@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"maps"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -307,7 +306,7 @@ func (i *Isolation) hydrate() {
 // installShim puts the stdio shim on disk when containers can reach a unix
 // socket of ours (docker.ShimUsable).
 func (i *Isolation) installShim() {
-	ok, why := docker.ShimUsable(runtime.GOOS, os.Getenv)
+	ok, why := docker.ShimUsable(runtime.GOOS)
 	bin := ""
 	if ok {
 		var err error

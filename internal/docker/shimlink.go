@@ -188,11 +188,11 @@ func (s *shimLink) close() {
 // remote daemon, or Docker Desktop's VM on macOS, cannot see host sockets;
 // MCPPROXY_DOCKER_ATTACH=1 asks for docker's attach stream instead. When it
 // cannot be used, why says so.
-func ShimUsable(goos string, getenv func(string) string) (ok bool, why string) {
-	switch h := getenv("DOCKER_HOST"); {
+func ShimUsable(goos string) (ok bool, why string) {
+	switch h := os.Getenv("DOCKER_HOST"); {
 	case goos != "linux":
 		return false, "the docker daemon runs in a VM on " + goos
-	case getenv("MCPPROXY_DOCKER_ATTACH") == "1":
+	case os.Getenv("MCPPROXY_DOCKER_ATTACH") == "1":
 		return false, "MCPPROXY_DOCKER_ATTACH=1"
 	case h != "" && !strings.HasPrefix(h, "unix://"):
 		return false, "DOCKER_HOST is not a local unix socket"

@@ -134,7 +134,9 @@ func TestShimUsable(t *testing.T) {
 		{"linux", map[string]string{"MCPPROXY_DOCKER_ATTACH": "1"}, false, "MCPPROXY_DOCKER_ATTACH=1"},
 		{"darwin", nil, false, "the docker daemon runs in a VM on darwin"},
 	} {
-		ok, why := ShimUsable(tc.goos, func(k string) string { return tc.env[k] })
+		t.Setenv("DOCKER_HOST", tc.env["DOCKER_HOST"])
+		t.Setenv("MCPPROXY_DOCKER_ATTACH", tc.env["MCPPROXY_DOCKER_ATTACH"])
+		ok, why := ShimUsable(tc.goos)
 		if ok != tc.ok || why != tc.why {
 			t.Errorf("%s %v: %v %q, want %v %q", tc.goos, tc.env, ok, why, tc.ok, tc.why)
 		}

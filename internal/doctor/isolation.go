@@ -74,7 +74,7 @@ func Isolation(ctx context.Context, o IsolationOptions) error {
 	if st := rt.Probe(ctx, true); !st.Available {
 		return fmt.Errorf("doctor isolation: docker is not available: %s", st.Error)
 	}
-	if ok, _ := docker.ShimUsable(runtime.GOOS, os.Getenv); ok {
+	if ok, _ := docker.ShimUsable(runtime.GOOS); ok {
 		if bin, err := shim.Install(filepath.Join(runDir, "bin")); err == nil {
 			rt.SetShimBinary(bin)
 		}
