@@ -3,8 +3,10 @@ package upstream
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,6 +275,46 @@ func TestInitializeFailures(t *testing.T) {
 	}
 	if st := waitState(t, m, "dies", StateError); st.Error != `server "dies" exited (code 3) before initialize: nothing on stderr` {
 		t.Fatalf("dies: error %q", st.Error)
+	}
+}
+
+// secondLaunchWaits fails its first launch and holds the second until
+// released, then launches a working server.
+type secondLaunchWaits struct {
+	fakeLauncher
+	n       atomic.Int32
+	release chan struct{}
+}
+
+func (l *secondLaunchWaits) Launch(ctx context.Context, s *config.Server, stderr io.Writer) (*Launched, error) {
+	switch l.n.Add(1) {
+	case 1:
+		return nil, errBoom
+	case 2:
+		select {
+		case <-l.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return l.fakeLauncher.Launch(ctx, s, stderr)
+}
+
+// While a server reconnects after a failure, last_error still says why it
+// is not ready; once it is, there is no error.
+func TestLastErrorKeptWhileReconnecting(t *testing.T) {
+	l := &secondLaunchWaits{release: make(chan struct{})}
+	m := newTestManager(t, l)
+	m.Apply(cfgOf(stdio("s")))
+	st := waitStatus(t, m, "s", "connecting again after the first failure", func(st Status) bool {
+		return st.State == StateConnecting && st.Restarts == 1
+	})
+	if st.Error != "boom" {
+		t.Fatalf("last_error while reconnecting = %q, want the failure's reason", st.Error)
+	}
+	close(l.release)
+	if st := waitState(t, m, "s", StateReady); st.Error != "" {
+		t.Fatalf("last_error once ready = %q", st.Error)
 	}
 }
 

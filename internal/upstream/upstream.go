@@ -318,6 +318,8 @@ func (u *Upstream) run(ctx context.Context) {
 		u.mu.Lock()
 		u.restarts++
 		u.mu.Unlock()
-		u.setState(StateConnecting, "")
+		// The reason stays while the server reconnects: it is still why the
+		// server is not ready (last_error), until it is.
+		u.setState(StateConnecting, msg)
 	}
 }
