@@ -65,7 +65,7 @@ func ShimCompatible(p *isolation.Plan, s Shim) bool {
 // RunArgs returns the `docker run` argv that follows the docker binary. Every
 // typed field of the Plan maps to its flag, in this order:
 //
-//	run [--cidfile F] -i --rm --name N [--label k=v]…
+//	run [--cidfile F] -i --name N [--label k=v]…
 //	--memory M --memory-swap M --cpus C [--pids-limit P] [--ulimit nofile=N:N]
 //	--network NET [--user U] [--read-only] [--cap-drop C]… [--cap-add C]…
 //	[--security-opt no-new-privileges] [--init, without the shim] [--tmpfs PATH:size=…,mode=…]…
@@ -74,6 +74,11 @@ func ShimCompatible(p *isolation.Plan, s Shim) bool {
 //	[shim: -v BIN:/.mcpproxy/shim:ro -v SOCK:/.mcpproxy/io/stdio.sock:ro
 //	       -e MCPPROXY_SHIM_TOKEN --entrypoint /.mcpproxy/shim]
 //	<extra_args, global then server> IMAGE [/.mcpproxy/io/stdio.sock] COMMAND ARGS…
+//
+// No --rm: the engine would remove a container that ended before it has
+// handled the container's OOM event, which it then drops (an OOM kill
+// reported as a plain SIGKILL); the Runtime removes every container itself
+// once it has read how it ended (Stop, Kill, RemoveAll, the reaper).
 //
 // Env values never appear: with the shim they are sent over its socket
 // (not even the names are in argv); without it each name is passed as
@@ -87,7 +92,7 @@ func RunArgs(p *isolation.Plan, spec RunSpec) ([]string, error) {
 	if spec.CIDFile != "" {
 		a = append(a, "--cidfile", spec.CIDFile)
 	}
-	a = append(a, "-i", "--rm", "--name", spec.Name)
+	a = append(a, "-i", "--name", spec.Name)
 	keys := make([]string, 0, len(spec.Labels))
 	for k := range spec.Labels {
 		keys = append(keys, k)

@@ -70,7 +70,7 @@ func TestRunArgsOfDecidedPlans(t *testing.T) {
 				},
 			},
 			cidfile: "/run/cid",
-			want: cat([]string{"run", "--cidfile", "/run/cid", "-i", "--rm", "--name", "mcpproxy-api-ab12",
+			want: cat([]string{"run", "--cidfile", "/run/cid", "-i", "--name", "mcpproxy-api-ab12",
 				"--label", "com.mcpproxy.instance=0123abcd", "--label", "com.mcpproxy.managed=true", "--label", "com.mcpproxy.server=api",
 				"--memory", "512m", "--memory-swap", "512m", "--cpus", "1"}, hLimitsNone, hProfile, []string{"-w", "/app"}, homeEnv,
 				[]string{"-e", "API_KEY", "-e", "DEBUG",
@@ -80,7 +80,7 @@ func TestRunArgsOfDecidedPlans(t *testing.T) {
 		{
 			name:   "npx with defaults, no cidfile",
 			server: config.Server{Name: "api", Command: "/usr/local/bin/npx", Args: []string{"-y", "@modelcontextprotocol/server-everything"}},
-			want: cat([]string{"run", "-i", "--rm", "--name", "mcpproxy-api-ab12",
+			want: cat([]string{"run", "-i", "--name", "mcpproxy-api-ab12",
 				"--label", "com.mcpproxy.instance=0123abcd", "--label", "com.mcpproxy.managed=true", "--label", "com.mcpproxy.server=api",
 				"--memory", "512m", "--memory-swap", "512m", "--cpus", "1"}, hLimitsBridge, hProfile, homeEnv,
 				[]string{"node:20", "npx", "-y", "@modelcontextprotocol/server-everything"}),
@@ -88,7 +88,7 @@ func TestRunArgsOfDecidedPlans(t *testing.T) {
 		{
 			name:   "unknown binary keeps its host path, custom image and limits",
 			server: config.Server{Name: "api", Command: "/opt/bin/mytool", Args: []string{"serve"}, Isolation: &config.ServerIsolation{Image: "localhost:5000/mytool:1", MemoryLimit: "64m", CPULimit: "0.25"}},
-			want: cat([]string{"run", "-i", "--rm", "--name", "mcpproxy-api-ab12",
+			want: cat([]string{"run", "-i", "--name", "mcpproxy-api-ab12",
 				"--label", "com.mcpproxy.instance=0123abcd", "--label", "com.mcpproxy.managed=true", "--label", "com.mcpproxy.server=api",
 				"--memory", "64m", "--memory-swap", "64m", "--cpus", "0.25"}, hLimitsBridge, hProfile64, homeEnv,
 				[]string{"localhost:5000/mytool:1", "/opt/bin/mytool", "serve"}),
@@ -96,7 +96,7 @@ func TestRunArgsOfDecidedPlans(t *testing.T) {
 		{
 			name:   "uvx on the python image installs uv, args positional",
 			server: config.Server{Name: "api", Command: "uvx", Args: []string{"mcp-server-fetch", "'; rm -rf / #"}},
-			want: cat([]string{"run", "-i", "--rm", "--name", "mcpproxy-api-ab12",
+			want: cat([]string{"run", "-i", "--name", "mcpproxy-api-ab12",
 				"--label", "com.mcpproxy.instance=0123abcd", "--label", "com.mcpproxy.managed=true", "--label", "com.mcpproxy.server=api",
 				"--memory", "512m", "--memory-swap", "512m", "--cpus", "1"}, hLimitsBridge, hProfile, homeEnv,
 				[]string{"python:3.11", "sh", "-c", uvxScript, "uvx", "mcp-server-fetch", "'; rm -rf / #"}),
@@ -104,7 +104,7 @@ func TestRunArgsOfDecidedPlans(t *testing.T) {
 		{
 			name:   "uvx on uv's own image runs directly",
 			server: config.Server{Name: "api", Command: "uvx", Args: []string{"pkg"}, Isolation: &config.ServerIsolation{Image: "ghcr.io/astral-sh/uv:python3.13-bookworm-slim"}},
-			want: cat([]string{"run", "-i", "--rm", "--name", "mcpproxy-api-ab12",
+			want: cat([]string{"run", "-i", "--name", "mcpproxy-api-ab12",
 				"--label", "com.mcpproxy.instance=0123abcd", "--label", "com.mcpproxy.managed=true", "--label", "com.mcpproxy.server=api",
 				"--memory", "512m", "--memory-swap", "512m", "--cpus", "1"}, hLimitsBridge, hProfile, homeEnv,
 				[]string{"ghcr.io/astral-sh/uv:python3.13-bookworm-slim", "uvx", "pkg"}),

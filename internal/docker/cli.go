@@ -207,9 +207,23 @@ func (c *CLI) ListManaged(ctx context.Context) ([]isolation.Managed, error) {
 	return list, nil
 }
 
+// OOMKilled reports whether the engine's state of container id says it was
+// OOM-killed.
+func (c *CLI) OOMKilled(ctx context.Context, id string) (bool, error) {
+	if err := checkID(id); err != nil {
+		return false, err
+	}
+	out, err := c.output(ctx, "container", "inspect", "--format", "{{.State.OOMKilled}}", id)
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(string(out)) == "true", nil
+}
+
 // Remove force-removes the container (killing it if running) and its
 // anonymous volumes. A container that no longer exists, or whose removal is
-// already under way (--rm), counts as removed.
+// already under way (another Remove, or `docker run --rm` of a server whose
+// command is docker), counts as removed.
 func (c *CLI) Remove(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
@@ -219,8 +233,8 @@ func (c *CLI) Remove(ctx context.Context, id string) error {
 	case err == nil || isNotFound(err):
 		return nil
 	case isRemovalInProgress(err):
-		// docker run --rm is removing it already (its server ended):
-		// gone means gone, so wait for that removal to finish.
+		// Someone is removing it already: gone means gone, so wait for
+		// that removal to finish.
 		return c.waitGone(ctx, id)
 	}
 	return err

@@ -12,8 +12,9 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/process"
 )
 
-// container is a `docker run -i --rm` started by Runtime.Start: the
-// isolation.Container of the Docker backend.
+// container is a `docker run -i` started by Runtime.Start: the
+// isolation.Container of the Docker backend. It stays on the engine after
+// its server ends, until Stop, Kill or RemoveAll removes it.
 type container struct {
 	rt      *Runtime
 	name    string

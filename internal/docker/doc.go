@@ -1,5 +1,5 @@
 // Package docker is mcpproxy's Docker backend: Runtime runs isolation Plans
-// as `docker run -i --rm` containers (the first isolation.Runtime), RunArgs
+// as `docker run -i` containers (the first isolation.Runtime), RunArgs
 // composes their argv, and under them the CLI driver finds the docker binary
 // (PATH, well-known install locations, the login shell), decides how to exec
 // it (directly, or through the login shell when the daemon environment lives

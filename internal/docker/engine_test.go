@@ -348,11 +348,18 @@ func TestEngineInspectReportsPlan(t *testing.T) {
 		t.Fatalf("image %q %q", info.Image, info.ImageID)
 	}
 
-	// Stop by ID: --rm then removes it; Stop and Remove stay idempotent.
+	// Stop by ID leaves the ended container (no --rm) for Remove; Stop
+	// and Remove stay idempotent.
 	if err := cli.Stop(ctxT(t, 30*time.Second), id, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitContainerGone(t, cli, id, "Stop (--rm removes it)")
+	if info, err := cli.Inspect(ctxT(t, 10*time.Second), id); err != nil || info.State.Running {
+		t.Fatalf("after Stop: %+v, %v; want the ended container", info, err)
+	}
+	if err := cli.Remove(ctxT(t, 10*time.Second), id); err != nil {
+		t.Fatal(err)
+	}
+	waitContainerGone(t, cli, id, "Remove")
 	if err := cli.Stop(ctxT(t, 10*time.Second), id, time.Second); err != nil {
 		t.Fatalf("Stop of a gone container: %v", err)
 	}

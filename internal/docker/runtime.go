@@ -19,7 +19,7 @@ import (
 )
 
 // Runtime runs isolation Plans as containers through the docker CLI: the
-// first isolation.Runtime. Each container is a `docker run -i --rm` whose
+// first isolation.Runtime. Each container is a `docker run -i` whose
 // stdio carries the server's (or, with the stdio shim, whose entrypoint
 // connects the server to a unix socket of the proxy). Set the fields before
 // first use; the zero values of the others are ready.
@@ -197,8 +197,8 @@ func (r *Runtime) Command(ctx context.Context, args []string, env map[string]str
 }
 
 // ensureWatcher keeps one `docker events` watcher running for this
-// instance's containers, so that an OOM kill is known even after --rm
-// removed the container. It asks for events since just before it started,
+// instance's containers, so that an OOM kill the engine handles after the
+// container's exit is known at once. It asks for events since just before it started,
 // so an event that happens while it connects is replayed, not lost; when
 // docker events exits, the next start restarts it.
 func (r *Runtime) ensureWatcher(cli *CLI) error {
@@ -243,14 +243,21 @@ func (r *Runtime) noteOOM(id string) {
 	}
 }
 
-// oomWait bounds how long an exit with code 137 waits for the OOM event,
-// which can trail the exit (by seconds when the engine is busy). Only a
-// SIGKILLed container waits; its restart is delayed by as much.
+// oomWait bounds how long an exit with code 137 waits for the engine to
+// report an OOM kill it handles after the exit (by seconds when the engine
+// is busy). Only a SIGKILLed container waits; its restart is delayed by as
+// much.
 const oomWait = 5 * time.Second
 
-// awaitOOM reports whether the watcher saw container id OOM-killed, giving
-// the event up to oomWait (or until ctx ends) to arrive.
+// awaitOOM reports whether the engine saw container id OOM-killed. The
+// container still exists (no --rm), so its state tells at once when the
+// engine handled the OOM before the exit, which is the usual order;
+// otherwise the watcher's OOM event is awaited up to oomWait (or until ctx
+// ends), and the state is read once more at the end.
 func (r *Runtime) awaitOOM(ctx context.Context, id string) bool {
+	if r.oomKilled(ctx, id) {
+		return true
+	}
 	t := time.NewTimer(oomWait)
 	defer t.Stop()
 	for {
@@ -267,11 +274,22 @@ func (r *Runtime) awaitOOM(ctx context.Context, id string) bool {
 		select {
 		case <-ch:
 		case <-t.C:
-			return false
+			return r.oomKilled(ctx, id)
 		case <-ctx.Done():
 			return false
 		}
 	}
+}
+
+// oomKilled reports whether the engine's state of container id says it was
+// OOM-killed (false when that cannot be read).
+func (r *Runtime) oomKilled(ctx context.Context, id string) bool {
+	cli, _, _ := r.cli(ctx)
+	ok, err := cli.OOMKilled(ctx, id)
+	if err != nil {
+		r.log().Debug("docker isolation: reading a container's OOM state", "id", id, "error", err)
+	}
+	return ok
 }
 
 var errClosed = errors.New("docker isolation: mcpproxy is shutting down")
@@ -338,7 +356,7 @@ func (r *Runtime) Close(timeout time.Duration) {
 	r.wg.Wait()
 }
 
-// Start implements isolation.Runtime: `docker run -i --rm` of plan, with the
+// Start implements isolation.Runtime: `docker run -i` of plan, with the
 // stdio shim when it can be used, returned once docker has created the
 // container (its ID is known) and, with the shim, the server's stdio is
 // connected. On failure whatever was created is removed.
