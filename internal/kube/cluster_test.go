@@ -20,6 +20,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -536,5 +537,70 @@ func TestKubeEndedEarlyExplained(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "flag provided but not defined: -no-such-flag") {
 		t.Errorf("the server's stderr did not reach the caller: %q (start: %v)", stderr.String(), err)
+	}
+}
+
+// TestKubeEvictedReported evicts a running server's pod through the
+// Eviction API (what a drain or an autoscaler does): a call in flight
+// fails, and the server's end names the eviction, not just an exit code
+// or "deleted".
+func TestKubeEvictedReported(t *testing.T) {
+	img := testutil.FixtureImage(t)
+	e := newKubeEnv(t, img)
+	r := e.runtime(t)
+	c, _ := start(t, r, hardenedPlan("evictee", img, "/mcpfixture"), nil)
+	cs := connectMCP(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	call := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "slow", Arguments: map[string]any{"ms": 50000}})
+		call <- err
+	}()
+	cl, _ := r.client()
+	pod := c.(*podContainer).PodName()
+	ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: e.ns}}
+	if err := cl.typed(t).PolicyV1().Evictions(e.ns).Evict(ctx, ev); err != nil {
+		t.Fatalf("evict %s: %v", pod, err)
+	}
+	evicted := time.Now()
+	select {
+	case err := <-call:
+		if err == nil {
+			t.Fatal("the call in flight succeeded although its pod was evicted")
+		}
+	case <-ctx.Done():
+		t.Fatal("the call in flight did not end after the eviction")
+	}
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("the container did not end")
+	}
+	x := c.Exit(ctx)
+	t.Logf("exit %v after the eviction: %+v", time.Since(evicted).Round(time.Millisecond), x)
+	if !strings.Contains(x.Reason, "evicted through the Eviction API") || !strings.Contains(x.Reason, pod) {
+		t.Errorf("exit = %+v, want the eviction named", x)
+	}
+}
+
+// TestKubeTooLargeForAnyNode asks for more memory than the node has: the
+// start fails at its timeout with the scheduler's reason.
+func TestKubeTooLargeForAnyNode(t *testing.T) {
+	img := testutil.FixtureImage(t)
+	e := newKubeEnv(t, img)
+	r := e.runtime(t)
+	plan := hardenedPlan("huge", img, "/mcpfixture")
+	plan.MemoryBytes = 1 << 50 // 1 PiB
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	began := time.Now()
+	_, err := r.Start(ctx, plan, isolation.StartOptions{Name: isolation.ContainerName("huge", randHex(t, 4)),
+		Labels: map[string]string{isolation.LabelManaged: "true", isolation.LabelInstance: r.opts.Instance, isolation.LabelServer: "huge"}})
+	if err == nil || !strings.Contains(err.Error(), "0/1 nodes are available") || !strings.Contains(err.Error(), "Insufficient memory") {
+		t.Fatalf("err = %v, want the scheduler's reason", err)
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Errorf("the start took %v with a 5s timeout", took)
 	}
 }

@@ -135,7 +135,14 @@ func (p *podContainer) Exit(ctx context.Context) isolation.Exit {
 	}
 	p.mu.Unlock()
 	var e isolation.Exit
+	// disrupted is why the cluster was terminating the pod (an eviction),
+	// when its last state seen said so: the pod may be gone before its
+	// container's end was reported.
+	disrupted := ""
 	err := watchPod(ctx, p.c, p.pod, func(pod *corev1.Pod) (bool, error) {
+		if why, ok := disruption(pod); ok {
+			disrupted = why
+		}
 		st := readPod(pod)
 		if st.Ended {
 			e = st.Exit
@@ -147,8 +154,11 @@ func (p *podContainer) Exit(ctx context.Context) isolation.Exit {
 	case err == nil:
 	case errors.Is(err, errPodGone):
 		e = isolation.Exit{Code: -1, Reason: fmt.Sprintf("pod %s was deleted", p.pod.Name)}
-		if p.isStopping() {
+		switch {
+		case p.isStopping():
 			e.Reason = fmt.Sprintf("pod %s was stopped by mcpproxy", p.pod.Name)
+		case disrupted != "":
+			e.Reason = fmt.Sprintf("pod %s was %s", p.pod.Name, disrupted)
 		}
 	default:
 		e = isolation.Exit{Code: -1, Reason: fmt.Sprintf("pod %s: the attach stream ended (%v) and the pod's status says no more yet", p.pod.Name, p.streamErrorText())}

@@ -55,6 +55,9 @@ func readPod(pod *corev1.Pod) podState {
 		if pod.Status.Reason == "Evicted" {
 			return podState{Ended: true, Exit: isolation.Exit{Code: -1, Reason: fmt.Sprintf("pod %s was evicted by its node: %s", name, pod.Status.Message)}}
 		}
+		if why, ok := disruption(pod); ok {
+			return podState{Ended: true, Exit: isolation.Exit{Code: -1, Reason: fmt.Sprintf("pod %s was %s", name, why)}}
+		}
 		return podState{Ended: true, Exit: isolation.Exit{Code: -1, Reason: fmt.Sprintf("pod %s failed (%s)", name, strings.Trim(what, ": "))}}
 	case pod.Status.Phase == corev1.PodSucceeded:
 		return podState{Ended: true, Exit: isolation.Exit{Code: 0, Reason: fmt.Sprintf("pod %s: the server exited with code 0", name)}}
@@ -99,6 +102,9 @@ func terminatedExit(pod *corev1.Pod, t *corev1.ContainerStateTerminated) isolati
 		e.Reason = fmt.Sprintf("pod %s was evicted by its node: %s", pod.Name, pod.Status.Message)
 	case t.Reason == "StartError" || t.Reason == "ContainerCannotRun":
 		e.Reason = fmt.Sprintf("pod %s: the server could not be started (exit code %d): %s", pod.Name, t.ExitCode, strings.TrimSpace(t.Message))
+	case disrupted(pod):
+		why, _ := disruption(pod)
+		e.Reason = fmt.Sprintf("pod %s was %s (the server exited with code %d)", pod.Name, why, t.ExitCode)
 	case t.ExitCode == 137:
 		e.Reason = fmt.Sprintf("pod %s was killed (exit code 137: SIGKILL, e.g. by the kubelet or the kernel)", pod.Name)
 	default:
@@ -137,4 +143,42 @@ func waitingFailure(pod *corev1.Pod, w *corev1.ContainerStateWaiting) string {
 		return fmt.Sprintf("image %q is not a valid reference: %s", image, w.Message)
 	}
 	return fmt.Sprintf("pod %s: the container cannot start (%s): %s", pod.Name, w.Reason, w.Message)
+}
+
+// disrupted reports whether the cluster marked pod for termination (a
+// DisruptionTarget condition): an eviction, a preemption, a taint.
+func disrupted(pod *corev1.Pod) bool {
+	_, ok := disruption(pod)
+	return ok
+}
+
+// disruption says why the cluster terminates pod, from its DisruptionTarget
+// condition, which the Eviction API (a drain, an autoscaler), the
+// scheduler's preemption, a NoExecute taint and the kubelet's node-pressure
+// eviction set before the pod's containers are stopped ("evicted through
+// the Eviction API (a drain or an autoscaler): Eviction API: evicting").
+func disruption(pod *corev1.Pod) (string, bool) {
+	for _, c := range pod.Status.Conditions {
+		if c.Type != corev1.DisruptionTarget || c.Status != corev1.ConditionTrue {
+			continue
+		}
+		var why string
+		switch c.Reason {
+		case "EvictionByEvictionAPI":
+			why = "evicted through the Eviction API (a drain or an autoscaler)"
+		case corev1.PodReasonPreemptionByScheduler:
+			why = "preempted by the scheduler for a pod of higher priority"
+		case "DeletionByTaintManager":
+			why = "evicted by a NoExecute taint of its node"
+		case corev1.PodReasonTerminationByKubelet:
+			why = "evicted by its node"
+		default:
+			why = "terminated by the cluster (" + c.Reason + ")"
+		}
+		if m := strings.TrimSpace(c.Message); m != "" {
+			why += ": " + m
+		}
+		return why, true
+	}
+	return "", false
 }

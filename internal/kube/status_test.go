@@ -70,6 +70,18 @@ func TestReadPod(t *testing.T) {
 			p.Status.Phase, p.Status.Reason, p.Status.Message = corev1.PodFailed, "Evicted", "ephemeral storage"
 			withServer(corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "ContainerStatusUnknown"}})(p)
 		}), ended: true, code: 137, reason: "was evicted by its node: ephemeral storage"},
+		{name: "evicted through the API", pod: statusPod(func(p *corev1.Pod) {
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "EvictionByEvictionAPI", Message: "Eviction API: evicting"}}
+			withServer(corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 143, Reason: "Error"}})(p)
+		}), ended: true, code: 143, reason: "was evicted through the Eviction API (a drain or an autoscaler): Eviction API: evicting (the server exited with code 143)"},
+		{name: "preempted", pod: statusPod(func(p *corev1.Pod) {
+			p.Status.Phase = corev1.PodFailed
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "PreemptionByScheduler", Message: "Preempted by pod x"}}
+		}), ended: true, code: -1, reason: "was preempted by the scheduler for a pod of higher priority: Preempted by pod x"},
+		{name: "oom while evicted is oom", pod: statusPod(func(p *corev1.Pod) {
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "TerminationByKubelet"}}
+			withServer(corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "OOMKilled"}})(p)
+		}), ended: true, oom: true, code: 137, reason: "was OOM-killed"},
 		{name: "refused by node", pod: statusPod(func(p *corev1.Pod) {
 			p.Status.Phase, p.Status.Reason, p.Status.Message = corev1.PodFailed, "OutOfpods", "Node didn't have enough resource"
 		}), ended: true, code: -1, reason: "failed (OutOfpods: Node didn't have enough resource)"},
