@@ -6,12 +6,18 @@ package app
 // run in the kube step of scripts/test.sh, which starts the cluster.
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpproxy/mcpproxy/internal/kube"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
@@ -181,4 +187,141 @@ func TestKubeCrashedProxyPodsReapedByLease(t *testing.T) {
 	if got := podsOf(t, k, ns, "com.mcpproxy.server=survivor"); !slices.Equal(got, survivorPods) {
 		t.Errorf("the survivor's pods are %v, want %v", got, survivorPods)
 	}
+}
+
+// TestKubeUnschedulableReported: a server no node can take — its memory
+// request is larger than the node, or the kubernetes block's node_selector
+// matches no node — fails its start at the start timeout (not later, and
+// it does not hang) with the scheduler's reason, in last_error and in the
+// error of a call to it; its pod is removed.
+func TestKubeUnschedulableReported(t *testing.T) {
+	image := testutil.FixtureImage(t)
+	k := testutil.RequireKube(t)
+	k.LoadImage(t, image)
+	ns := k.Namespace(t)
+	const timeout = 8 * time.Second
+	began := time.Now()
+	huge := startApp(t, kubeIsoConfig(t, k, ns, map[string]any{"timeout": "8s"},
+		isoServer("huge", image, map[string]any{"memory_limit": "64t"}, "/mcpfixture")))
+	nowhere := startApp(t, kubeIsoConfig(t, k, ns, map[string]any{"timeout": "8s", "kubernetes": map[string]any{
+		"kubeconfig": k.Kubeconfig, "namespace": ns, "image_pull_policy": "Never",
+		"node_selector": map[string]any{"mcpproxy-test/no-such-pool": "x"},
+	}}, isoServer("nowhere", image, nil, "/mcpfixture")))
+	for _, c := range []struct {
+		h      *harness
+		server string
+		want   []string
+	}{
+		{huge, "huge", []string{"waiting for a node: 0/1 nodes are available", "Insufficient memory"}},
+		{nowhere, "nowhere", []string{"waiting for a node: 0/1 nodes are available", "didn't match Pod's node affinity/selector"}},
+	} {
+		st := c.h.waitState(c.server, upstream.StateError, 3*timeout)
+		took := time.Since(began)
+		t.Logf("%s: failed %v after the proxy started (start timeout %v): %s", c.server, took.Round(100*time.Millisecond), timeout, st.Error)
+		if took > timeout+5*time.Second {
+			t.Errorf("%s: the failure took %v with a start timeout of %v", c.server, took, timeout)
+		}
+		failsWith(t, c.h, c.server, "echo", c.want...)
+		if left := podsOf(t, k, ns, "com.mcpproxy.instance="+c.h.app.iso.instance.ID+",com.mcpproxy.server="+c.server); len(left) > 1 {
+			t.Errorf("%s: pods of failed starts left: %v", c.server, left)
+		}
+	}
+}
+
+// TestKubeEvictionReported: a running server's pod evicted through the
+// Eviction API (a drain, an autoscaler) fails the call in flight with the
+// eviction named, last_exit and last_error say so, and the server comes
+// back in a new pod.
+func TestKubeEvictionReported(t *testing.T) {
+	image := testutil.FixtureImage(t)
+	k := testutil.RequireKube(t)
+	k.LoadImage(t, image)
+	ns := k.Namespace(t)
+	h := startApp(t, kubeIsoConfig(t, k, ns, nil, isoServer("evictee", image, nil, "/mcpfixture")))
+	cs := h.connect("/mcp", nil)
+	first := readyInContainer(t, cs, "evictee", 2*time.Minute)
+	pods := podsOf(t, k, ns, "com.mcpproxy.server=evictee")
+	if len(pods) != 1 {
+		t.Fatalf("pods of the server: %v", pods)
+	}
+	// The error of the server's connection lands in last_error while it
+	// reconnects; record every state the manager reports meanwhile.
+	u := h.app.Manager().Get("evictee")
+	seen := make(chan string, 1)
+	stopWatch := make(chan struct{})
+	defer close(stopWatch)
+	go func() {
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			if e := u.Status().Error; strings.Contains(e, "evicted") {
+				seen <- e
+				return
+			}
+		}
+	}()
+	// The call is in flight once the server's first progress notification
+	// arrives (through /mcp/evictee).
+	progressed := make(chan struct{})
+	var once sync.Once
+	pcs := h.connect("/mcp/evictee", &mcp.ClientOptions{ProgressNotificationHandler: func(context.Context, *mcp.ProgressNotificationClientRequest) {
+		once.Do(func() { close(progressed) })
+	}})
+	type result struct {
+		text string
+		err  bool
+	}
+	call := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		p := &mcp.CallToolParams{Name: "slow", Arguments: map[string]any{"ms": 60000}}
+		p.SetProgressToken("evict")
+		res, err := pcs.CallTool(ctx, p)
+		switch {
+		case err != nil:
+			call <- result{err.Error(), true}
+		default:
+			call <- result{resultText(res), res.IsError}
+		}
+	}()
+	select {
+	case <-progressed:
+	case r := <-call:
+		t.Fatalf("the call ended before the eviction: %+v", r)
+	case <-time.After(time.Minute):
+		t.Fatal("no progress from the call")
+	}
+	eviction := `{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"` + pods[0] + `","namespace":"` + ns + `"}}`
+	evf := filepath.Join(t.TempDir(), "eviction.json")
+	if err := os.WriteFile(evf, []byte(eviction), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k.Kubectl(t, "create", "--raw", "/api/v1/namespaces/"+ns+"/pods/"+pods[0]+"/eviction", "-f", evf)
+	var res result
+	select {
+	case res = <-call:
+	case <-time.After(time.Minute):
+		t.Fatal("the call in flight did not end after its pod was evicted")
+	}
+	if !res.err {
+		t.Fatalf("the call in flight succeeded: %s", res.text)
+	}
+	t.Logf("call: %s", res.text)
+	mustContain(t, res.text, "ended during the call")
+	mustContain(t, res.text, "evicted through the Eviction API")
+	select {
+	case e := <-seen:
+		t.Logf("last_error: %s", e)
+		mustContain(t, e, pods[0]+" was evicted through the Eviction API")
+	case <-time.After(time.Minute):
+		t.Errorf("last_error never named the eviction")
+	}
+	v := waitServer(t, cs, "evictee", 2*time.Minute, "back in a new pod", func(v ServerView) bool {
+		return v.Isolation != nil && v.Isolation.ContainerID != first.Isolation.ContainerID && v.LastExit != nil
+	})
+	mustContain(t, v.LastExit.Reason, "evicted through the Eviction API")
 }

@@ -108,6 +108,9 @@ type Exit struct {
 	Code int
 	// OOMKilled is true when the kernel killed it at its memory limit.
 	OOMKilled bool
+	// Evicted is true when the orchestrator ended it from outside (an
+	// eviction, a preemption, a taint): Reason says by whom and why.
+	Evicted bool
 	// Reason is one line for people and for the client whose call failed,
 	// e.g. `container mcpproxy-x-1a2b was OOM-killed: the server exceeded
 	// its memory limit (512 MiB)`.

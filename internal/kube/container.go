@@ -158,7 +158,7 @@ func (p *podContainer) Exit(ctx context.Context) isolation.Exit {
 		case p.isStopping():
 			e.Reason = fmt.Sprintf("pod %s was stopped by mcpproxy", p.pod.Name)
 		case disrupted != "":
-			e.Reason = fmt.Sprintf("pod %s was %s", p.pod.Name, disrupted)
+			e.Evicted, e.Reason = true, fmt.Sprintf("pod %s was %s", p.pod.Name, disrupted)
 		}
 	default:
 		e = isolation.Exit{Code: -1, Reason: fmt.Sprintf("pod %s: the attach stream ended (%v) and the pod's status says no more yet", p.pod.Name, p.streamErrorText())}

@@ -53,10 +53,10 @@ func readPod(pod *corev1.Pod) podState {
 		// the node before it ran.
 		what := strings.TrimSpace(pod.Status.Reason + ": " + pod.Status.Message)
 		if pod.Status.Reason == "Evicted" {
-			return podState{Ended: true, Exit: isolation.Exit{Code: -1, Reason: fmt.Sprintf("pod %s was evicted by its node: %s", name, pod.Status.Message)}}
+			return podState{Ended: true, Exit: isolation.Exit{Code: -1, Evicted: true, Reason: fmt.Sprintf("pod %s was evicted by its node: %s", name, pod.Status.Message)}}
 		}
 		if why, ok := disruption(pod); ok {
-			return podState{Ended: true, Exit: isolation.Exit{Code: -1, Reason: fmt.Sprintf("pod %s was %s", name, why)}}
+			return podState{Ended: true, Exit: isolation.Exit{Code: -1, Evicted: true, Reason: fmt.Sprintf("pod %s was %s", name, why)}}
 		}
 		return podState{Ended: true, Exit: isolation.Exit{Code: -1, Reason: fmt.Sprintf("pod %s failed (%s)", name, strings.Trim(what, ": "))}}
 	case pod.Status.Phase == corev1.PodSucceeded:
@@ -99,11 +99,13 @@ func terminatedExit(pod *corev1.Pod, t *corev1.ContainerStateTerminated) isolati
 		e.OOMKilled = true
 		e.Reason = fmt.Sprintf("pod %s was OOM-killed: the server exceeded its memory limit (%s)", pod.Name, memoryLimit(pod))
 	case pod.Status.Reason == "Evicted":
+		e.Evicted = true
 		e.Reason = fmt.Sprintf("pod %s was evicted by its node: %s", pod.Name, pod.Status.Message)
 	case t.Reason == "StartError" || t.Reason == "ContainerCannotRun":
 		e.Reason = fmt.Sprintf("pod %s: the server could not be started (exit code %d): %s", pod.Name, t.ExitCode, strings.TrimSpace(t.Message))
 	case disrupted(pod):
 		why, _ := disruption(pod)
+		e.Evicted = true
 		e.Reason = fmt.Sprintf("pod %s was %s (the server exited with code %d)", pod.Name, why, t.ExitCode)
 	case t.ExitCode == 137:
 		e.Reason = fmt.Sprintf("pod %s was killed (exit code 137: SIGKILL, e.g. by the kubelet or the kernel)", pod.Name)

@@ -21,6 +21,8 @@ func TestExitErrorMessage(t *testing.T) {
 			`server "x" exited (code 0) before initialize: nothing on stderr`},
 		{"oom", ExitError{Server: "hog", Exit: isolation.Exit{Code: 137, OOMKilled: true, Reason: "container c was OOM-killed: the server exceeded its memory limit (64m)"}},
 			`server "hog" exited (code 137): container c was OOM-killed: the server exceeded its memory limit (64m); nothing on stderr`},
+		{"evicted", ExitError{Server: "x", Exit: isolation.Exit{Code: 2, Evicted: true, Reason: "pod p was evicted through the Eviction API (a drain or an autoscaler): Eviction API: evicting (the server exited with code 2)"}},
+			`server "x" exited (code 2): pod p was evicted through the Eviction API (a drain or an autoscaler): Eviction API: evicting (the server exited with code 2); nothing on stderr`},
 		{"signal", ExitError{Server: "x", Exit: isolation.Exit{Code: -1, Reason: "process exited: signal: killed"}, Stderr: "bye"},
 			`server "x" exited: process exited: signal: killed; bye`},
 		{"command not found", ExitError{Server: "x", When: "before initialize", Exit: isolation.Exit{Code: 127, Reason: "the command of container c was not found in the image (exit code 127)"}, Stderr: `docker: Error response from daemon: exec: "nodex": executable file not found in $PATH`},
