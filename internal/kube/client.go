@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,7 +81,7 @@ func connect(o Options) (*connection, error) {
 			if clientcmd.IsEmptyConfig(err) {
 				return nil, errors.New("no kubeconfig found: set docker_isolation.kubernetes.kubeconfig (or $KUBECONFIG), or in_cluster: true when mcpproxy runs in a pod")
 			}
-			return nil, fmt.Errorf("kubeconfig: %w", err)
+			return nil, kubeconfigError(o, cc, rules, err)
 		}
 		ns, _, _ = cc.Namespace()
 		source = "kubeconfig " + firstNonEmpty(o.Kubeconfig, strings.Join(rules.Precedence, string(os.PathListSeparator)))
@@ -301,4 +302,34 @@ func firstNonEmpty(vs ...string) string {
 		}
 	}
 	return ""
+}
+
+// kubeconfigError explains a kubeconfig that cannot be used, naming the
+// setting of the docker_isolation.kubernetes block at fault: a kubeconfig
+// file that cannot be read, a context the file does not have (listing
+// those it has).
+func kubeconfigError(o Options, cc clientcmd.ClientConfig, rules *clientcmd.ClientConfigLoadingRules, err error) error {
+	if o.Kubeconfig != "" {
+		if _, serr := os.Stat(o.Kubeconfig); serr != nil {
+			return fmt.Errorf("docker_isolation.kubernetes.kubeconfig %q cannot be read: %w", o.Kubeconfig, serr)
+		}
+	}
+	if o.Context != "" {
+		if raw, rerr := cc.RawConfig(); rerr == nil {
+			if _, ok := raw.Contexts[o.Context]; !ok {
+				names := make([]string, 0, len(raw.Contexts))
+				for n := range raw.Contexts {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				has := "none"
+				if len(names) > 0 {
+					has = strings.Join(names, ", ")
+				}
+				return fmt.Errorf("docker_isolation.kubernetes.context %q: the kubeconfig (%s) has no such context; it has: %s",
+					o.Context, firstNonEmpty(o.Kubeconfig, strings.Join(rules.Precedence, string(os.PathListSeparator))), has)
+			}
+		}
+	}
+	return fmt.Errorf("kubeconfig: %w", err)
 }

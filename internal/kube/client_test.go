@@ -67,3 +67,57 @@ func TestExpandHome(t *testing.T) {
 		}
 	}
 }
+
+// A kubeconfig file that does not exist, or a context it does not have, is
+// refused naming the setting (and the contexts there are); a context that
+// exists is used, with its namespace.
+func TestConnectNamesTheSetting(t *testing.T) {
+	dir := t.TempDir()
+	kc := filepath.Join(dir, "config")
+	cfg := `apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:1"}
+users:
+- name: u
+  user: {token: "x"}
+contexts:
+- name: first
+  context: {cluster: c, user: u}
+- name: second
+  context: {cluster: c, user: u, namespace: team-b}
+current-context: first
+`
+	if err := os.WriteFile(kc, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want []string
+	}{
+		{"missing file", Options{Kubeconfig: filepath.Join(dir, "nope")}, []string{"docker_isolation.kubernetes.kubeconfig", filepath.Join(dir, "nope")}},
+		{"missing context", Options{Kubeconfig: kc, Context: "third"}, []string{"docker_isolation.kubernetes.context", `"third"`, "first, second"}},
+	} {
+		if _, err := connect(tc.o); err == nil {
+			t.Errorf("%s: connected", tc.name)
+		} else {
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%s: error %q lacks %q", tc.name, err, w)
+				}
+			}
+		}
+	}
+	c, err := connect(Options{Kubeconfig: kc, Context: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ns != "team-b" || !strings.Contains(c.source, "(context second)") {
+		t.Errorf("namespace %q, source %q: want the context's", c.ns, c.source)
+	}
+	if c, err = connect(Options{Kubeconfig: kc, Context: "second", PodSettings: PodSettings{Namespace: "mine"}}); err != nil || c.ns != "mine" {
+		t.Errorf("namespace %q (%v): want the setting's", c.ns, err)
+	}
+}

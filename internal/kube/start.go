@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -112,7 +113,7 @@ func (r *Runtime) create(ctx context.Context, c *connection, objs Objects) (*cor
 		created, err := c.secrets().Create(ctx, s)
 		if err != nil {
 			// The error names the object, never its data.
-			return nil, fmt.Errorf("create the Secret holding the server's environment in namespace %s: %w", c.ns, err)
+			return nil, r.namingSetting(c, fmt.Errorf("create the Secret holding the server's environment in namespace %s: %w", c.ns, err))
 		}
 		undo = append(undo, func(ctx context.Context) {
 			_ = c.secrets().Delete(ctx, created.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &created.UID}})
@@ -131,7 +132,7 @@ func (r *Runtime) create(ctx context.Context, c *connection, objs Objects) (*cor
 	pod, err := c.pods().Create(ctx, objs.Pod)
 	if err != nil {
 		rollback()
-		return nil, fmt.Errorf("create pod %s in namespace %s: %w", objs.Pod.Name, c.ns, err)
+		return nil, r.namingSetting(c, fmt.Errorf("create pod %s in namespace %s: %w", objs.Pod.Name, c.ns, err))
 	}
 	r.mu.Lock()
 	r.pods[pod.UID] = pod.Name
@@ -371,8 +372,25 @@ func (r *Runtime) ensureStarted(ctx context.Context, c *connection) (metav1.Owne
 	}
 	owner, err := r.lease.ensure(ctx, c)
 	if err != nil {
-		return owner, err
+		return owner, r.namingSetting(c, err)
 	}
 	r.startLoop(c)
 	return owner, nil
+}
+
+// namingSetting adds to an API server's refusal the setting of the
+// docker_isolation.kubernetes block that named what the cluster does not
+// have: the namespace, the service account, the RuntimeClass.
+func (r *Runtime) namingSetting(c *connection, err error) error {
+	msg := err.Error()
+	s := r.opts.PodSettings
+	switch {
+	case strings.Contains(msg, fmt.Sprintf("namespaces %q not found", c.ns)):
+		return fmt.Errorf("%w (docker_isolation.kubernetes.namespace, else the kubeconfig context's: namespace %q does not exist in the cluster; create it or name another)", err, c.ns)
+	case s.ServiceAccount != "" && strings.Contains(msg, fmt.Sprintf("serviceaccount %q not found", s.ServiceAccount)):
+		return fmt.Errorf("%w (docker_isolation.kubernetes.service_account %q: no such service account in namespace %s; create it or remove the setting)", err, s.ServiceAccount, c.ns)
+	case s.RuntimeClassName != "" && strings.Contains(msg, fmt.Sprintf("RuntimeClass %q not found", s.RuntimeClassName)):
+		return fmt.Errorf("%w (docker_isolation.kubernetes.runtime_class_name %q: the cluster has no such RuntimeClass; `kubectl get runtimeclass` lists them)", err, s.RuntimeClassName)
+	}
+	return err
 }
