@@ -325,3 +325,80 @@ func TestKubeEvictionReported(t *testing.T) {
 	})
 	mustContain(t, v.LastExit.Reason, "evicted through the Eviction API")
 }
+
+// TestKubeConfigBlockHonoured: every key of docker_isolation.kubernetes,
+// written in the config file, is what the server's pod runs with, read back
+// from the API: the kubeconfig and its context (a second context whose
+// namespace is the test's; the block names no namespace), the service
+// account, the RuntimeClass, the node selector and the pull policy.
+func TestKubeConfigBlockHonoured(t *testing.T) {
+	image := testutil.FixtureImage(t)
+	k := testutil.RequireKube(t)
+	k.LoadImage(t, image)
+	ns := k.Namespace(t)
+	sa := "mcp-servers"
+	k.Kubectl(t, "-n", ns, "create", "serviceaccount", sa)
+	rc := "mcpproxy-test-" + randomHex(t, 4)
+	rcFile := filepath.Join(t.TempDir(), "runtimeclass.json")
+	if err := os.WriteFile(rcFile, []byte(`{"apiVersion":"node.k8s.io/v1","kind":"RuntimeClass","metadata":{"name":"`+rc+`"},"handler":"runc"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k.Kubectl(t, "create", "-f", rcFile)
+	t.Cleanup(func() { _, _ = k.KubectlErr("delete", "runtimeclass", rc, "--wait=false") })
+	node := strings.TrimSpace(k.Kubectl(t, "get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"))
+	// A copy of the admin kubeconfig with a second context, not the
+	// current one, whose namespace is the test's.
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	b, err := os.ReadFile(k.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kc, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cluster := strings.TrimSpace(k.Kubectl(t, "--kubeconfig", kc, "config", "view", "-o", "jsonpath={.contexts[0].context.cluster}"))
+	user := strings.TrimSpace(k.Kubectl(t, "--kubeconfig", kc, "config", "view", "-o", "jsonpath={.contexts[0].context.user}"))
+	k.Kubectl(t, "--kubeconfig", kc, "config", "set-context", "team", "--cluster", cluster, "--user", user, "--namespace", ns)
+
+	h := startApp(t, isoConfig(t, map[string]any{"backend": "kubernetes", "kubernetes": map[string]any{
+		"kubeconfig": kc, "context": "team", "service_account": sa, "runtime_class_name": rc,
+		"node_selector": map[string]any{"kubernetes.io/hostname": node}, "image_pull_policy": "Never",
+	}}, isoServer("honoured", image, nil, "/mcpfixture")))
+	cs := h.connect("/mcp", nil)
+	readyInContainer(t, cs, "honoured", 2*time.Minute)
+	pods := podsOf(t, k, ns, "com.mcpproxy.server=honoured")
+	if len(pods) != 1 {
+		t.Fatalf("pods of the server in the context's namespace %s: %v", ns, pods)
+	}
+	var pod struct {
+		Spec struct {
+			ServiceAccountName string            `json:"serviceAccountName"`
+			RuntimeClassName   string            `json:"runtimeClassName"`
+			NodeSelector       map[string]string `json:"nodeSelector"`
+			NodeName           string            `json:"nodeName"`
+			AutomountToken     *bool             `json:"automountServiceAccountToken"`
+			Containers         []struct {
+				ImagePullPolicy string `json:"imagePullPolicy"`
+			} `json:"containers"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal([]byte(k.Kubectl(t, "-n", ns, "get", "pod", pods[0], "-o", "json")), &pod); err != nil {
+		t.Fatal(err)
+	}
+	s := pod.Spec
+	if s.ServiceAccountName != sa || s.AutomountToken == nil || *s.AutomountToken {
+		t.Errorf("serviceAccountName %q, automount %v: want %q without its token", s.ServiceAccountName, s.AutomountToken, sa)
+	}
+	if s.RuntimeClassName != rc {
+		t.Errorf("runtimeClassName %q, want %q", s.RuntimeClassName, rc)
+	}
+	if len(s.NodeSelector) != 1 || s.NodeSelector["kubernetes.io/hostname"] != node || s.NodeName != node {
+		t.Errorf("nodeSelector %v on node %q, want kubernetes.io/hostname=%s", s.NodeSelector, s.NodeName, node)
+	}
+	if len(s.Containers) != 1 || s.Containers[0].ImagePullPolicy != "Never" {
+		t.Errorf("containers %+v, want imagePullPolicy Never", s.Containers)
+	}
+	if l := listServers(t, cs); !strings.Contains(l.DockerStatus.Source, "(context team)") {
+		t.Errorf("docker_status.source %q does not name the context", l.DockerStatus.Source)
+	}
+}
