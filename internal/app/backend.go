@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
@@ -34,21 +32,9 @@ func (i *Isolation) selectBackend(cfg *config.Config) {
 			leaseLabels[key] = v
 		}
 	}
-	i.kube = kube.New(kube.Options{
-		PodSettings: kube.PodSettings{
-			Namespace:        k.Namespace,
-			ServiceAccount:   k.ServiceAccount,
-			RuntimeClassName: k.RuntimeClassName,
-			NodeSelector:     k.NodeSelector,
-			ImagePullPolicy:  corev1.PullPolicy(k.ImagePullPolicy),
-		},
-		Kubeconfig:  k.Kubeconfig,
-		InCluster:   k.InCluster,
-		Context:     k.Context,
-		Instance:    i.instance.ID,
-		LeaseLabels: leaseLabels,
-		Logger:      i.a.log,
-	})
+	o := kube.OptionsFromConfig(k)
+	o.Instance, o.LeaseLabels, o.Logger = i.instance.ID, leaseLabels, i.a.log
+	i.kube = kube.New(o)
 	i.launcher.Runtime = i.kube
 	// Docker's preparation (login-shell environment, stdio shim) is for
 	// docker's containers; a server whose command is docker still gets it

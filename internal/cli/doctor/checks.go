@@ -16,6 +16,7 @@ import (
 	"github.com/mcpproxy/mcpproxy/internal/datadir"
 	"github.com/mcpproxy/mcpproxy/internal/docker"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
+	"github.com/mcpproxy/mcpproxy/internal/kube"
 )
 
 // Env is what the checks look at; tests replace the resolver.
@@ -107,7 +108,7 @@ func isolatedImages(cfg *config.Config, dockerPath string) (map[string][]string,
 // images. Docker that is missing fails only when a server needs it.
 func checkDocker(ctx context.Context, e Env, cfg *config.Config) []Result {
 	if cfg.DockerIsolation.Backend == config.BackendKubernetes {
-		return []Result{{Status: OK, Check: "docker", Detail: "docker_isolation.backend is kubernetes: isolated servers run as pods (`mcpproxy upstream list` shows the cluster's status)"}}
+		return checkKubernetes(ctx, cfg)
 	}
 	res := e.Resolver.Resolve(ctx)
 	images, needed := isolatedImages(cfg, res.Path)
@@ -248,4 +249,34 @@ func checkDataDir(e Env) Result {
 		return Result{Status: OK, Check: "data dir", Detail: fmt.Sprintf("%s: private, yours, held by one mcpproxy (pid %d)", e.DataDir, owner.PID)}
 	}
 	return Result{Status: OK, Check: "data dir", Detail: e.DataDir + ": private, yours, no mcpproxy holds it"}
+}
+
+// checkKubernetes checks the cluster of the kubernetes backend: that its
+// API server answers and the credentials may do what the backend does in
+// its namespace; and says which servers' network none is a NetworkPolicy,
+// whose enforcement depends on the cluster's network plugin.
+func checkKubernetes(ctx context.Context, cfg *config.Config) []Result {
+	out := []Result{{Status: OK, Check: "docker", Detail: "docker_isolation.backend is kubernetes: isolated servers run as pods"}}
+	rt := kube.New(kube.OptionsFromConfig(cfg.DockerIsolation.Kubernetes))
+	st := rt.Probe(ctx, true)
+	if st.Available {
+		out = append(out, Result{Status: OK, Check: "kubernetes", Detail: fmt.Sprintf("API server %s (%s) answers; %s may run pods in namespace %s", st.Path, st.Version, st.Source, rt.Namespace())})
+	} else {
+		out = append(out, Result{Status: Fail, Check: "kubernetes", Detail: st.Error,
+			Fix: "check docker_isolation.kubernetes (kubeconfig, context, namespace) and that the cluster answers (kubectl get --raw /readyz); deploy/kubernetes/rbac.yaml is the Role the backend needs"})
+	}
+	var none []string
+	for _, s := range cfg.Servers {
+		if !s.IsEnabled() || s.IsHTTP() {
+			continue
+		}
+		if d := isolation.Decide(cfg.DockerIsolation, s, ""); d.Isolated && d.Plan.Network == "none" {
+			none = append(none, s.Name)
+		}
+	}
+	if len(none) > 0 {
+		out = append(out, Result{Status: Warn, Check: "network none", Detail: strings.Join(none, ", ") + ": " + kube.NoteNetworkPolicy,
+			Fix: "make sure the cluster's network plugin enforces NetworkPolicy (Calico and Cilium do; the plain bridge and flannel plugins do not), or treat these servers as having the pod network"})
+	}
+	return out
 }

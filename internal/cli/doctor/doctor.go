@@ -58,6 +58,10 @@ func NewCommand(g *cli.Globals, subcommands ...*cobra.Command) *cobra.Command {
   docker binary   where the docker CLI is and how it was found (PATH, a well-known location, the login shell)
   docker daemon   whether it answers, and its version
   image …         whether each isolated server's image is present
+  kubernetes      with docker_isolation.backend "kubernetes" (instead of the docker lines): whether the
+                  cluster answers and the credentials may run pods in the namespace
+  network none    with the kubernetes backend: the servers whose network none is a deny-all
+                  NetworkPolicy, enforced only if the cluster's network plugin enforces NetworkPolicy
   config          whether the config file is valid; unknown keys (with "did you mean")
   listener        whether the proxy of the data dir answers, and accepts the config file's API key
   data dir        owned by you, private, and held by at most one mcpproxy
