@@ -62,6 +62,10 @@ func TestHardeningProblems(t *testing.T) {
 		{"server extra_args", srv(`{"extra_args": ["--cap-add", "SYS_ADMIN", "-v", "/:/host"]}`), []string{
 			`1:76: mcpServers[0].isolation.extra_args[0]: "--cap-add SYS_ADMIN" gives the container Linux capabilities beyond Docker's default set; remove it, or, if this server really needs it, write "allow_dangerous": true in its isolation block by hand`,
 			`1:102: mcpServers[0].isolation.extra_args[2]: "-v /:/host" gives the container the host's whole filesystem; remove it, or, if this server really needs it, write "allow_dangerous": true in its isolation block by hand`}},
+		{"relative bind and env-file", srv(`{"extra_args": ["-v", "../..:/h", "--env-file", "/proc/1/environ", "--cidfile", "/tmp/c"]}`), []string{
+			`1:76: mcpServers[0].isolation.extra_args[0]: "-v ../..:/h" gives the container the host folder "../.." names relative to mcpproxy's working directory, wherever mcpproxy was started (the home directory, or / with enough ".."); write an absolute path; remove it, or, if this server really needs it, write "allow_dangerous": true in its isolation block by hand`,
+			`1:94: mcpServers[0].isolation.extra_args[2]: "--env-file /proc/1/environ" gives the container the contents of a host file as its environment: host kernel and process state (/proc); remove it, or, if this server really needs it, write "allow_dangerous": true in its isolation block by hand`,
+			`1:127: mcpServers[0].isolation.extra_args[4]: "--cidfile /tmp/c" gives the container a file the docker CLI writes on the host (in place of mcpproxy's own container-ID file); remove it, or, if this server really needs it, write "allow_dangerous": true in its isolation block by hand`}},
 		{"server network_mode", srv(`{"network_mode": "container:db"}`), []string{
 			`1:77: mcpServers[0].isolation.network_mode: "container:db" gives the container another container's network namespace; remove it, or, if this server really needs it, write "allow_dangerous": true in its isolation block by hand`}},
 		{"allow_dangerous of one server does not cover the global args", `{"docker_isolation": {"extra_args": ["--pid=host"]},

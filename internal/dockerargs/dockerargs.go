@@ -114,6 +114,8 @@ var Table = []Rule{
 	})},
 	{Name: "-v/--volume HOST:…", Flags: []string{"volume"}, judge: volumeJudge},
 	{Name: "--mount src=HOST,…", Flags: []string{"mount"}, judge: mountJudge},
+	{Name: "--env-file HOST", Flags: []string{"env-file"}, judge: envFileJudge},
+	{Name: "--cidfile", Flags: []string{"cidfile"}, judge: always("a file the docker CLI writes on the host (in place of mcpproxy's own container-ID file)")},
 }
 
 // shortFlags maps docker run's one-letter flags to their long names; bool
@@ -296,6 +298,22 @@ func secOpt(kind string, judge func(value string) string) func(string, bool, Hos
 	}
 }
 
+// envFileJudge judges "--env-file PATH": the docker CLI reads the file on
+// the host, as mcpproxy's user, and hands its lines to the container as its
+// environment, so the file is as readable by the server as a bind mount of
+// it. A relative PATH is read from mcpproxy's working directory, wherever
+// that is.
+func envFileJudge(v string, _ bool, hp HostPaths) string {
+	p := strings.TrimSpace(v)
+	if !strings.HasPrefix(p, "/") {
+		return "the contents of the host file " + strconv.Quote(p) + " names relative to mcpproxy's working directory, as its environment; write an absolute path"
+	}
+	if why := hostPath(p, hp); why != "" {
+		return "the contents of a host file as its environment: " + why
+	}
+	return ""
+}
+
 // volumeJudge judges "-v SRC:DST[:OPTS]": SRC is a host path when absolute
 // (otherwise a named volume; "-v /data" alone is an anonymous volume).
 func volumeJudge(v string, _ bool, hp HostPaths) string {
@@ -367,6 +385,13 @@ func CheckHostPath(p string, hp HostPaths) string { return hostPath(p, hp) }
 // "" (a relative p is a volume name, not a host path).
 func hostPath(p string, hp HostPaths) string {
 	p = strings.TrimSpace(p)
+	if strings.HasPrefix(p, ".") {
+		// Not a volume name (those start with a letter or digit): the
+		// docker CLI binds it as a host path relative to its own working
+		// directory — mcpproxy's, which may be the home directory or a
+		// folder a few ".." under /.
+		return "the host folder " + strconv.Quote(p) + " names relative to mcpproxy's working directory, wherever mcpproxy was started (the home directory, or / with enough \"..\"); write an absolute path"
+	}
 	if !strings.HasPrefix(p, "/") {
 		return ""
 	}

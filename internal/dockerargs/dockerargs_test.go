@@ -96,6 +96,31 @@ var dangerousCases = []struct {
 	{"--mount src=HOST,…", []string{"--mount", "target=/h,SRC=/var/run/docker.sock"}, "--mount target=/h,SRC=/var/run/docker.sock"},
 	{"--mount src=HOST,…", []string{"--mount", `"type=bind","src=/"`, "x"}, `--mount "type=bind","src=/"`},
 	{"--mount src=HOST,…", []string{"--mount", "type=volume,dst=/h,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/"}, "--mount type=volume,dst=/h,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/"},
+	// The docker CLI makes a bind source that starts with "." absolute
+	// against its own working directory (mcpproxy's: often the home
+	// directory, or a folder a few levels under /): "-v ..:/h" from
+	// /tmp/x/y binds /. Measured with docker 28.2: "-v .hid:/h" binds
+	// $PWD/.hid, "--mount type=bind,src=..,dst=/h" binds the parent.
+	{"-v/--volume HOST:…", []string{"-v", "..:/h"}, "-v ..:/h"},
+	{"-v/--volume HOST:…", []string{"-v", "../../../..:/h"}, "-v ../../../..:/h"},
+	{"-v/--volume HOST:…", []string{"-v=.:/h"}, "-v=.:/h"},
+	{"-v/--volume HOST:…", []string{"--volume", "./.ssh:/k:ro"}, "--volume ./.ssh:/k:ro"},
+	{"-v/--volume HOST:…", []string{"-v", ".hid:/h"}, "-v .hid:/h"},
+	{"--mount src=HOST,…", []string{"--mount", "type=bind,src=..,dst=/h"}, "--mount type=bind,src=..,dst=/h"},
+	{"--mount src=HOST,…", []string{"--mount=type=bind,source=./,target=/h"}, "--mount=type=bind,source=./,target=/h"},
+	// --env-file is read by the docker CLI on the host, as mcpproxy's
+	// user, and its lines become the container's environment: a host file
+	// the server reads (measured: a 0600 file's KEY=VALUE reached getenv).
+	{"--env-file HOST", []string{"--env-file", "/proc/self/environ"}, "--env-file /proc/self/environ"},
+	{"--env-file HOST", []string{"--env-file=/home/alice/.aws/env"}, "--env-file=/home/alice/.aws/env"},
+	{"--env-file HOST", []string{"--env-file", "../../secrets.env"}, "--env-file ../../secrets.env"},
+	{"--env-file HOST", []string{"--env-file", "secrets.env"}, "--env-file secrets.env"},
+	{"--env-file HOST", []string{"--env-file", "/srv/rootlink"}, "--env-file /srv/rootlink"},
+	// --cidfile makes the docker CLI write a file on the host (and it
+	// takes the place of mcpproxy's own container-ID file: measured, the
+	// start then timed out and every restart failed on the file left).
+	{"--cidfile", []string{"--cidfile", "/home/alice/.bashrc.d/x"}, "--cidfile /home/alice/.bashrc.d/x"},
+	{"--cidfile", []string{"--cidfile=/tmp/x.cid"}, "--cidfile=/tmp/x.cid"},
 }
 
 func TestDangerous(t *testing.T) {
@@ -161,6 +186,8 @@ func TestSafe(t *testing.T) {
 		{"--hostname", "host"},
 		{"-h", "host"},
 		{"--add-host", "db:127.0.0.1"},
+		{"--env-file", "/srv/mcp/server.env"},
+		{"-v", "npm.cache:/c"}, // a volume name: letters first
 	}
 	for _, args := range safe {
 		if got := Check(args, testHost); len(got) != 0 {
