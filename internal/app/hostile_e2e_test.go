@@ -335,3 +335,61 @@ func errText(res *mcp.CallToolResult, err error) string {
 	}
 	return "(the call succeeded)"
 }
+
+// A server that forks until its PID limit refuses, then exits non-zero:
+// the client whose call failed is told it hit the PID limit and which
+// setting controls it, and so are the list view's last_exit and the log
+// line of its error state (last_error). A server that exits with the same
+// code without reaching the limit is told nothing about a PID limit.
+func TestHostilePidsLimitReported(t *testing.T) {
+	t.Parallel()
+	image := testutil.HostileImage(t)
+	bomb := isoServer("bomb", image, map[string]any{"pids_limit": 64}, "/hostile")
+	plain := isoServer("plain", image, map[string]any{"pids_limit": 64}, "/hostile")
+	h := startIsolated(t, isoConfig(t, nil, bomb, plain))
+	agg := h.connect("/mcp", nil)
+	first := readyInContainer(t, agg, "bomb", 90*time.Second)
+	readyInContainer(t, agg, "plain", 90*time.Second)
+
+	res, err := callToolErr(h.connect("/mcp/bomb", nil), "fork_exit", map[string]any{"code": 2})
+	why := errText(res, err)
+	t.Logf("the client of fork_exit got: %s", why)
+	mustContain(t, why, `server "bomb" ended during the call: server "bomb" exited (code 2): container `+first.Isolation.ContainerName+` exited with code 2 after hitting its PID limit (64 processes; pids_limit): `)
+	mustContain(t, why, "fork_exit: ") // the server's own last words stay
+
+	v := waitServer(t, agg, "bomb", 60*time.Second, "last_exit after the PID limit", func(v ServerView) bool {
+		return v.LastExit != nil && v.LastExit.Container == first.Isolation.ContainerName
+	})
+	if v.LastExit.PidsLimitHits <= 0 {
+		t.Errorf("last_exit = %+v, want the PID-limit hits counted", v.LastExit)
+	}
+	mustContain(t, v.LastExit.Reason, "after hitting its PID limit (64 processes; pids_limit)")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		logs := h.logs.String()
+		line := lineWith(logs, "upstream disconnected", "server=bomb")
+		warn := lineWith(logs, "hit its PID limit", "server=bomb")
+		if line != "" && warn != "" {
+			mustContain(t, line, "after hitting its PID limit (64 processes; pids_limit)")
+			mustContain(t, warn, "pids_limit=64")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"upstream disconnected\" line or PID-limit warning for bomb in the log:\n%s", logs)
+		}
+	}
+
+	// Control: the same exit code without reaching the limit.
+	res, err = callToolErr(h.connect("/mcp/plain", nil), "exit", map[string]any{"code": 2})
+	why = errText(res, err)
+	t.Logf("the client of exit got: %s", why)
+	mustContain(t, why, `server "plain" ended during the call: server "plain" exited (code 2)`)
+	if strings.Contains(why, "PID limit") || strings.Contains(why, "pids_limit") {
+		t.Fatalf("a server that never reached its PID limit is reported as hitting it: %s", why)
+	}
+	pv := waitServer(t, agg, "plain", 60*time.Second, "last_exit after exit 2", func(v ServerView) bool {
+		return v.LastExit != nil && strings.Contains(v.LastExit.Reason, "exited with code 2")
+	})
+	if pv.LastExit.PidsLimitHits != 0 || strings.Contains(pv.LastExit.Reason, "PID limit") {
+		t.Fatalf("plain's last_exit names a PID limit: %+v", pv.LastExit)
+	}
+}

@@ -20,7 +20,10 @@ type container struct {
 	name    string
 	cidfile string
 	memory  int64 // the plan's limit, named in an OOM reason
+	pids    int64 // the plan's PID limit, named when the server hit it
+	server  string
 	link    *shimLink
+	reports *shimReports     // the shim's report connection; nil without one
 	proc    *process.Process // the docker CLI
 	facts   isolation.Facts
 
@@ -95,7 +98,25 @@ func (c *container) Exit(ctx context.Context) isolation.Exit {
 	code := c.proc.ExitCode()
 	id := c.ID()
 	oom := code == 137 && id != "" && c.rt.awaitOOM(ctx, id)
-	return exitOf(c.name, code, oom, c.memory)
+	hits := int64(-1)
+	if c.reports != nil {
+		// The shim's last count precedes its exit, so it is there by
+		// now; the bound is for a shim that was killed.
+		fctx, cancel := context.WithTimeout(ctx, finalReportWait)
+		hits = c.reports.Final(fctx)
+		cancel()
+	}
+	return exitOf(c.name, code, oom, c.memory, c.pids, hits)
+}
+
+// finalReportWait bounds the wait for the shim's last report once the
+// container has ended.
+const finalReportWait = 2 * time.Second
+
+// pidsHit logs the PID-limit hits the shim reported as the server ended.
+func (c *container) pidsHit(hits int64) {
+	c.rt.log().Warn("docker isolation: the server hit its PID limit", "server", c.server, "container", c.name,
+		"pids_limit", c.pids, "refused", hits)
 }
 
 // Stop implements isolation.Container: stdin closed, grace, SIGTERM to the
@@ -155,6 +176,9 @@ func (c *container) cleanup() {
 	_ = os.Remove(c.cidfile)
 	if c.link != nil {
 		c.link.close()
+	}
+	if c.reports != nil {
+		c.reports.close()
 	}
 }
 

@@ -374,7 +374,8 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 	if err := r.ensureVolumes(ctx, cli, plan, opts.Labels); err != nil {
 		return nil, err
 	}
-	c := &container{rt: r, name: opts.Name, cidfile: filepath.Join(r.RunDir, opts.Name+".cid"), memory: plan.MemoryBytes,
+	c := &container{rt: r, name: opts.Name, server: plan.Server, cidfile: filepath.Join(r.RunDir, opts.Name+".cid"),
+		memory: plan.MemoryBytes, pids: plan.PidsLimit,
 		facts: isolation.Facts{Stdio: "attach", Secrets: isolation.SecretsEnv}}
 	_ = os.Remove(c.cidfile)
 	spec := RunSpec{Name: opts.Name, CIDFile: c.cidfile, Labels: opts.Labels}
@@ -396,6 +397,9 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 		childEnv = process.MergeEnv(os.Environ(), opts.Env)
 		if len(opts.Env) > 0 {
 			c.facts.Notes = append(c.facts.Notes, "env values pass through the docker CLI (-e NAME): they are visible in `docker inspect` (no stdio shim here: "+r.noShimReason(shimBin)+")")
+		}
+		if plan.PidsLimit > 0 {
+			c.facts.Notes = append(c.facts.Notes, noteNoPidsReport)
 		}
 	}
 	argv, err := RunArgs(plan, spec)
@@ -433,14 +437,14 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 		if err != nil {
 			return nil, fmt.Errorf("docker run did not create the container: %w", err)
 		}
-		return nil, &isolation.ExitedError{Name: c.name, Exit: exitOf(c.name, c.proc.ExitCode(), false, plan.MemoryBytes)}
+		return nil, &isolation.ExitedError{Name: c.name, Exit: exitOf(c.name, c.proc.ExitCode(), false, plan.MemoryBytes, plan.PidsLimit, -1)}
 	}
 	c.setID(id)
 	if c.link != nil {
 		if opts.Phase != nil {
 			opts.Phase("connecting stdio")
 		}
-		conn, err := c.link.accept(ctx, p.Done(), opts.Env)
+		conn, reports, err := c.link.accept(ctx, p.Done(), opts.Env)
 		if err != nil {
 			c.abort()
 			if errors.Is(err, errShimExited) {
@@ -449,9 +453,20 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 			return nil, fmt.Errorf("waiting for the server's stdio: %w", err)
 		}
 		c.useConn(conn)
+		if reports != nil {
+			c.reports = newShimReports(reports, c.pidsHit)
+		} else if plan.PidsLimit > 0 {
+			// The shim is not the container's init (extra_args): it
+			// execs the server and cannot report.
+			c.facts.Notes = append(c.facts.Notes, noteNoPidsReport)
+		}
 	}
 	return c, nil
 }
+
+// noteNoPidsReport is the Facts note of a container whose PID-limit hits
+// cannot be reported (no stdio shim as its init to read pids.events).
+const noteNoPidsReport = "pids_limit: hitting it is not reported (no stdio shim as the container's init to read its pids.events); only how the server exited is"
 
 // noShimReason says why a container runs without the stdio shim.
 func (r *Runtime) noShimReason(shimBin string) string {

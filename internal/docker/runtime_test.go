@@ -121,16 +121,23 @@ func TestExitReasons(t *testing.T) {
 	tests := []struct {
 		code int
 		oom  bool
+		hits int64
 		want isolation.Exit
 	}{
-		{137, true, isolation.Exit{Code: 137, OOMKilled: true, Reason: "container mcpproxy-x-1 was OOM-killed: the server exceeded its memory limit (64m)"}},
-		{137, false, isolation.Exit{Code: 137, Reason: "container mcpproxy-x-1 was killed (exit code 137: SIGKILL, e.g. by docker or the kernel)"}},
-		{3, false, isolation.Exit{Code: 3, Reason: "container mcpproxy-x-1 exited with code 3"}},
-		{0, false, isolation.Exit{Code: 0, Reason: "container mcpproxy-x-1 exited with code 0"}},
-		{-1, false, isolation.Exit{Code: -1}},
+		{137, true, 0, isolation.Exit{Code: 137, OOMKilled: true, Reason: "container mcpproxy-x-1 was OOM-killed: the server exceeded its memory limit (64m)"}},
+		{137, false, -1, isolation.Exit{Code: 137, Reason: "container mcpproxy-x-1 was killed (exit code 137: SIGKILL, e.g. by docker or the kernel)"}},
+		{3, false, 0, isolation.Exit{Code: 3, Reason: "container mcpproxy-x-1 exited with code 3"}},
+		{0, false, -1, isolation.Exit{Code: 0, Reason: "container mcpproxy-x-1 exited with code 0"}},
+		{-1, false, -1, isolation.Exit{Code: -1}},
+		// The shim reported PID-limit hits: the reason says so and names
+		// the setting; an OOM kill stays the reason on its own.
+		{2, false, 3, isolation.Exit{Code: 2, PidsLimitHits: 3, Reason: "container mcpproxy-x-1 exited with code 2 after hitting its PID limit (256 processes; pids_limit): 3 new processes were refused"}},
+		{137, false, 1, isolation.Exit{Code: 137, PidsLimitHits: 1, Reason: "container mcpproxy-x-1 was killed (exit code 137: SIGKILL, e.g. by docker or the kernel) after hitting its PID limit (256 processes; pids_limit): 1 new process was refused"}},
+		{137, true, 5, isolation.Exit{Code: 137, OOMKilled: true, Reason: "container mcpproxy-x-1 was OOM-killed: the server exceeded its memory limit (64m)"}},
+		{-1, false, 5, isolation.Exit{Code: -1}},
 	}
 	for _, tt := range tests {
-		if got := exitOf("mcpproxy-x-1", tt.code, tt.oom, 64<<20); got != tt.want {
+		if got := exitOf("mcpproxy-x-1", tt.code, tt.oom, 64<<20, 256, tt.hits); got != tt.want {
 			t.Errorf("exitOf(%d, oom %v) = %+v, want %+v", tt.code, tt.oom, got, tt.want)
 		}
 	}

@@ -99,54 +99,78 @@ func (s *shimLink) socket() string { return filepath.Join(s.dir, "stdio.sock") }
 // accept waits for the shim's connection until ctx ends, or until exited is
 // closed (the docker CLI ended: the container did not start), and sends it
 // env, the server's environment. Connections without the token are dropped
-// and the wait goes on. It returns only once its accepting goroutine has
-// ended.
-func (s *shimLink) accept(ctx context.Context, exited <-chan struct{}, env map[string]string) (*net.UnixConn, error) {
+// and the wait goes on. A shim that runs as the container's init says so
+// in its handshake ("TOKEN init") and then opens its report connection
+// ("TOKEN report", before it starts the server), which accept also waits
+// for and returns (nil otherwise). It returns only once its accepting
+// goroutine has ended.
+func (s *shimLink) accept(ctx context.Context, exited <-chan struct{}, env map[string]string) (stdio, reports *net.UnixConn, err error) {
 	block, err := envBlock(env)
 	if err != nil {
 		s.ln.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	type result struct {
-		c   *net.UnixConn
-		err error
+		stdio, reports *net.UnixConn
+		err            error
 	}
 	ch := make(chan result, 1)
 	if d, ok := ctx.Deadline(); ok {
 		_ = s.ln.SetDeadline(d)
 	}
 	go func() {
+		var r result
 		for {
 			c, err := s.ln.AcceptUnix()
 			if err != nil {
-				ch <- result{nil, err}
+				r.err = err
+				ch <- r
 				return
 			}
 			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			line, err := readLine(c, 128)
-			if err == nil && subtle.ConstantTimeCompare([]byte(line), []byte(s.token)) == 1 {
-				_ = c.SetReadDeadline(time.Time{})
+			word, ok := s.hello(line)
+			if err != nil || !ok {
+				c.Close()
+				continue
+			}
+			_ = c.SetReadDeadline(time.Time{})
+			switch {
+			case r.stdio == nil && (word == "" || word == helloInit):
 				_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 				_, err := c.Write(block)
 				_ = c.SetWriteDeadline(time.Time{})
 				if err != nil {
 					c.Close()
-					ch <- result{nil, fmt.Errorf("sending the environment to the shim: %w", err)}
+					r.err = fmt.Errorf("sending the environment to the shim: %w", err)
+					ch <- r
 					return
 				}
-				ch <- result{c, nil}
+				r.stdio = c
+				if word == "" {
+					ch <- r
+					return
+				}
+			case r.stdio != nil && word == helloReport:
+				r.reports = c
+				ch <- r
 				return
+			default:
+				c.Close()
 			}
-			c.Close()
 		}
 	}()
 	var why error
 	select {
 	case r := <-ch:
-		if r.err != nil && ctx.Err() != nil {
-			r.err = fmt.Errorf("%w (%v)", ctx.Err(), r.err)
+		if r.err != nil {
+			closeConns(r.stdio, r.reports)
+			if ctx.Err() != nil {
+				r.err = fmt.Errorf("%w (%v)", ctx.Err(), r.err)
+			}
+			return nil, nil, r.err
 		}
-		return r.c, r.err
+		return r.stdio, r.reports, nil
 	case <-exited:
 		why = errShimExited
 	case <-ctx.Done():
@@ -154,10 +178,29 @@ func (s *shimLink) accept(ctx context.Context, exited <-chan struct{}, env map[s
 	}
 	// Closing the listener ends the accepting goroutine; wait for it.
 	s.ln.Close()
-	if r := <-ch; r.c != nil {
-		r.c.Close()
+	r := <-ch
+	closeConns(r.stdio, r.reports)
+	return nil, nil, why
+}
+
+// The words that follow the token in a handshake line (see shimbin).
+const (
+	helloInit   = "init"
+	helloReport = "report"
+)
+
+// hello checks a handshake line, "TOKEN" or "TOKEN WORD", and returns WORD.
+func (s *shimLink) hello(line string) (word string, ok bool) {
+	tok, word, _ := strings.Cut(line, " ")
+	return word, subtle.ConstantTimeCompare([]byte(tok), []byte(s.token)) == 1
+}
+
+func closeConns(cs ...*net.UnixConn) {
+	for _, c := range cs {
+		if c != nil {
+			c.Close()
+		}
 	}
-	return nil, why
 }
 
 // readLine reads up to '\n' one byte at a time, so nothing the server

@@ -65,10 +65,16 @@ func TestShimLinkCarriesMCP(t *testing.T) {
 	actx, acancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer acancel()
 	const secret = "s3cret value\nwith a newline and = sign"
-	conn, err := link.accept(actx, exited, map[string]string{"SECRET_X": secret, "EMPTY": ""})
+	conn, repConn, err := link.accept(actx, exited, map[string]string{"SECRET_X": secret, "EMPTY": ""})
 	if err != nil {
 		t.Fatalf("accept: %v; docker stderr: %s", err, stderr.String())
 	}
+	// The shim runs as init, so it opened its report connection too.
+	if repConn == nil {
+		t.Fatal("no report connection from the shim running as init")
+	}
+	reports := newShimReports(repConn, nil)
+	defer reports.close()
 	if _, err := imp.Read(make([]byte, 1)); err == nil {
 		t.Fatal("impostor connection was kept open")
 	}
@@ -118,6 +124,11 @@ func TestShimLinkCarriesMCP(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("container did not exit after the proxy closed the socket")
 	}
+	// Its last words on the report connection: the PID limit (unset
+	// here) never refused a process.
+	if n := reports.Final(actx); n != 0 {
+		t.Fatalf("PID-limit hits reported at the end: %d, want 0", n)
+	}
 }
 
 // The shim needs a daemon that sees this host's sockets.
@@ -141,4 +152,78 @@ func TestShimUsable(t *testing.T) {
 			t.Errorf("%s %v: %v %q, want %v %q", tc.goos, tc.env, ok, why, tc.ok, tc.why)
 		}
 	}
+}
+
+// The shim's report lines are untrusted: only "pids N" (N at most 18
+// digits) and "pids -" are read.
+func TestParsePidsReport(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		n    int64
+		ok   bool
+	}{
+		{"pids 0\n", 0, true},
+		{"pids 46\n", 46, true},
+		{"pids -\n", -1, true},
+		{"pids 999999999999999999\n", 999999999999999999, true},
+		{"pids 9999999999999999999\n", 0, false},
+		{"pids -3\n", 0, false},
+		{"pids 3", 0, false},
+		{"pids \n", 0, false},
+		{"pids 3 \n", 0, false},
+		{"pids 0x10\n", 0, false},
+		{"pids +3\n", 0, false},
+		{"max 3\n", 0, false},
+		{"PIDS 3\n", 0, false},
+	} {
+		n, ok := parsePidsReport(tc.line)
+		if n != tc.n || ok != tc.ok {
+			t.Errorf("parsePidsReport(%q) = %d, %v; want %d, %v", tc.line, n, ok, tc.n, tc.ok)
+		}
+	}
+}
+
+// A report connection that sends garbage or a line without end is read no
+// further: the count stays the highest read before.
+func TestShimReportsIgnoreGarbage(t *testing.T) {
+	ours, shim := unixPair(t)
+	var seen []int64
+	r := newShimReports(ours, func(n int64) { seen = append(seen, n) })
+	shim.Write([]byte("pids 2\npids 1\npids 7; rm -rf /\npids 9\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if n := r.Final(ctx); n != 2 || ctx.Err() != nil {
+		t.Fatalf("final %d (%v), want 2 at once: garbage ends the reading", n, ctx.Err())
+	}
+	if len(seen) != 1 || seen[0] != 2 {
+		t.Fatalf("hits seen %v, want [2]", seen)
+	}
+	// A shim that ends without a count: unknown.
+	ours, shim = unixPair(t)
+	r = newShimReports(ours, nil)
+	shim.Close()
+	if n := r.Final(ctx); n != -1 {
+		t.Fatalf("no report: %d, want -1", n)
+	}
+}
+
+// unixPair is a connected pair of unix sockets.
+func unixPair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.AcceptUnix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return s, c
 }

@@ -3,6 +3,7 @@ package isolation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -111,10 +112,34 @@ type Exit struct {
 	// Evicted is true when the orchestrator ended it from outside (an
 	// eviction, a preemption, a taint): Reason says by whom and why.
 	Evicted bool
+	// PidsLimitHits is how many times its PID limit refused the server a
+	// process (fork, clone, thread), as far as the backend can tell; 0
+	// when never or unknown. Reason then says so (see PidsLimitHit).
+	PidsLimitHits int64
 	// Reason is one line for people and for the client whose call failed,
 	// e.g. `container mcpproxy-x-1a2b was OOM-killed: the server exceeded
 	// its memory limit (512 MiB)`.
 	Reason string
+}
+
+// PidsLimitHit is the words a reason gets when the server hit its PID
+// limit (limit processes; 0: unknown) hits times: "after hitting its PID
+// limit (256 processes; pids_limit): 3 new processes refused".
+func PidsLimitHit(limit, hits int64) string {
+	l := "its PID limit"
+	if limit > 0 {
+		l += fmt.Sprintf(" (%d processes; pids_limit)", limit)
+	} else {
+		l += " (pids_limit)"
+	}
+	return fmt.Sprintf("after hitting %s: %d new %s refused", l, hits, plural(hits, "process was", "processes were"))
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // ExitedError is a Start that failed because the container ended before its

@@ -76,10 +76,10 @@ func (e *ExitError) Error() string {
 		details = append(details, "it was still running and has been stopped")
 	}
 	// The engine's reason when it says more than the code does: an OOM
-	// kill, an eviction, a signal, an unknown code, docker's own codes
-	// (125-127).
+	// kill, an eviction, a PID limit hit, a signal, an unknown code,
+	// docker's own codes (125-127).
 	code, r := e.Exit.Code, e.Exit.Reason
-	if r != "" && !e.Closed && (e.Exit.OOMKilled || e.Exit.Evicted || code < 0 || code >= 125 && !strings.HasPrefix(r, "process exited")) {
+	if r != "" && !e.Closed && (e.Exit.OOMKilled || e.Exit.Evicted || e.Exit.PidsLimitHits > 0 || code < 0 || code >= 125 && !strings.HasPrefix(r, "process exited")) {
 		details = append(details, r)
 	}
 	if e.Stderr != "" {

@@ -64,10 +64,13 @@ type DockerCLI interface {
 
 // ExitNote says why a server's container ended.
 type ExitNote struct {
-	Container string    `json:"container"`
-	Reason    string    `json:"reason"`
-	OOMKilled bool      `json:"oom_killed"`
-	At        time.Time `json:"at"`
+	Container string `json:"container"`
+	Reason    string `json:"reason"`
+	OOMKilled bool   `json:"oom_killed"`
+	// PidsLimitHits is how many processes the PID limit refused the
+	// server (0: none, or not known).
+	PidsLimitHits int64     `json:"pids_limit_hits,omitempty"`
+	At            time.Time `json:"at"`
 }
 
 var _ ConfigAware = (*IsolatingLauncher)(nil)
@@ -369,7 +372,7 @@ func (c *containerStdio) Exit(ctx context.Context) isolation.Exit {
 	if c.l.lastExit == nil {
 		c.l.lastExit = map[string]ExitNote{}
 	}
-	c.l.lastExit[c.server] = ExitNote{Container: c.c.Name(), Reason: e.Reason, OOMKilled: e.OOMKilled, At: time.Now()}
+	c.l.lastExit[c.server] = ExitNote{Container: c.c.Name(), Reason: e.Reason, OOMKilled: e.OOMKilled, PidsLimitHits: e.PidsLimitHits, At: time.Now()}
 	return e
 }
 

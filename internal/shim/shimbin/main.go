@@ -21,6 +21,13 @@
 // init: it reaps orphans, forwards termination signals and exits with the
 // server's status; being non-dumpable, it cannot be ptraced by the server.
 //
+// As init it also opens a second, report connection to the proxy (same
+// token, announced in the first handshake line, opened before the server
+// runs, never inherited by it): when the server has ended, the shim sends
+// on it how often the container's PID limit refused a process (the "max"
+// count of the cgroup's pids.events, which the server cannot write), then
+// exits. See reports.go.
+//
 // It imports only os, os/signal and syscall so it links statically and runs
 // in any image, including FROM scratch.
 package main
@@ -54,15 +61,18 @@ func main() {
 	if err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: sock}); err != nil {
 		fail("connect " + sock + ": " + err.Error())
 	}
-	msg := []byte(token + "\n")
-	for len(msg) > 0 {
-		n, err := syscall.Write(fd, msg)
-		if err != nil {
-			fail("handshake: " + err.Error())
-		}
-		msg = msg[n:]
+	// As init, the shim announces its report connection (see reports.go).
+	asInit := os.Getpid() == 1
+	hello := token + "\n"
+	if asInit {
+		hello = token + " " + helloInit + "\n"
 	}
+	writeAll(fd, hello, "handshake")
 	extra := readEnv(fd)
+	rep := -1
+	if asInit {
+		rep = dialReports(sock, token)
+	}
 	// dup3 without O_CLOEXEC: the server inherits the copies.
 	if err := syscall.Dup3(fd, 0, 0); err != nil {
 		fail("dup3 stdin: " + err.Error())
@@ -80,8 +90,8 @@ func main() {
 	}
 	env = append(env, extra...)
 	path := lookPath(argv[0])
-	if os.Getpid() == 1 {
-		os.Exit(runAsInit(path, argv, env))
+	if asInit {
+		os.Exit(runAsInit(path, argv, env, rep))
 	}
 	err = syscall.Exec(path, argv, env)
 	fail("exec " + argv[0] + ": " + err.Error())
@@ -92,8 +102,9 @@ func main() {
 // children), forwards the termination signals to the server and exits
 // with the server's status. It makes itself non-dumpable first, so the
 // server (same user, no capabilities) can neither ptrace it nor read its
-// memory or environment through /proc/1.
-func runAsInit(path string, argv, env []string) int {
+// memory or environment through /proc/1. rep is the report connection
+// (see reports.go): it gets the PID-limit count once the server has ended.
+func runAsInit(path string, argv, env []string, rep int) int {
 	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0); e != 0 {
 		fail("prctl(PR_SET_DUMPABLE): " + e.Error())
 	}
@@ -111,6 +122,14 @@ func runAsInit(path string, argv, env []string) int {
 			_ = syscall.Kill(pid, s.(syscall.Signal))
 		}
 	}()
+	code := waitFor(pid)
+	reportEnd(rep)
+	return code
+}
+
+// waitFor reaps every process that ends until pid does, and returns its
+// status as a shell would (128+signal when killed).
+func waitFor(pid int) int {
 	for {
 		var ws syscall.WaitStatus
 		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
@@ -129,6 +148,21 @@ func runAsInit(path string, argv, env []string) int {
 		case ws.Signaled():
 			return 128 + int(ws.Signal())
 		}
+	}
+}
+
+// writeAll writes s to fd whole, failing the shim with what on error.
+func writeAll(fd int, s string, what string) {
+	msg := []byte(s)
+	for len(msg) > 0 {
+		n, err := syscall.Write(fd, msg)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			fail(what + ": " + err.Error())
+		}
+		msg = msg[n:]
 	}
 }
 

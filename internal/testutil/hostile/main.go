@@ -34,6 +34,8 @@
 //	                                  probe.ForkResult; with a progress token it sends one
 //	                                  progress notification once the bomb has peaked
 //	fork_release                      ends a holding fork_bomb
+//	fork_exit {code?}                 forks until refused, ends those processes and exits
+//	                                  with code (default 2) without answering
 //	exit {code}                       exits at once without answering
 //	big_line {mib, as_result?}        sends a notification line of mib MiB (or answers with one)
 //	garbage {lines}                   writes lines of non-JSON to stdout, then answers
@@ -405,6 +407,15 @@ func (s *server) toolTable() []tool {
 			default:
 			}
 			return "released", nil
+		}},
+		{name: "fork_exit", desc: "Forks until refused, then exits.", props: map[string]string{"code": "integer"}, run: func(s *server, c call) (string, error) {
+			in := struct{ Code int }{Code: 2}
+			_ = c.decode(&in)
+			b := probe.ForkBomb(1<<20, 0)
+			b.Release()
+			fmt.Fprintf(os.Stderr, "fork_exit: %d processes, then %s; exiting with code %d\n", b.Result.Started, b.Result.Error, in.Code)
+			os.Exit(in.Code)
+			return "", nil
 		}},
 		{name: "exit", desc: "Exits at once.", props: map[string]string{"code": "integer"}, run: func(s *server, c call) (string, error) {
 			var in struct{ Code int }
