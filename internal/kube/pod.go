@@ -69,7 +69,7 @@ func (e *UnsupportedError) Error() string {
 // Notes BuildObjects adds, for the list view and the debug log.
 const (
 	NoteNetworkPolicy = "network none: a deny-all NetworkPolicy; it is enforced only if the cluster's network plugin enforces NetworkPolicy"
-	notePidsLimit     = "pids_limit %d: the node's podPidsLimit (kubelet setting) applies instead; Kubernetes has no per-pod PID limit"
+	notePidsLimit     = "pids_limit %d: the node's podPidsLimit (kubelet setting) applies instead; Kubernetes has no per-pod PID limit, and a server that hits the node's is not reported as such (no shim in the pod to read its pids.events), only its exit"
 	noteNoFile        = "nofile %d: not set; the node's container runtime default applies"
 	noteInit          = "init: no reaping init process in the pod"
 	noteTmpfsMode     = "tmpfs %s: a memory-backed emptyDir; its mode is 0777 (only the server's user runs in the pod)"
