@@ -86,8 +86,11 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			return err
 		},
 	}
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	// Servers control much of what the commands print (tool names and
+	// descriptions, errors, their stderr): none of it may drive the
+	// terminal.
+	root.SetOut(cli.Printable(stdout))
+	root.SetErr(cli.Printable(stderr))
 	root.PersistentFlags().StringVar(&g.ConfigPath, "config", "", "config file (default <data-dir>/mcp_config.json)")
 	root.PersistentFlags().StringVar(&g.DataDir, "data-dir", "", "data directory (default ~/.mcpproxy)")
 	root.PersistentFlags().StringVar(&g.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
