@@ -42,5 +42,5 @@ func ExampleValidationError() {
 	// Output:
 	// 3:5: mcpServers[0].command: required for stdio servers (or set "url" for an HTTP server)
 	// 4:45: mcpServers[1].args: must be an array of strings
-	// 6:40: docker_isolation.memory_limit: must be a size such as "512m" or "1g" (a positive number of bytes with an optional b, k, m or g suffix)
+	// 6:40: docker_isolation.memory_limit: must be a size such as "512m" or "1g" (a number of bytes with an optional b, k, m or g suffix, at least 6m: docker refuses less)
 }

@@ -349,7 +349,7 @@ func (v *validator) dockerIsolation(p string, d *DockerIsolation) {
 }
 
 const (
-	sizeMsg    = `must be a size such as "512m" or "1g" (a positive number of bytes with an optional b, k, m or g suffix)`
+	sizeMsg    = `must be a size such as "512m" or "1g" (a number of bytes with an optional b, k, m or g suffix, at least 6m: docker refuses less)`
 	cpuMsg     = `must be a positive number of CPUs such as "1.0" or "0.5" (at least 0.001)`
 	imageMsg   = `must be an image reference such as "python:3.11" or "ghcr.io/org/image:tag" (lowercase repository, optional :tag and @sha256:digest)`
 	networkMsg = `must be "bridge", "none", "host", "container:<name>" or the name of a user-defined network`
@@ -380,11 +380,15 @@ func validServerName(s string) bool {
 	return serverNameRe.MatchString(s) && s != "." && s != ".."
 }
 
+// MinMemoryLimit is the smallest memory limit docker run accepts ("Minimum
+// memory limit allowed is 6MB"): a smaller one would fail every start.
+const MinMemoryLimit = 6 << 20
+
 // validSize reports whether s is a memory size docker run --memory accepts
 // (see ParseMemory).
 func validSize(s string) bool {
-	_, err := ParseMemory(s)
-	return err == nil
+	n, err := ParseMemory(s)
+	return err == nil && n >= MinMemoryLimit
 }
 
 // validCPU reports whether s is a positive decimal number of CPUs (see
