@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,6 +99,50 @@ type serverData struct {
 	Headers  []string
 	// Pending are the changed and new tools with what approving them sends.
 	Pending []pendingTool
+	// IsoSettings is the entry's own isolation block, key by key (what it
+	// sets over docker_isolation's defaults); Switch its isolation switch.
+	IsoSettings []setting
+	Switch      isoSwitch
+}
+
+// setting is one key of a server's isolation block as the file holds it.
+type setting struct{ Key, Value string }
+
+// isoSettings lists the keys si sets, in the file's terms.
+func isoSettings(si *config.ServerIsolation) []setting {
+	if si == nil {
+		return nil
+	}
+	var out []setting
+	add := func(k, v string) {
+		if v != "" {
+			out = append(out, setting{k, v})
+		}
+	}
+	if si.Enabled != nil {
+		add("enabled", strconv.FormatBool(*si.Enabled))
+	}
+	add("image", si.Image)
+	add("network_mode", si.NetworkMode)
+	add("memory_limit", si.MemoryLimit)
+	add("cpu_limit", si.CPULimit)
+	if si.PidsLimit != nil {
+		add("pids_limit", strconv.FormatInt(*si.PidsLimit, 10))
+	}
+	if si.Hardened != nil {
+		add("hardened", strconv.FormatBool(*si.Hardened))
+	}
+	add("working_dir", si.WorkingDir)
+	if len(si.Mounts) > 0 {
+		add("mounts", strings.Join(si.Mounts, ", "))
+	}
+	if len(si.ExtraArgs) > 0 {
+		add("extra_args", shellQuote(si.ExtraArgs))
+	}
+	if si.AllowDangerous {
+		add("allow_dangerous", "true")
+	}
+	return out
 }
 
 type pendingTool struct {
@@ -117,6 +162,19 @@ func (u *UI) server(w http.ResponseWriter, r *http.Request) {
 	if c := det.Config; c != nil {
 		d.EnvNames = sortedKeys(c.Env)
 		d.Headers = sortedKeys(c.Headers)
+		if det.Transport == "stdio" {
+			var si config.ServerIsolation
+			if c.Isolation != nil {
+				si = *c.Isolation
+			}
+			d.IsoSettings = isoSettings(c.Isolation)
+			if global, err := u.opts.Service.DockerIsolation(ctx); err == nil {
+				d.Switch = newIsoSwitch(si, global.Enabled)
+				if d.Switch.OptInIgnored {
+					d.IsolationNote = "" // the page says it in the switch's words
+				}
+			}
+		}
 	}
 	if d.Tools, err = u.opts.Service.ServerTools(ctx, name, false); err != nil {
 		d.ToolsErr = err.Error()
@@ -147,10 +205,31 @@ type securityServer struct {
 	httpapi.ServerView
 	Settings config.ServerIsolation
 	Note     string
+	isoSwitch
+}
+
+// isoSwitch is a server's isolation switch and what the global gate
+// makes of it.
+type isoSwitch struct {
 	// On is the switch: the server is not opted out.
 	On bool
 	// Toggle is the PATCH body flipping the switch.
 	Toggle string
+	// OptInIgnored: the entry says isolation.enabled: true, and the
+	// global switch (off) ignores it.
+	OptInIgnored bool
+	// Waits: no setting of its own, on while the global switch is off:
+	// it runs on the host until the global switch is on.
+	Waits bool
+}
+
+// newIsoSwitch is the switch of a server with these settings.
+func newIsoSwitch(si config.ServerIsolation, globalOn bool) isoSwitch {
+	s := isoSwitch{On: si.Enabled == nil || *si.Enabled}
+	s.Toggle = toggleBody(s.On, globalOn)
+	s.OptInIgnored = !globalOn && si.Enabled != nil && *si.Enabled
+	s.Waits = !globalOn && si.Enabled == nil
+	return s
 }
 
 func (u *UI) security(w http.ResponseWriter, r *http.Request) {
@@ -180,8 +259,10 @@ func (u *UI) security(w http.ResponseWriter, r *http.Request) {
 		} else if !errors.Is(err, ErrNotFound) {
 			ss.Note = "isolation settings unavailable: " + err.Error()
 		}
-		ss.On = ss.Settings.Enabled == nil || *ss.Settings.Enabled
-		ss.Toggle = toggleBody(ss.On, global.Enabled)
+		ss.isoSwitch = newIsoSwitch(ss.Settings, global.Enabled)
+		if ss.OptInIgnored {
+			ss.Note = "" // the page says it in the switch's words
+		}
 		isolated := s.Isolation != nil && s.Isolation.Isolated
 		if isolated {
 			d.ToHost = append(d.ToHost, s.Name)
@@ -301,6 +382,7 @@ var funcs = template.FuncMap{
 		return out
 	},
 	"isolated":     func(i *upstream.IsolationInfo) bool { return i != nil && i.Isolated },
+	"mountArgs":    mountArgs,
 	"shellQuote":   shellQuote,
 	"commandLines": commandLines,
 	"prepend":      func(first string, rest []string) []string { return append([]string{first}, rest...) },
@@ -363,4 +445,17 @@ var booleanFlags = map[string]bool{
 	"-i": true, "--interactive": true, "-t": true, "--tty": true, "--rm": true, "--init": true,
 	"--read-only": true, "-d": true, "--detach": true, "--privileged": true, "-P": true, "--publish-all": true,
 	"--no-healthcheck": true, "--oom-kill-disable": true, "--sig-proxy": true,
+}
+
+// mountArgs reports whether docker run options mount host paths (-v,
+// --volume, --mount).
+func mountArgs(args []string) bool {
+	for _, a := range args {
+		for _, f := range []string{"-v", "--volume", "--mount"} {
+			if a == f || strings.HasPrefix(a, f+"=") || (f == "-v" && strings.HasPrefix(a, "-v") && len(a) > 2 && a[2] != '-') {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -87,7 +87,10 @@ const UI = (() => {
         if (opener && opener.isConnected) opener.focus();
         resolve(ok);
       };
-      const onClose = () => done(d.returnValue === "yes");
+      // The close event is queued: the close of a previous question can
+      // arrive after this one opened (Escape, then Enter at once); it is
+      // not this question's answer while the dialog is open.
+      const onClose = () => { if (!d.open) done(d.returnValue === "yes"); };
       d.addEventListener("close", onClose);
       d.returnValue = "";
       d.showModal();

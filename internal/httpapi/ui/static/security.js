@@ -36,12 +36,17 @@
       if (name === "default_images") {
         const { images, bad } = parseImages(el.value);
         if (bad.length) { local.push({ path: "docker_isolation.default_images", message: bad.join("; ") }); continue; }
-        // A merge patch: runtimes no longer listed are removed (null).
+        // A merge patch of what changed: new or changed runtimes, and
+        // null for those no longer listed. Unchanged lines are not sent:
+        // the built-in defaults the page shows stay out of the file.
         const before = parseImages(el.dataset.initial || "").images;
-        for (const k of Object.keys(before)) if (!(k in images)) images[k] = null;
-        patch[name] = images;
+        const delta = {};
+        for (const k of Object.keys(images)) if (before[k] !== images[k]) delta[k] = images[k];
+        for (const k of Object.keys(before)) if (!(k in images)) delta[k] = null;
+        if (!Object.keys(delta).length) continue;
+        patch[name] = delta;
       } else if (name === "pids_limit") {
-        if (!/^\d+$/.test(v)) { local.push({ path: "docker_isolation.pids_limit", message: "a whole number (0: the profile's default)" }); continue; }
+        if (!/^\d+$/.test(v)) { local.push({ path: "docker_isolation.pids_limit", message: "must be a whole number from 1 to 4194304" }); continue; }
         patch[name] = Number(v);
       } else {
         if (v === "") { local.push({ path: "docker_isolation." + name, message: "must not be empty" }); continue; }
