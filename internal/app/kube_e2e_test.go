@@ -91,7 +91,8 @@ func TestKubeConformanceThroughProxy(t *testing.T) {
 }
 
 // TestKubeFailuresReported: an image the node does not have fails its
-// server's start at once with the node's reason; an OOM kill fails the
+// server's start at once with the node's reason, in last_error and in the
+// error of a call to it; an OOM kill fails the
 // call with its reason (the client is told the pod was OOM-killed, as with
 // Docker) and reaches the list view, and the server comes back in a new
 // pod.
@@ -114,6 +115,10 @@ func TestKubeFailuresReported(t *testing.T) {
 	if took := time.Since(began); took > 30*time.Second {
 		t.Errorf("the missing image was reported after %v (start timeout 60s)", took)
 	}
+	// A call to it fails with the same reason.
+	why := clientError(t, cs, "ghost", "echo")
+	mustContain(t, why, missing)
+	mustContain(t, why, "is not present")
 
 	first := readyInContainer(t, cs, "hog", 2*time.Minute)
 	res := callTool(t, cs, "call_tool", map[string]any{"name": "hog:alloc", "args": map[string]any{"mb": 200}})

@@ -60,6 +60,7 @@ const (
 // addMounts adds the binds of s to p (see above).
 func (h Host) addMounts(p *Plan, global config.DockerIsolation, s *config.Server) error {
 	if global.Backend == config.BackendKubernetes {
+		h.kubeHostPaths(p, s)
 		return nil
 	}
 	si := s.Isolation
@@ -167,6 +168,34 @@ func (h Host) resolve(p string) string {
 		return r
 	}
 	return p
+}
+
+// kubeHostPaths notes, for the kubernetes backend, the host paths of the
+// server's args and working_dir that the Docker backend would have mounted:
+// a pod gets none (explicit isolation.mounts are a config error), and the
+// server would otherwise meet a missing path with no word why.
+func (h Host) kubeHostPaths(p *Plan, s *config.Server) {
+	if h.Stat == nil {
+		return
+	}
+	note := func(reason, raw string) {
+		abs, err := config.ExpandHome(raw, h.Home)
+		if err != nil || ownedByContainer(abs) {
+			return
+		}
+		if _, err := h.Stat(abs); err != nil {
+			return
+		}
+		p.Notes = append(p.Notes, fmt.Sprintf("%s%s (%s): the kubernetes backend mounts no host path (host paths do not exist on cluster nodes); put the files in the image or a named volume (a PersistentVolumeClaim)", NoteNotMounted, abs, reason))
+	}
+	for i, a := range s.Args {
+		if _, raw, ok := hostPathIn(a); ok {
+			note(fmt.Sprintf(ReasonArg, i), raw)
+		}
+	}
+	if s.WorkingDir != "" {
+		note(ReasonWorkingDir, s.WorkingDir)
+	}
 }
 
 // hostPathIn finds a host path in a server argument: the argument itself

@@ -196,14 +196,26 @@ func TestHostDoesNotChangeTheDecision(t *testing.T) {
 	}
 }
 
-// The kubernetes backend mounts nothing of the host.
+// The kubernetes backend mounts nothing of the host, and says so for each
+// host path of the args and working_dir (paths the host does not have are
+// the image's business).
 func TestNoHostMountsOnKubernetes(t *testing.T) {
 	h := fakeHost(disk, diskLinks)
 	g := globalOn()
 	g.Backend = config.BackendKubernetes
-	d := h.Decide(g, &config.Server{Name: "k", Command: "node", Args: []string{"/data/in"}, WorkingDir: "/data/out"}, "")
+	d := h.Decide(g, &config.Server{Name: "k", Command: "node", Args: []string{"/data/in", "--root=/opt/in-image-only"}, WorkingDir: "/data/out"}, "")
 	if d.Err != nil || len(d.Plan.Mounts) != 0 || d.Plan.WorkingDir != "" {
 		t.Fatalf("kubernetes plan: err %v, mounts %+v, working dir %q", d.Err, d.Plan.Mounts, d.Plan.WorkingDir)
+	}
+	var notes []string
+	for _, n := range d.Plan.Notes {
+		if strings.HasPrefix(n, NoteNotMounted) {
+			notes = append(notes, n)
+		}
+	}
+	if len(notes) != 2 || !strings.HasPrefix(notes[0], NoteNotMounted+"/data/in (args[0]): the kubernetes backend mounts no host path") ||
+		!strings.HasPrefix(notes[1], NoteNotMounted+"/data/out (working_dir)") {
+		t.Errorf("notes = %q", notes)
 	}
 }
 
