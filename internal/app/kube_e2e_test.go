@@ -121,6 +121,7 @@ func TestKubeFailuresReported(t *testing.T) {
 	mustContain(t, why, "is not present")
 
 	first := readyInContainer(t, cs, "hog", 2*time.Minute)
+	oomErr := watchLastError(t, h, "hog", "OOM-killed")
 	res := callTool(t, cs, "call_tool", map[string]any{"name": "hog:alloc", "args": map[string]any{"mb": 200}})
 	if !res.IsError {
 		t.Fatalf("alloc 200 MiB under a 64m limit succeeded: %s", resultText(res))
@@ -135,6 +136,12 @@ func TestKubeFailuresReported(t *testing.T) {
 	})
 	mustContain(t, v.LastExit.Reason, "OOM-killed")
 	mustContain(t, v.LastExit.Reason, "64Mi")
+	select {
+	case e := <-oomErr:
+		mustContain(t, e, "64Mi")
+	case <-time.After(time.Minute):
+		t.Error("last_error never named the OOM kill")
+	}
 	again := readyInContainer(t, cs, "hog", 2*time.Minute)
 	if again.Isolation.ContainerID == first.Isolation.ContainerID {
 		t.Errorf("hog did not come back in a new pod")
@@ -249,25 +256,9 @@ func TestKubeEvictionReported(t *testing.T) {
 	if len(pods) != 1 {
 		t.Fatalf("pods of the server: %v", pods)
 	}
-	// The error of the server's connection lands in last_error while it
-	// reconnects; record every state the manager reports meanwhile.
-	u := h.app.Manager().Get("evictee")
-	seen := make(chan string, 1)
-	stopWatch := make(chan struct{})
-	defer close(stopWatch)
-	go func() {
-		for {
-			select {
-			case <-stopWatch:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			if e := u.Status().Error; strings.Contains(e, "evicted") {
-				seen <- e
-				return
-			}
-		}
-	}()
+	// The error of the server's connection is last_error while it
+	// reconnects.
+	seen := watchLastError(t, h, "evictee", "evicted")
 	// The call is in flight once the server's first progress notification
 	// arrives (through /mcp/evictee).
 	progressed := make(chan struct{})
@@ -406,4 +397,35 @@ func TestKubeConfigBlockHonoured(t *testing.T) {
 	if l := listServers(t, cs); !strings.Contains(l.DockerStatus.Source, "(context team)") {
 		t.Errorf("docker_status.source %q does not name the context", l.DockerStatus.Source)
 	}
+}
+
+// watchLastError polls the server's last_error (as the list view shows it)
+// from now on and sends the first one containing want: it holds the reason
+// only between the failure and the next ready, too short a window for the
+// list view's polling through MCP.
+func watchLastError(t *testing.T, h *harness, server, want string) <-chan string {
+	t.Helper()
+	u := h.app.Manager().Get(server)
+	if u == nil {
+		t.Fatalf("no server %q", server)
+	}
+	seen := make(chan string, 1)
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if e := u.Status().Error; strings.Contains(e, want) {
+				seen <- e
+				return
+			}
+		}
+	}()
+	return seen
 }
