@@ -232,6 +232,27 @@ func TestKubePodSpecReadBack(t *testing.T) {
 	if pod.Spec.AutomountServiceAccountToken == nil || *pod.Spec.AutomountServiceAccountToken {
 		t.Error("service account token mounted")
 	}
+	// /tmp and the home: memory-backed emptyDirs capped at the plan's size.
+	vols := map[string]corev1.Volume{}
+	for _, v := range pod.Spec.Volumes {
+		vols[v.Name] = v
+	}
+	for _, tmp := range plan.Tmpfs {
+		var found bool
+		for _, m := range ctr.VolumeMounts {
+			if m.MountPath != tmp.Path {
+				continue
+			}
+			found = true
+			ed := vols[m.Name].EmptyDir
+			if ed == nil || ed.Medium != corev1.StorageMediumMemory || ed.SizeLimit == nil || ed.SizeLimit.Value() != tmp.SizeBytes {
+				t.Errorf("%s: volume %+v, want a memory emptyDir of %d bytes", tmp.Path, vols[m.Name].VolumeSource, tmp.SizeBytes)
+			}
+		}
+		if !found {
+			t.Errorf("no volume at %s: %+v", tmp.Path, ctr.VolumeMounts)
+		}
+	}
 	var ref *corev1.SecretKeySelector
 	for _, ev := range ctr.Env {
 		if ev.Name == "API_TOKEN" && ev.ValueFrom != nil {
