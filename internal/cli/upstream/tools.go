@@ -60,8 +60,13 @@ func printTools(w io.Writer, st trust.ServerTools, onlyPending bool) {
 		}
 		return
 	}
+	width := len("TOOL")
 	for _, t := range st.Tools {
-		fmt.Fprintf(w, "%-8s  %s  %s\n", t.State, t.Name, t.Hash)
+		width = max(width, len(t.Name))
+	}
+	fmt.Fprintf(w, "%-8s  %-*s  %s\n", "STATE", width, "TOOL", "HASH")
+	for _, t := range st.Tools {
+		fmt.Fprintf(w, "%-8s  %-*s  %s\n", t.State, width, t.Name, t.Hash)
 		if t.Diff != "" {
 			for _, l := range strings.Split(strings.TrimSuffix(t.Diff, "\n"), "\n") {
 				fmt.Fprintf(w, "    %s\n", l)

@@ -67,6 +67,8 @@ func TestSecurityPageInBrowser(t *testing.T) {
 		t.Errorf("optout's row (opted out): %q, want no note", n)
 	}
 
+	b.Screenshot("security-gate")
+
 	// Bad defaults: each problem next to its field; the file unchanged.
 	onFile, _ := os.ReadFile(p.cfgPath)
 	bad := map[string]string{"memory_limit": "1k", "cpu_limit": "abc", "timeout": "soon", "pids_limit": "0",
@@ -82,6 +84,9 @@ func TestSecurityPageInBrowser(t *testing.T) {
 	if msg := testutil.Eval[string](b, `document.getElementById("memory_limit-error").textContent`); !strings.Contains(msg, "6m") {
 		t.Errorf("the memory limit's error %q does not name docker's minimum", msg)
 	}
+	if msg := testutil.Eval[string](b, `document.getElementById("default_images-error").textContent`); !strings.HasPrefix(msg, "node: ") {
+		t.Errorf("the image's error %q does not name its runtime", msg)
+	}
 	if fe := testutil.Eval[string](b, `document.querySelector("#defaults .form-error").textContent`); fe != "" {
 		t.Errorf("problems not placed next to a field: %q", fe)
 	}
@@ -92,6 +97,8 @@ func TestSecurityPageInBrowser(t *testing.T) {
 	if refused != 1 {
 		t.Fatalf("the refused PATCH: %d console errors, want its one 400\n%s", refused, b.ConsoleText())
 	}
+
+	b.Screenshot("security-refused")
 
 	// Good defaults land in the file as those values only.
 	b.Open(p.url("/ui/security"))

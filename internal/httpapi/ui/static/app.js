@@ -149,7 +149,12 @@ const UI = (() => {
       if (!field) { general.push((p.path ? p.path + ": " : "") + p.message); continue; }
       const input = field.querySelector("input, select, textarea");
       const out = field.querySelector(".error");
-      if (out) out.textContent = (out.textContent ? out.textContent + " " : "") + p.message;
+      // A problem of one entry of the field (default_images.node, env.X)
+      // names the entry.
+      let msg = p.message;
+      const rest = (p.path || "").slice(field.dataset.field.length).replace(/^\./, "");
+      if (rest) msg = rest + ": " + msg;
+      if (out) out.textContent = (out.textContent ? out.textContent + " " : "") + msg;
       if (input) input.setAttribute("aria-invalid", "true");
     }
     const fe = form.querySelector(".form-error");
