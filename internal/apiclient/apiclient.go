@@ -226,10 +226,15 @@ func (c *Client) Restart(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodPost, serverPath(name, "/restart"), nil, nil)
 }
 
-// ApproveServer approves a quarantined server.
-func (c *Client) ApproveServer(ctx context.Context, name string) (trust.ServerApproval, error) {
+// ApproveServer approves a quarantined server; with a fingerprint (its
+// quarantine.fingerprint as shown), only if it has not changed since.
+func (c *Client) ApproveServer(ctx context.Context, name, fingerprint string) (trust.ServerApproval, error) {
 	var r trust.ServerApproval
-	err := c.do(ctx, http.MethodPost, serverPath(name, "/approve"), nil, &r)
+	var body any
+	if fingerprint != "" {
+		body = httpapi.ServerApprove{Fingerprint: fingerprint}
+	}
+	err := c.do(ctx, http.MethodPost, serverPath(name, "/approve"), body, &r)
 	return r, err
 }
 

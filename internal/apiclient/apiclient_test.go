@@ -94,7 +94,7 @@ func TestRequests(t *testing.T) {
 	if r, err := c.ApproveTools(ctx, "a b", trust.ToolApproval{All: true}); err != nil || r.Approved[0] != "x" {
 		t.Fatalf("approve tools: %+v %v", r, err)
 	}
-	_, err := c.ApproveServer(ctx, "a b")
+	_, err := c.ApproveServer(ctx, "a b", "")
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound || !strings.Contains(err.Error(), "server not found") {
 		t.Fatalf("approve: %v", err)

@@ -2,18 +2,26 @@ package control
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/trust"
 )
 
 // ApproveServer implements httpapi.Servers: a person lets a quarantined
 // server run. Its tools are pinned when they are first listed; a server
-// that had pins keeps them, so a tool that differs still waits.
-func (s *Service) ApproveServer(ctx context.Context, name string) (trust.ServerApproval, error) {
+// that had pins keeps them, so a tool that differs still waits. With a
+// fingerprint (the list view's quarantine.fingerprint, as the person saw
+// it), a server whose entry changed since is not approved (409): an MCP
+// client cannot swap what runs between a person's look and their approval.
+func (s *Service) ApproveServer(ctx context.Context, name, fingerprint string) (trust.ServerApproval, error) {
 	was := false
 	err := s.edit(func(p string) error {
 		return config.ModifyServer(p, name, func(c *config.Config, sc *config.Server) (*config.Server, error) {
+			if fingerprint != "" && sc.Quarantined && trust.Fingerprint(sc) != fingerprint {
+				return nil, httpapi.Conflict(fmt.Errorf("server %q changed since it was shown (the fingerprint differs): review what it runs now and approve again", name))
+			}
 			was = sc.Quarantined
 			sc.Quarantined = false
 			return sc, nil

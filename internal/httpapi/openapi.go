@@ -31,6 +31,8 @@ type operation struct {
 	// json.RawMessage body is "a JSON object" (a merge patch or a server).
 	Body     any
 	BodyDesc string
+	// BodyOptional: the route also takes no body.
+	BodyOptional bool
 	// Status is the success status (200 when 0) and Response a value of its
 	// body's type (nil: no body).
 	Status   int
@@ -75,7 +77,8 @@ var operations = []operation{
 	{Method: "POST", Path: "/api/v1/servers/{name}/enable", Summary: "Enable a server", Response: ServerChange{}, Errors: []int{400, 403, 404}},
 	{Method: "POST", Path: "/api/v1/servers/{name}/disable", Summary: "Disable a server (it stops)", Response: ServerChange{}, Errors: []int{400, 403, 404}},
 	{Method: "POST", Path: "/api/v1/servers/{name}/restart", Summary: "Stop and start a server", Response: Done{}, Errors: []int{400, 404}},
-	{Method: "POST", Path: "/api/v1/servers/{name}/approve", Summary: "Let a quarantined server run", Response: trust.ServerApproval{}, Errors: []int{400, 403, 404}},
+	{Method: "POST", Path: "/api/v1/servers/{name}/approve", Summary: "Let a quarantined server run; with the fingerprint its list view showed, only if it has not changed since (409)",
+		Body: ServerApprove{}, BodyOptional: true, Response: trust.ServerApproval{}, Errors: []int{400, 403, 404, 409}},
 	{Method: "GET", Path: "/api/v1/servers/{name}/tools", Summary: "A server's tools with their pin state (approved, changed, new) and diffs",
 		Query: []param{{"changed", "boolean", "only the changed and new tools"}}, Response: trust.ServerTools{}, Errors: []int{400, 404}},
 	{Method: "POST", Path: "/api/v1/servers/{name}/tools/approve", Summary: "Approve changed or new tools (exactly the definitions seen: their hashes)",
@@ -147,7 +150,7 @@ func buildOpenAPI() map[string]any {
 			if _, raw := op.Body.(json.RawMessage); raw {
 				s = map[string]any{"type": "object", "description": op.BodyDesc}
 			}
-			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": s}}}
+			o["requestBody"] = map[string]any{"required": !op.BodyOptional, "content": map[string]any{"application/json": map[string]any{"schema": s}}}
 		}
 		status := op.Status
 		if status == 0 {

@@ -94,6 +94,22 @@ func noBody(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// optionalObjectBody reads a body that is empty (nil) or one JSON object.
+func optionalObjectBody(w http.ResponseWriter, r *http.Request) (json.RawMessage, error) {
+	b, err := readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if b = bytes.TrimSpace(b); len(b) == 0 {
+		return nil, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil || obj == nil {
+		return nil, BadField("body", "must be one JSON object: "+jsonProblem(err))
+	}
+	return b, nil
+}
+
 // objectBody reads a body that must be one JSON object and returns it.
 func objectBody(w http.ResponseWriter, r *http.Request) (json.RawMessage, error) {
 	b, err := readBody(w, r)

@@ -37,8 +37,9 @@ type request struct {
 
 // Body kinds of a route.
 const (
-	noBodyKind     = iota // none, or {}
-	objectBodyKind        // one JSON object, passed on as it is
+	noBodyKind             = iota // none, or {}
+	objectBodyKind                // one JSON object, passed on as it is
+	optionalObjectBodyKind        // none (body nil), or one JSON object
 )
 
 // route is a handler that takes the query parameters allowed and a body of
@@ -51,6 +52,10 @@ func route[T any](status, body int, f func(req request) (T, error), allowed ...s
 		}
 		req := request{ctx: r.Context(), name: r.PathValue("name"), query: q}
 		switch body {
+		case optionalObjectBodyKind:
+			if req.body, err = optionalObjectBody(w, r); err != nil {
+				return err
+			}
 		case objectBodyKind:
 			if req.body, err = objectBody(w, r); err != nil {
 				return err
@@ -132,8 +137,14 @@ func RegisterREST(mux Router, svc Service) {
 	handle(mux, "POST /api/v1/servers/{name}/restart", action(func(req request) (Done, error) {
 		return done(svc.RestartServer(req.ctx, req.name))
 	}))
-	handle(mux, "POST /api/v1/servers/{name}/approve", action(func(req request) (trust.ServerApproval, error) {
-		return svc.ApproveServer(req.ctx, req.name)
+	handle(mux, "POST /api/v1/servers/{name}/approve", route(http.StatusOK, optionalObjectBodyKind, func(req request) (trust.ServerApproval, error) {
+		var in ServerApprove
+		if req.body != nil {
+			if err := decodeObject(req.body, &in); err != nil {
+				return trust.ServerApproval{}, err
+			}
+		}
+		return svc.ApproveServer(req.ctx, req.name, in.Fingerprint)
 	}))
 	handle(mux, "GET /api/v1/servers/{name}/tools", get(func(req request) (trust.ServerTools, error) {
 		changed, err := boolParam(req.query, "changed")

@@ -51,7 +51,8 @@ type Servers interface {
 	// RestartServer stops and starts a server.
 	RestartServer(ctx context.Context, name string) error
 	// ApproveServer lets a quarantined server run.
-	ApproveServer(ctx context.Context, name string) (trust.ServerApproval, error)
+	// A non-empty fingerprint must be the server's current one (409).
+	ApproveServer(ctx context.Context, name, fingerprint string) (trust.ServerApproval, error)
 	// DockerStatus is the container backend's availability (refresh probes
 	// again).
 	DockerStatus(ctx context.Context, refresh bool) (DockerStatus, error)

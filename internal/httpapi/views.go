@@ -283,3 +283,10 @@ type SignIn struct {
 type Health struct {
 	OK bool `json:"ok"`
 }
+
+// ServerApprove is the optional body of a server's approval.
+type ServerApprove struct {
+	// Fingerprint is the quarantine.fingerprint the person was shown: the
+	// approval is refused (409) if the server changed since.
+	Fingerprint string `json:"fingerprint,omitempty"`
+}

@@ -1,6 +1,10 @@
 package trust
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -358,6 +362,10 @@ type QuarantineView struct {
 	Launch Launch `json:"launch"`
 	// Approve says how a person lets it run.
 	Approve string `json:"approve"`
+	// Fingerprint identifies the server's entry as shown here. An approval
+	// that carries it approves exactly this entry: once an MCP client has
+	// changed the server, it is refused (Fingerprint).
+	Fingerprint string `json:"fingerprint"`
 }
 
 // Launch is what a server runs or where it connects, as a person deciding
@@ -390,7 +398,7 @@ func LaunchOf(s *config.Server) Launch {
 
 // DescribeQuarantine explains why server s waits, from its note if any.
 func DescribeQuarantine(s *config.Server, n QuarantineNote, known bool) *QuarantineView {
-	v := &QuarantineView{Launch: LaunchOf(s),
+	v := &QuarantineView{Launch: LaunchOf(s), Fingerprint: Fingerprint(s),
 		Approve: fmt.Sprintf("mcpproxy upstream approve %s (or POST /api/v1/servers/%s/approve, or the web UI)", s.Name, s.Name)}
 	switch {
 	case !known:
@@ -412,4 +420,28 @@ type ServerApproval struct {
 	Name string `json:"name"`
 	// WasQuarantined is false when the server did not wait (nothing changed).
 	WasQuarantined bool `json:"was_quarantined"`
+}
+
+// fingerprintKey keys Fingerprint, so that a fingerprint (which MCP clients
+// see in the list view) reveals nothing about the env and header values it
+// covers. It lives as long as the process: fingerprints shown before a
+// restart no longer approve anything.
+var fingerprintKey = func() []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic("trust: no randomness for the fingerprint key: " + err.Error())
+	}
+	return k
+}()
+
+// Fingerprint identifies everything of server entry s (what it runs, its
+// env and header values, its isolation block): any change gives another.
+func Fingerprint(s *config.Server) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		b = []byte(err.Error())
+	}
+	m := hmac.New(sha256.New, fingerprintKey)
+	m.Write(b)
+	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))[:32]
 }

@@ -60,7 +60,9 @@ func approveServerCmd(ctx context.Context, w io.Writer, cl *apiclient.Client, na
 	}
 	fmt.Fprintf(w, "approving %s (%s)\n", name, srv.Quarantine.Reason)
 	printLaunch(w, srv.Quarantine.Launch)
-	res, err := cl.ApproveServer(ctx, name)
+	// What was printed is what is approved: an MCP client's change since
+	// the list was read makes the approval fail (409) instead.
+	res, err := cl.ApproveServer(ctx, name, srv.Quarantine.Fingerprint)
 	if err != nil {
 		return g.Explain(err)
 	}

@@ -348,6 +348,15 @@ func (u *UI) configValidity(ctx context.Context) *ConfigValidity {
 var funcs = template.FuncMap{
 	"path": url.PathEscape,
 	"join": strings.Join,
+	// approveBody is a quarantined server's approval as the page shows it:
+	// an MCP client's change since makes it fail (409), not approve that.
+	"approveBody": func(q *trust.QuarantineView) string {
+		if q == nil {
+			return ""
+		}
+		b, _ := json.Marshal(httpapi.ServerApprove{Fingerprint: q.Fingerprint})
+		return string(b)
+	},
 	"ago": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
