@@ -28,7 +28,9 @@ import (
 //     the question with nothing changed and focus back on the switch; Tab
 //     to the confirm button and Enter opts the server out in the file;
 //   - the server page shows the server's own isolation block and its
-//     switch with the same gate note;
+//     switch with the same gate note; its container form refuses a bad
+//     limit next to the field and saves good ones (an emptied field
+//     removes the override) into that server's entry only;
 //   - no console error but the one refused PATCH.
 func TestSecurityPageInBrowser(t *testing.T) {
 	bin := testutil.FixtureBinary(t)
@@ -166,11 +168,41 @@ func TestSecurityPageInBrowser(t *testing.T) {
 	// The server page: its own isolation block, its switch, the gate note.
 	b.Open(p.url("/ui/servers/optin"))
 	b.WaitFor("optin's page", `document.body.dataset.live === "connected"`, 20*time.Second)
-	if got := testutil.Eval[string](b, `(document.getElementById("iso-settings") || {}).textContent || ""`); !strings.Contains(got, "example.org/optin:1") || !strings.Contains(got, "128m") {
-		t.Errorf("optin's own settings: %q", got)
+	if got := testutil.Eval[string](b, `[document.getElementById("iso-image").value, document.getElementById("iso-memory_limit").value, document.getElementById("iso-cpu_limit").placeholder].join(" ")`); got != "example.org/optin:1 128m 1.0" {
+		t.Errorf("optin's own settings (image, memory, the CPU default): %q", got)
 	}
 	if got := testutil.Eval[[]string](b, `[document.getElementById("iso-switch").getAttribute("aria-checked"), String(document.querySelectorAll("[data-live=isolation] .gate-note").length), (document.querySelector(".gate-ignored") || {}).textContent || ""]`); got[0] != "true" || got[1] != "1" || !strings.Contains(got[2], "ignored") {
 		t.Errorf("optin's switch, note count, note: %q", got)
+	}
+
+	// Its own settings: a bad one is refused next to its field, the file
+	// unchanged; then a CPU limit is set and the image override removed,
+	// and only optin's entry changes.
+	before, _ = os.ReadFile(p.cfgPath)
+	b.Do("a bad memory limit for optin",
+		chromedp.SetValue(chromedp.CSS("#iso-memory_limit"), "1k"),
+		chromedp.Click(chromedp.CSS(`#iso-form button[type=submit]`)))
+	b.WaitFor("the error next to the field", `document.getElementById("iso-memory_limit-error").textContent.includes("6m") && document.getElementById("iso-memory_limit").getAttribute("aria-invalid") === "true"`, 10*time.Second)
+	refused++
+	if now, _ := os.ReadFile(p.cfgPath); string(now) != string(before) {
+		t.Fatalf("a refused setting changed the file:\n%s", now)
+	}
+	testutil.Eval[bool](b, `(() => { document.getElementById("iso-memory_limit").value = "128m"; document.getElementById("iso-cpu_limit").value = "0.5"; document.getElementById("iso-image").value = ""; return true })()`)
+	b.Do("good settings for optin", chromedp.Click(chromedp.CSS(`#iso-form button[type=submit]`)))
+	b.WaitFor("saved", `document.getElementById("iso-form-status").textContent.startsWith("Saved") && !document.getElementById("iso-memory_limit").hasAttribute("aria-invalid")`, 20*time.Second)
+	now, _ = os.ReadFile(p.cfgPath)
+	optin := func(cfg string) (line, rest string) {
+		i := strings.Index(cfg, `{"name": "optin"`)
+		j := i + strings.Index(cfg[i:], "\n")
+		return cfg[i:j], cfg[:i] + cfg[j:]
+	}
+	line, rest := optin(string(now))
+	_, restBefore := optin(string(before))
+	if strings.Contains(line, "example.org") || !strings.Contains(line, `"cpu_limit": "0.5"`) || !strings.Contains(line, `"memory_limit": "128m"`) || !strings.Contains(line, `"enabled": true`) {
+		t.Errorf("optin's entry after the save: %s", line)
+	}
+	if rest != restBefore {
+		t.Errorf("saving optin's settings changed more than its entry:\n%s", now)
 	}
 
 	if errs := b.Errors(); len(errs) != refused {

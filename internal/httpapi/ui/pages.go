@@ -103,12 +103,40 @@ type serverData struct {
 	// sets over docker_isolation's defaults); Switch its isolation switch.
 	IsoSettings []setting
 	Switch      isoSwitch
+	// IsoForm is the form changing the block's limits and image.
+	IsoForm *isoForm
+}
+
+// isoForm is what the server page's isolation form shows: the block's
+// own values and, as placeholders, the defaults they override.
+type isoForm struct {
+	Image, MemoryLimit, CPULimit, NetworkMode, PidsLimit string
+	DefMemory, DefCPU, DefNetwork, DefPids               string
+	Networks                                             []string
+}
+
+// newIsoForm is the form for settings si under the global block g.
+func newIsoForm(si config.ServerIsolation, g config.DockerIsolation) *isoForm {
+	f := &isoForm{Image: si.Image, MemoryLimit: si.MemoryLimit, CPULimit: si.CPULimit, NetworkMode: si.NetworkMode,
+		DefMemory: g.MemoryLimit, DefCPU: g.CPULimit, DefNetwork: g.NetworkMode, Networks: []string{"bridge", "none"}}
+	if si.PidsLimit != nil {
+		f.PidsLimit = strconv.FormatInt(*si.PidsLimit, 10)
+	}
+	if g.PidsLimit != 0 {
+		f.DefPids = strconv.FormatInt(g.PidsLimit, 10)
+	}
+	if f.NetworkMode != "" && f.NetworkMode != "bridge" && f.NetworkMode != "none" {
+		f.Networks = append(f.Networks, f.NetworkMode)
+	}
+	return f
 }
 
 // setting is one key of a server's isolation block as the file holds it.
 type setting struct{ Key, Value string }
 
 // isoSettings lists the keys si sets, in the file's terms.
+// The keys the isolation form edits (image, limits, network) and the
+// switch (enabled) are left to them.
 func isoSettings(si *config.ServerIsolation) []setting {
 	if si == nil {
 		return nil
@@ -118,16 +146,6 @@ func isoSettings(si *config.ServerIsolation) []setting {
 		if v != "" {
 			out = append(out, setting{k, v})
 		}
-	}
-	if si.Enabled != nil {
-		add("enabled", strconv.FormatBool(*si.Enabled))
-	}
-	add("image", si.Image)
-	add("network_mode", si.NetworkMode)
-	add("memory_limit", si.MemoryLimit)
-	add("cpu_limit", si.CPULimit)
-	if si.PidsLimit != nil {
-		add("pids_limit", strconv.FormatInt(*si.PidsLimit, 10))
 	}
 	if si.Hardened != nil {
 		add("hardened", strconv.FormatBool(*si.Hardened))
@@ -170,6 +188,7 @@ func (u *UI) server(w http.ResponseWriter, r *http.Request) {
 			d.IsoSettings = isoSettings(c.Isolation)
 			if global, err := u.opts.Service.DockerIsolation(ctx); err == nil {
 				d.Switch = newIsoSwitch(si, global.Enabled)
+				d.IsoForm = newIsoForm(si, global)
 				if d.Switch.OptInIgnored {
 					d.IsolationNote = "" // the page says it in the switch's words
 				}
