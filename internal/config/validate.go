@@ -117,7 +117,7 @@ type validator struct {
 // home, and symlinks resolved (Docker follows them).
 func defaultHostPaths() dockerargs.HostPaths {
 	home, _ := os.UserHomeDir()
-	return dockerargs.HostPaths{Home: home, Resolve: filepath.EvalSymlinks}
+	return dockerargs.HostPaths{Home: home, Resolve: filepath.EvalSymlinks, FoldCase: dockerargs.HostFoldsCase}
 }
 
 type position struct{ line, col int }

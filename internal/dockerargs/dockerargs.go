@@ -20,6 +20,7 @@ package dockerargs
 import (
 	"encoding/csv"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -49,7 +50,15 @@ type HostPaths struct {
 	// is judged too, since Docker follows symlinks of a bind source). It is
 	// typically filepath.EvalSymlinks.
 	Resolve func(p string) (string, error)
+	// FoldCase is true when the host's filesystem ignores case (macOS,
+	// Windows: HostFoldsCase): "/Users/Alice/.SSH" is ~/.ssh there, so
+	// paths are judged in lower case.
+	FoldCase bool
 }
+
+// HostFoldsCase is whether this host's filesystems usually ignore case
+// (APFS and NTFS as installed): the FoldCase of HostPaths for this host.
+const HostFoldsCase = runtime.GOOS == "darwin" || runtime.GOOS == "windows"
 
 // Rule is one row of the dangerous-argument table.
 type Rule struct {
@@ -366,6 +375,10 @@ var protectedTrees = []struct{ path, what string }{
 	{"/var/run", "host runtime sockets (/var/run)"},
 	{"/var/lib/docker", "Docker's own storage"},
 	{"/tmp/.X11-unix", "the X server's sockets"},
+	// macOS: /etc and /var are symlinks into /private, which Docker
+	// Desktop shares by default.
+	{"/private/etc", "host configuration (/private/etc)"},
+	{"/private/var/run", "host runtime sockets (/private/var/run)"},
 }
 
 // homeSecrets are directories and files under a home that hold credentials.
@@ -410,6 +423,11 @@ func hostPath(p string, hp HostPaths) string {
 }
 
 func judgePath(p string, hp HostPaths) string {
+	fold := func(s string) string { return s }
+	if hp.FoldCase {
+		fold = strings.ToLower
+		p, hp.Home, hp.DataDir = fold(p), fold(hp.Home), fold(hp.DataDir)
+	}
 	if p == "/" {
 		return "the host's whole filesystem"
 	}
@@ -437,6 +455,7 @@ func judgePath(p string, hp HostPaths) string {
 	}
 	// Every /home/<user> (and macOS's /Users/<user>) is someone's home.
 	for _, root := range []string{"/home/", "/Users/"} {
+		root = fold(root)
 		if rest, ok := strings.CutPrefix(p, root); ok {
 			user, _, _ := strings.Cut(rest, "/")
 			homes = append(homes, root+user)
@@ -458,7 +477,7 @@ func judgePath(p string, hp HostPaths) string {
 	if dataDir != "" && within(dataDir, p) {
 		return "a directory holding mcpproxy's data directory (" + dataDir + ")"
 	}
-	if p == "/home" || p == "/Users" {
+	if p == "/home" || p == fold("/Users") {
 		return "the users' home directories"
 	}
 	if p == "/tmp" {

@@ -318,3 +318,30 @@ func TestCheckHostPath(t *testing.T) {
 		}
 	}
 }
+
+// On a case-insensitive host filesystem (macOS, Windows: FoldCase) a path
+// names the same folder however it is cased, so the denylist must match it
+// in any case: "/Users/Alice/.SSH" is ~/.ssh there. macOS keeps /etc and
+// /var/run under /private.
+func TestCheckHostPathFoldsCase(t *testing.T) {
+	hp := HostPaths{Home: "/Users/alice", DataDir: "/Users/alice/.mcpproxy", FoldCase: true}
+	for _, p := range []string{
+		"/Users/alice/.SSH", "/users/alice/.ssh/id_ed25519", "/USERS/ALICE", "/Users/Alice/.Aws/credentials",
+		"/Users/bob/.Kube", "/ETC", "/Etc/passwd", "/VAR/RUN/docker.sock", "/var/run/Docker.Sock",
+		"/private/etc", "/PRIVATE/ETC/sudoers", "/private/var/run", "/Users/alice/.McpProxy", "/USERS",
+	} {
+		if why := CheckHostPath(p, hp); why == "" {
+			t.Errorf("CheckHostPath(%q) with FoldCase = safe, want refused", p)
+		}
+	}
+	for _, p := range []string{"/Users/alice/Projects", "/Users/alice/Documents/Notes", "/Volumes/Data"} {
+		if why := CheckHostPath(p, hp); why != "" {
+			t.Errorf("CheckHostPath(%q) with FoldCase = %q, want safe", p, why)
+		}
+	}
+	// A case-sensitive host (Linux) keeps the exact names: /home/alice/.SSH
+	// is not ~/.ssh there.
+	if why := CheckHostPath("/home/alice/.SSH", HostPaths{Home: "/home/alice"}); why != "" {
+		t.Errorf("case-sensitive: /home/alice/.SSH = %q, want safe", why)
+	}
+}
