@@ -31,7 +31,9 @@ import (
 //     switch with the same gate note; its container form refuses a bad
 //     limit next to the field and saves good ones (an emptied field
 //     removes the override) into that server's entry only;
-//   - no console error but the one refused PATCH.
+//   - the add form's isolation choice and image, refused next to the
+//     field when bad, written into the new entry;
+//   - no console error but the refused requests.
 func TestSecurityPageInBrowser(t *testing.T) {
 	bin := testutil.FixtureBinary(t)
 	servers := `"mcpServers": [
@@ -205,12 +207,35 @@ func TestSecurityPageInBrowser(t *testing.T) {
 		t.Errorf("saving optin's settings changed more than its entry:\n%s", now)
 	}
 
+	// The add form's isolation choice and image: a bad image is refused
+	// next to its field; then the server is added opted out with its
+	// image, and starts on the host.
+	b.Open(p.url("/ui/add"))
+	b.WaitFor("the add page", `document.body.dataset.live === "connected"`, 20*time.Second)
+	if hint := testutil.Eval[string](b, `document.getElementById("isolation-hint").textContent`); !strings.Contains(hint, "off") {
+		t.Errorf("the add form does not say isolation is off: %q", hint)
+	}
+	b.Do("a server with a bad image",
+		chromedp.SendKeys(chromedp.CSS("#name"), "added"),
+		chromedp.SendKeys(chromedp.CSS("#command"), bin),
+		chromedp.SetValue(chromedp.CSS("#isolation"), "off"),
+		chromedp.SendKeys(chromedp.CSS("#image"), "Not/An-Image!"),
+		chromedp.Click(chromedp.CSS(`#add button[type=submit]`)))
+	b.WaitFor("the image's error next to it", `document.getElementById("image-error").textContent.includes("image reference") && document.getElementById("image").getAttribute("aria-invalid") === "true"`, 10*time.Second)
+	refused++
+	testutil.Eval[bool](b, `(() => { document.getElementById("image").value = "example.org/added:1"; return true })()`)
+	b.Do("add it", chromedp.Click(chromedp.CSS(`#add button[type=submit]`)))
+	b.WaitFor("added ready on the host", `location.pathname === "/ui/servers/added" && (document.querySelector('[data-live="server-head"] .state') || {}).textContent === "ready" && !!document.querySelector('[data-live="server-head"] .badge.host')`, 30*time.Second)
+	if now, _ := os.ReadFile(p.cfgPath); !strings.Contains(string(now), `"enabled": false`) || !strings.Contains(string(now), `"image": "example.org/added:1"`) {
+		t.Errorf("the added server's isolation block is not in the file:\n%s", now)
+	}
+
 	if errs := b.Errors(); len(errs) != refused {
 		t.Fatalf("console errors (%d expected: the refused PATCH):\n%s", refused, b.ConsoleText())
 	}
 	b.Do("phone width", chromedp.EmulateViewport(390, 844))
 	if w := testutil.Eval[[]int](b, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
-		t.Errorf("optin's page at 390 px: scrollWidth %d > innerWidth %d", w[0], w[1])
+		t.Errorf("the added server's page at 390 px: scrollWidth %d > innerWidth %d", w[0], w[1])
 	}
 	b.Screenshot("server-host-390")
 }

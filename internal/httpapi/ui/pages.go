@@ -309,7 +309,13 @@ func toggleBody(on, globalOn bool) string {
 }
 
 func (u *UI) add(w http.ResponseWriter, r *http.Request) {
-	u.render(w, r, http.StatusOK, page{Title: "Add a server", Page: "add", Scripts: []string{"add.js"}})
+	// The page says whether a new stdio server would run in a container.
+	global, err := u.opts.Service.DockerIsolation(r.Context())
+	if err != nil {
+		u.failed(w, r, err)
+		return
+	}
+	u.render(w, r, http.StatusOK, page{Title: "Add a server", Page: "add", Scripts: []string{"add.js"}, Data: global.Enabled})
 }
 
 // toolsData is the tool search page.

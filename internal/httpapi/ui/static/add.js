@@ -39,6 +39,11 @@
         else env[k] = l.slice(eq + 1);
       });
       if (Object.keys(env).length) s.env = env;
+      const iso = {};
+      if ($("isolation").value === "off") iso.enabled = false;
+      const image = $("image").value.trim();
+      if (image) iso.image = image;
+      if (Object.keys(iso).length) s.isolation = iso;
     } else {
       s.url = $("url").value.trim();
       let ok = false;
