@@ -302,6 +302,11 @@ func (u *Upstream) run(ctx context.Context) {
 		if err != nil {
 			msg = err.Error()
 		}
+		if u.m.opts.Redact != nil {
+			// The error may name the server's URL, with the credential
+			// of its query; last_error goes to MCP clients and the API.
+			msg = u.m.opts.Redact(msg)
+		}
 		u.m.log.Warn("upstream disconnected", "server", u.name, "error", msg, "retry_in", delay.String())
 		u.mu.Lock()
 		u.tools = nil

@@ -1,0 +1,69 @@
+package app
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpproxy/mcpproxy/internal/upstream"
+)
+
+// TestURLSecretsNotShown: an HTTP server's URL often carries its
+// credential — user info or a query parameter such as ?api_key=. The
+// connection error names the URL (Go's url.Error masks the password only),
+// and it reached last_error — which `upstream_servers list` gives any MCP
+// client, no key needed — the REST list, the event stream and the main log.
+// Each of those now shows the URL with those values masked.
+func TestURLSecretsNotShown(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there: every connection is refused
+	const query, pass = "q-secret-5d1c0e2a", "p-secret-77b3aa90"
+	url := fmt.Sprintf("http://user:%s@%s/mcp?api_key=%s&v=1", pass, addr, query)
+	h := startApp(t, hostConfig(t, map[string]any{"name": "remote", "url": url}))
+	cs := h.connect("/mcp", nil)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var st upstream.Status
+		if u := h.app.Manager().Get("remote"); u != nil {
+			st = u.Status()
+		}
+		if strings.Contains(st.Error, "127.0.0.1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("last_error never named the URL: %q", st.Error)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mcpList := resultText(callTool(t, cs, "upstream_servers", map[string]any{"operation": "list"}))
+	_, restList := h.api(http.MethodGet, "/api/v1/servers", "")
+	mainLog, err := os.ReadFile(filepath.Join(h.dataDir, "logs", "main.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, text := range map[string]string{
+		"upstream_servers list (MCP, no key)": mcpList,
+		"GET /api/v1/servers":                 string(restList),
+		"main.log":                            string(mainLog),
+		"console log":                         h.logs.String(),
+	} {
+		for _, secret := range []string{query, pass} {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s shows the URL's secret %q", what, secret)
+			}
+		}
+	}
+	if !strings.Contains(mcpList, addr) {
+		t.Errorf("upstream_servers list no longer names the failing address: %s", mcpList)
+	}
+}
