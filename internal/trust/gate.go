@@ -99,15 +99,19 @@ func (g *Gate) verdictFor(server string) *verdict {
 		if t == nil {
 			continue
 		}
-		p, ok := pins[t.Name]
-		switch {
-		case !ok:
-			v.state[t.Name] = added
-		case p.sum != hashTool(t):
-			v.state[t.Name] = changed
-		default:
-			v.state[t.Name] = approved
+		st := approved
+		if p, ok := pins[t.Name]; !ok {
+			st = added
+		} else if p.sum != hashTool(t) {
+			st = changed
 		}
+		// A name listed twice is judged by its worst entry: clients and
+		// the API select tools by name, so an approved entry must not
+		// carry an unapproved twin past the gate.
+		if prev, seen := v.state[t.Name]; seen && prev != approved {
+			continue
+		}
+		v.state[t.Name] = st
 	}
 	g.mu.Lock()
 	g.verdicts[server] = v
