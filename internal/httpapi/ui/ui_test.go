@@ -326,3 +326,19 @@ func TestTemplatesParsedAtFirstPage(t *testing.T) {
 		t.Fatal("a page was served without its templates parsed")
 	}
 }
+
+// The Security page warns when isolation is on and Docker is missing
+// (the servers meant for containers do not start), and only then.
+func TestSecurityWarnsDockerMissing(t *testing.T) {
+	for _, c := range []struct {
+		available, enabled, warn bool
+	}{{false, true, true}, {true, true, false}, {false, false, false}} {
+		f := newFake()
+		f.list.DockerStatus.Available = c.available
+		f.list.DockerIsolation.Enabled = c.enabled
+		_, body := get(t, handler(f), "/ui/security", true)
+		if got := strings.Contains(body, `id="docker-missing"`); got != c.warn {
+			t.Errorf("docker available %v, isolation on %v: warning shown %v, want %v", c.available, c.enabled, got, c.warn)
+		}
+	}
+}
