@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,10 @@ func TestCLIManagesServers(t *testing.T) {
 	// The log: a tail, and a follower that sees the restart's new line.
 	if out := run("upstream", "logs", "extra", "-n", "5"); !strings.Contains(out, "extra-started") {
 		t.Fatalf("upstream logs: %s", out)
+	}
+	var tail httpapi.LogTail
+	if err := json.Unmarshal([]byte(run("upstream", "logs", "extra", "-n", "5", "-o", "json")), &tail); err != nil || !slices.Contains(tail.Lines, "extra-started") {
+		t.Fatalf("upstream logs -o json: %v %+v", err, tail)
 	}
 	follow := exec.Command(proxyBin, append(d, "upstream", "logs", "extra", "-f", "-n", "0")...)
 	follow.Env = testEnv()
