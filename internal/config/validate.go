@@ -117,7 +117,22 @@ type validator struct {
 // home, and symlinks resolved (Docker follows them).
 func defaultHostPaths() dockerargs.HostPaths {
 	home, _ := os.UserHomeDir()
-	return dockerargs.HostPaths{Home: home, Resolve: filepath.EvalSymlinks, FoldCase: dockerargs.HostFoldsCase}
+	return dockerargs.HostPaths{Home: home, Resolve: filepath.EvalSymlinks, FoldCase: dockerargs.HostFoldsCase, Sockets: AgentSockets()}
+}
+
+// AgentSockets are the credential-handing sockets of this session that no
+// container may see: the SSH agent's ($SSH_AUTH_SOCK), as given and with
+// symlinks resolved.
+func AgentSockets() []string {
+	s := os.Getenv("SSH_AUTH_SOCK")
+	if !filepath.IsAbs(s) {
+		return nil
+	}
+	out := []string{filepath.Clean(s)}
+	if r, err := filepath.EvalSymlinks(s); err == nil && r != out[0] {
+		out = append(out, r)
+	}
+	return out
 }
 
 type position struct{ line, col int }

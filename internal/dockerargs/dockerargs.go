@@ -54,6 +54,11 @@ type HostPaths struct {
 	// Windows: HostFoldsCase): "/Users/Alice/.SSH" is ~/.ssh there, so
 	// paths are judged in lower case.
 	FoldCase bool
+	// Sockets are host sockets that hand out the user's credentials, such
+	// as the SSH agent's ($SSH_AUTH_SOCK): a bind of one, or of a folder
+	// holding one, is refused (a read-only bind still lets the container
+	// connect). OpenSSH's /tmp/ssh-* folders are refused whatever this holds.
+	Sockets []string
 }
 
 // HostFoldsCase is whether this host's filesystems usually ignore case
@@ -433,6 +438,19 @@ func judgePath(p string, hp HostPaths) string {
 	}
 	if isDockerSocket(path.Base(p)) {
 		return "a container engine's socket (" + p + "): control of the host"
+	}
+	for _, s := range hp.Sockets {
+		if s = fold(s); !strings.HasPrefix(s, "/") {
+			continue
+		}
+		if s = path.Clean(s); within(p, s) || within(s, p) {
+			return "the SSH agent's socket (" + s + "): signing with the user's keys"
+		}
+	}
+	for _, prefix := range []string{"/tmp/ssh-", "/private/tmp/ssh-", "/private/tmp/com.apple.launchd."} {
+		if dir, _, _ := strings.Cut(strings.TrimPrefix(p, prefix), "/"); strings.HasPrefix(p, prefix) && dir != "" {
+			return "an SSH agent's socket folder (" + prefix + dir + "): signing with the user's keys"
+		}
 	}
 	dataDir := ""
 	if d := hp.DataDir; strings.HasPrefix(d, "/") && path.Clean(d) != "/" {

@@ -345,3 +345,30 @@ func TestCheckHostPathFoldsCase(t *testing.T) {
 		t.Errorf("case-sensitive: /home/alice/.SSH = %q, want safe", why)
 	}
 }
+
+// An SSH agent's socket lets whoever can connect to it sign with the
+// user's keys, and a read-only bind does not stop connect(2): measured, a
+// container running as the socket owner's uid (the hardened profile's
+// user for a non-root proxy) listed the agent's keys through a read-only
+// bind of /tmp/ssh-XXXX. The agent's socket ($SSH_AUTH_SOCK, HostPaths.
+// Sockets), OpenSSH's /tmp/ssh-* folders and macOS's launchd socket folders,
+// and any folder holding one, are refused.
+func TestCheckHostPathAgentSockets(t *testing.T) {
+	hp := HostPaths{Home: "/home/alice", Sockets: []string{"/srv/agents/alice.sock"}}
+	for _, p := range []string{
+		"/tmp/ssh-Texddm8DGj59", "/tmp/ssh-Texddm8DGj59/agent.23942", "/srv/agents/alice.sock", "/srv/agents", "/srv",
+		"/private/tmp/com.apple.launchd.Ab12Cd/Listeners",
+	} {
+		if why := CheckHostPath(p, hp); why == "" {
+			t.Errorf("CheckHostPath(%q) = safe, want refused", p)
+		}
+	}
+	for _, p := range []string{"/tmp/sshfs-mount", "/srv/agents2", "/tmp/work/ssh-notes"} {
+		if why := CheckHostPath(p, hp); why != "" {
+			t.Errorf("CheckHostPath(%q) = %q, want safe", p, why)
+		}
+	}
+	if got := Check([]string{"-v", "/tmp/ssh-abc:/a"}, hp); len(got) != 1 {
+		t.Errorf("extra_args bind of an agent folder: %+v", got)
+	}
+}

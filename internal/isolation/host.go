@@ -33,6 +33,9 @@ type Host struct {
 	// filepath.EvalSymlinks). A mount's source is its result: docker binds
 	// what a symlink points to, and the denylist judges that too.
 	Resolve func(path string) (string, error)
+	// Sockets are host sockets that hand out the user's credentials (the
+	// SSH agent's): never mounted, nor any folder holding one.
+	Sockets []string
 }
 
 // Decide is the package's Decide on this host: the same decision, whose

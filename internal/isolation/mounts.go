@@ -67,7 +67,7 @@ func (h Host) addMounts(p *Plan, global config.DockerIsolation, s *config.Server
 	if si == nil {
 		si = &config.ServerIsolation{}
 	}
-	hp := dockerargs.HostPaths{Home: h.Home, DataDir: h.DataDir, Resolve: h.Resolve, FoldCase: dockerargs.HostFoldsCase}
+	hp := dockerargs.HostPaths{Home: h.Home, DataDir: h.DataDir, Resolve: h.Resolve, FoldCase: dockerargs.HostFoldsCase, Sockets: h.Sockets}
 	for i, entry := range si.Mounts {
 		if err := h.explicitMount(p, hp, si.AllowDangerous, fmt.Sprintf("isolation.mounts[%d]", i), entry); err != nil {
 			return err

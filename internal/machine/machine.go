@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 )
 
@@ -40,6 +41,7 @@ func Host(dataDir string) isolation.Host {
 			return fi.IsDir(), nil
 		},
 		Resolve: filepath.EvalSymlinks,
+		Sockets: config.AgentSockets(),
 	}
 }
 
