@@ -84,7 +84,22 @@ func (c mcpClient) RemoveServer(ctx context.Context, name string) error {
 }
 
 func (c mcpClient) SetServerEnabled(ctx context.Context, name string, enabled bool) error {
-	return c.s.edit(func(p string) error { return config.SetServerEnabled(p, name, enabled) })
+	s := c.s
+	return s.edit(func(p string) error {
+		if !enabled {
+			return config.SetServerEnabled(p, name, false)
+		}
+		// Judged against the file inside the edit, as an update is.
+		return config.ModifyServer(p, name, func(cfg *config.Config, old *config.Server) (*config.Server, error) {
+			if err := trust.ClientEnable(old, s.trustEnv(ctx, cfg)); err != nil {
+				return nil, err
+			}
+			ns := old.Clone()
+			on := true
+			ns.Enabled = &on
+			return ns, nil
+		})
+	})
 }
 
 func (c mcpClient) RestartServer(ctx context.Context, name string) error {

@@ -130,6 +130,11 @@ func ClientUpdate(old *config.Server, raw json.RawMessage, env Env) (Change, err
 	if keys["name"] && s.Name != old.Name {
 		return Change{}, fmt.Errorf("server.name %q differs from the server being updated (%q); servers cannot be renamed through upstream_servers", s.Name, old.Name)
 	}
+	if keys["enabled"] && s.IsEnabled() {
+		if err := ClientEnable(old, env); err != nil {
+			return Change{}, err
+		}
+	}
 	ch := Change{Server: s, Changed: launchDiff(old, s)}
 	if ch.Relaunches() {
 		if old.Isolation != nil && old.Isolation.AllowDangerous {
@@ -362,6 +367,35 @@ func steeringEnv(name string) string {
 		return "it steers the process that starts the server on the host"
 	}
 	return ""
+}
+
+// ClientEnable refuses an MCP client's start of server s, which a person
+// disabled, when it would run outside mcpproxy's containers while docker
+// isolation is on: a docker command, a per-server opt-out, or a container
+// a person loosened by hand (allow_dangerous). Starting it is the person's
+// decision, as its settings are. A server that is enabled already, an HTTP
+// server and one that runs in a container may be enabled.
+func ClientEnable(s *config.Server, env Env) error {
+	if s == nil || s.IsEnabled() || !env.Global.Enabled || s.IsHTTP() {
+		return nil
+	}
+	why := ""
+	switch {
+	case isolation.IsDockerCommand(s.Command, env.DockerPath):
+		why = "its docker command runs its own container outside mcpproxy's isolation"
+	case s.Isolation != nil && s.Isolation.AllowDangerous:
+		why = "its container is loosened by hand (isolation.allow_dangerous)"
+	default:
+		if d := isolation.Decide(env.Global, s, env.DockerPath); !d.Isolated {
+			why = fmt.Sprintf("it would not run in a container (%s)", d.Reason)
+		}
+	}
+	if why == "" {
+		return nil
+	}
+	return &RefusedError{Field: "enabled",
+		Why:   why + ", and a person disabled it; an MCP client cannot start it",
+		Where: env.where()}
 }
 
 // checkLaunch refuses what would run a server added or relaunched by an MCP
