@@ -289,10 +289,10 @@ func TestUpstreamPrune(t *testing.T) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	tag := hex.EncodeToString(b[:])
-	mine := machine.Host(dataDir)
+	mine := machine.Host(dataDir, "")
 	volume := func(name, dir, server string, labelled bool) string {
 		name += "-" + tag
-		h := machine.Host(dir)
+		h := machine.Host(dir, "")
 		args := []string{"volume", "create"}
 		if labelled {
 			for k, v := range map[string]string{isolation.LabelManaged: "true", isolation.LabelServer: server, isolation.LabelHost: h.HostID,

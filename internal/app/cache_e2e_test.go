@@ -115,7 +115,7 @@ func TestNpxCacheVolume(t *testing.T) {
 		t.Fatalf("tiny's cache holds markers %q", got)
 	}
 	labels := dockerOut(t, "volume", "inspect", "--format", "{{json .Labels}}", vol.Source)
-	for _, want := range []string{`"` + isolation.LabelServer + `":"tiny"`, `"` + isolation.LabelCache + `":"npm"`, `"` + isolation.LabelDataDir + `":"` + machine.Host(dataDir).DataDirID + `"`} {
+	for _, want := range []string{`"` + isolation.LabelServer + `":"tiny"`, `"` + isolation.LabelCache + `":"npm"`, `"` + isolation.LabelDataDir + `":"` + machine.Host(dataDir, "").DataDirID + `"`} {
 		mustContain(t, labels, want)
 	}
 
@@ -154,7 +154,7 @@ func TestNpxCacheVolume(t *testing.T) {
 	defer cancel()
 	prune := func() error {
 		rt := &docker.Runtime{Resolver: docker.NewResolver(), Prober: &docker.Prober{}}
-		return rt.PruneCaches(ctx, docker.PruneOptions{Host: machine.Host(dataDir), Out: &out})
+		return rt.PruneCaches(ctx, docker.PruneOptions{Host: machine.Host(dataDir, ""), Out: &out})
 	}
 	err := prune()
 	if !errors.Is(err, docker.ErrVolumesKept) || !strings.Contains(out.String(), "kept "+vol2.Source+` (server "tiny2", npm cache): in use`) {

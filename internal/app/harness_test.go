@@ -183,7 +183,7 @@ func mustContain(t testing.TB, s, sub string) {
 // removeCacheVolumes removes the volumes labelled with dataDir's ID (only a
 // test's own data dir is ever given).
 func removeCacheVolumes(dataDir string) {
-	id := machine.Host(dataDir).DataDirID
+	id := machine.Host(dataDir, "").DataDirID
 	out, err := exec.Command("docker", "volume", "ls", "-q", "--filter", "label="+isolation.LabelDataDir+"="+id).Output()
 	if err != nil {
 		return

@@ -135,7 +135,7 @@ func newIsolation(a *App) (*Isolation, error) {
 	if res == nil {
 		res = docker.NewResolver()
 	}
-	i := &Isolation{a: a, resolver: res, instance: inst, lockDir: lockDir, warned: map[string]bool{}, host: machine.Host(a.opts.DataDir)}
+	i := &Isolation{a: a, resolver: res, instance: inst, lockDir: lockDir, warned: map[string]bool{}, host: machine.Host(a.opts.DataDir, a.opts.ConfigPath)}
 	i.ctx, i.cancel = context.WithCancel(context.Background())
 	i.runtime = i.newDockerRuntime()
 	i.launcher = &upstream.IsolatingLauncher{

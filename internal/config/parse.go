@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -22,7 +23,14 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	c, err := Parse(data)
+	hp := defaultHostPaths()
+	if abs, err := filepath.Abs(path); err == nil {
+		hp.Secrets = append(hp.Secrets, abs)
+		if r, err := filepath.EvalSymlinks(abs); err == nil && r != abs {
+			hp.Secrets = append(hp.Secrets, r)
+		}
+	}
+	c, err := parseOn(data, hp)
 	if err != nil {
 		return nil, withFile(err, path)
 	}

@@ -59,6 +59,10 @@ type HostPaths struct {
 	// holding one, is refused (a read-only bind still lets the container
 	// connect). OpenSSH's /tmp/ssh-* folders are refused whatever this holds.
 	Sockets []string
+	// Secrets are mcpproxy's own files that hold secrets outside DataDir:
+	// its config file (every server's env and header values, the API key).
+	// Each, and every folder holding one, is refused.
+	Secrets []string
 }
 
 // HostFoldsCase is whether this host's filesystems usually ignore case
@@ -438,6 +442,14 @@ func judgePath(p string, hp HostPaths) string {
 	}
 	if isDockerSocket(path.Base(p)) {
 		return "a container engine's socket (" + p + "): control of the host"
+	}
+	for _, s := range hp.Secrets {
+		if s = fold(s); !strings.HasPrefix(s, "/") {
+			continue
+		}
+		if s = path.Clean(s); within(p, s) || within(s, p) {
+			return "mcpproxy's config file (" + s + "): every server's secrets and the API key"
+		}
 	}
 	for _, s := range hp.Sockets {
 		if s = fold(s); !strings.HasPrefix(s, "/") {

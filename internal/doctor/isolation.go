@@ -57,7 +57,7 @@ func Isolation(ctx context.Context, o IsolationOptions) error {
 		return errors.New("doctor isolation checks the Docker backend; this configuration runs servers as Kubernetes pods")
 	}
 	isolation.SetProxyIDs(os.Getuid(), os.Getgid())
-	host := machine.Host(o.DataDir)
+	host := machine.Host(o.DataDir, o.ConfigPath)
 	resolver := docker.NewResolver()
 	res := resolver.Resolve(ctx)
 	if res.Path == "" {

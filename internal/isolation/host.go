@@ -36,6 +36,10 @@ type Host struct {
 	// Sockets are host sockets that hand out the user's credentials (the
 	// SSH agent's): never mounted, nor any folder holding one.
 	Sockets []string
+	// ConfigPath is mcpproxy's config file, absolute ("" when unknown): it
+	// holds every server's secrets and the API key, so it and every folder
+	// holding it are never mounted (it may live outside DataDir).
+	ConfigPath string
 }
 
 // Decide is the package's Decide on this host: the same decision, whose

@@ -243,3 +243,37 @@ func TestHostPathIn(t *testing.T) {
 		}
 	}
 }
+
+// A config file kept outside the data dir (--config) holds every server's
+// env and header values and the API key: it, and every folder holding it,
+// is never mounted — automatically or by isolation.mounts (measured: a
+// server whose args named the config's folder read another server's token
+// and the API key from it, running as the file owner's uid, which the
+// hardened profile uses for a non-root proxy).
+func TestConfigFileNeverMounted(t *testing.T) {
+	d2 := map[string]bool{"/srv/mcp": true, "/srv/mcp/config.json": false, "/srv": true, "/data/in": true}
+	for k, v := range disk {
+		d2[k] = v
+	}
+	h := fakeHost(d2, diskLinks)
+	h.ConfigPath = "/srv/mcp/config.json"
+	g := globalOn()
+	g.CacheVolumes = false
+	s := config.Server{Name: "srv", Command: "x", Args: []string{"/srv/mcp", "/srv/mcp/config.json", "/srv", "/data/in"}}
+	d := h.Decide(g, &s, "")
+	if d.Err != nil || d.Plan == nil {
+		t.Fatalf("decide: %v", d.Err)
+	}
+	for _, m := range d.Plan.Mounts {
+		if m.Source != "/data/in" {
+			t.Errorf("mounted %s (%s)", m.Source, m.Reason)
+		}
+	}
+	if n := strings.Count(strings.Join(d.Plan.Notes, "\n"), "config file"); n != 3 {
+		t.Errorf("notes name the config file %d times, want 3:\n%s", n, strings.Join(d.Plan.Notes, "\n"))
+	}
+	s = config.Server{Name: "srv", Command: "x", Isolation: &config.ServerIsolation{Mounts: []string{"/srv/mcp:rw"}}}
+	if d := h.Decide(g, &s, ""); d.Err == nil || !strings.Contains(d.Err.Error(), "config file") {
+		t.Errorf("isolation.mounts of the config's folder: %v, want refused", d.Err)
+	}
+}

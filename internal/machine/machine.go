@@ -15,8 +15,9 @@ import (
 )
 
 // Host gathers what isolation plans need to know of this machine for the
-// data directory dataDir.
-func Host(dataDir string) isolation.Host {
+// data directory dataDir and the config file configPath ("" when none
+// matters: it is then only protected when inside dataDir).
+func Host(dataDir, configPath string) isolation.Host {
 	home, _ := os.UserHomeDir()
 	if r, err := filepath.EvalSymlinks(home); err == nil {
 		home = r
@@ -40,9 +41,21 @@ func Host(dataDir string) isolation.Host {
 			}
 			return fi.IsDir(), nil
 		},
-		Resolve: filepath.EvalSymlinks,
-		Sockets: config.AgentSockets(),
+		Resolve:    filepath.EvalSymlinks,
+		Sockets:    config.AgentSockets(),
+		ConfigPath: absPath(configPath),
 	}
+}
+
+// absPath is p absolute, "" for "".
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // ID identifies this machine: systemd's machine ID where there is one,

@@ -20,7 +20,7 @@ func TestHostNamesTheDataDirOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := Host(real), Host(link)
+	a, b := Host(real, ""), Host(link, "")
 	if a.DataDir != resolved || b.DataDir != resolved || a.DataDirID != b.DataDirID || a.DataDirID != isolation.DataDirID(resolved) {
 		t.Fatalf("data dir %q (%s) and %q (%s), want %q", a.DataDir, a.DataDirID, b.DataDir, b.DataDirID, resolved)
 	}

@@ -31,7 +31,7 @@ func newPrune(g *cli.Globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dataDir, _ := g.Resolve()
 			rt := &docker.Runtime{Resolver: docker.NewResolver(), Prober: &docker.Prober{}}
-			return rt.PruneCaches(cmd.Context(), docker.PruneOptions{Host: machine.Host(dataDir), Server: server, DryRun: dryRun, Out: cmd.OutOrStdout()})
+			return rt.PruneCaches(cmd.Context(), docker.PruneOptions{Host: machine.Host(dataDir, ""), Server: server, DryRun: dryRun, Out: cmd.OutOrStdout()})
 		},
 	}
 	c.Flags().StringVar(&server, "server", "", "prune only this `server`'s caches")
