@@ -1121,11 +1121,17 @@ func TestConfigValidateRefusesDangerousMounts(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "mounts.json")
+	// A plain folder, beside the config file (the config's own folder holds
+	// every server's secrets: refused too).
+	plain := filepath.Join(dir, "data")
+	if err := os.Mkdir(plain, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	doc := `{
   "mcpServers": [
     {"name": "keys", "command": "npx", "isolation": {"mounts": ["~/.ssh"]}},
     {"name": "root", "command": "npx", "isolation": {"mounts": ["/:/host:ro"]}},
-    {"name": "fine", "command": "npx", "isolation": {"mounts": ["` + dir + `:rw"]}}
+    {"name": "fine", "command": "npx", "isolation": {"mounts": ["` + plain + `:rw"]}}
   ]
 }
 `
