@@ -92,7 +92,7 @@ func apiCases(bin string) []apiCase {
 		{pattern: "POST /api/v1/servers/{name}/restart", path: "/api/v1/servers/added/restart", badPath: "/api/v1/servers/added/restart?force=1", badField: "force",
 			unknownPath: "/api/v1/servers/nosuch/restart",
 			check:       func(t *testing.T, h *harness, b []byte) { h.waitState("added", upstream.StateReady, 30*time.Second) }},
-		{pattern: "POST /api/v1/servers/{name}/approve", path: "/api/v1/servers/fx/approve", badBody: `{"all": true}`, badField: "body",
+		{pattern: "POST /api/v1/servers/{name}/approve", path: "/api/v1/servers/fx/approve", badBody: `{"all": true}`, badField: "all",
 			unknownPath: "/api/v1/servers/nosuch/approve"},
 		{pattern: "GET /api/v1/servers/{name}/tools", path: "/api/v1/servers/fx/tools?changed=false", badPath: "/api/v1/servers/fx/tools?changed=perhaps", badField: "changed",
 			unknownPath: "/api/v1/servers/nosuch/tools"},
