@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -65,5 +66,47 @@ func TestURLSecretsNotShown(t *testing.T) {
 	}
 	if !strings.Contains(mcpList, addr) {
 		t.Errorf("upstream_servers list no longer names the failing address: %s", mcpList)
+	}
+}
+
+// TestURLSecretsRedactedInConfigView: the configuration a person's API,
+// UI and `upstream get` show of a server masks its URL's password and
+// query values as it masks env and header values, and sending that masked
+// URL back in a PATCH keeps the file's (a round trip never writes the
+// placeholder into the file).
+func TestURLSecretsRedactedInConfigView(t *testing.T) {
+	t.Parallel()
+	const query, pass = "q-secret-0a9d41c7", "p-secret-3be0f6d2"
+	url := "http://user:" + pass + "@127.0.0.1:9/mcp?api_key=" + query + "&v=1"
+	h := startApp(t, hostConfig(t, map[string]any{"name": "remote", "url": url, "enabled": false}))
+	code, body := h.api(http.MethodGet, "/api/v1/servers/remote", "")
+	if code != http.StatusOK {
+		t.Fatalf("GET: %d %s", code, body)
+	}
+	for _, secret := range []string{query, pass} {
+		if strings.Contains(string(body), secret) {
+			t.Errorf("GET /api/v1/servers/remote shows %q:\n%s", secret, body)
+		}
+	}
+	var d struct {
+		Config struct {
+			URL string `json:"url"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(body, &d); err != nil || !strings.Contains(d.Config.URL, "127.0.0.1:9/mcp") || !strings.Contains(d.Config.URL, "v=") {
+		t.Fatalf("config.url = %q (%v), want the URL with its secrets masked", d.Config.URL, err)
+	}
+	patch, _ := json.Marshal(map[string]any{"url": d.Config.URL})
+	if code, body := h.api(http.MethodPatch, "/api/v1/servers/remote", string(patch)); code != http.StatusOK {
+		t.Fatalf("PATCH the shown url back: %d %s", code, body)
+	}
+	b, _ := os.ReadFile(h.cfgPath)
+	var file struct {
+		Servers []struct {
+			URL string `json:"url"`
+		} `json:"mcpServers"`
+	}
+	if err := json.Unmarshal(b, &file); err != nil || len(file.Servers) != 1 || file.Servers[0].URL != url {
+		t.Fatalf("the round trip changed the file's url (%v):\n%s", err, b)
 	}
 }
