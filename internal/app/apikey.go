@@ -2,6 +2,8 @@ package app
 
 import (
 	"fmt"
+	"os"
+	"runtime"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -32,6 +34,7 @@ func (a *App) ensureAPIKey(cfg *config.Config) error {
 		}
 		a.keyGenerated = true
 	}
+	a.privateConfig()
 	a.loaded = cfg
 	a.apiKey.Store(&cfg.APIKey)
 	a.auth = &httpapi.Auth{
@@ -69,4 +72,25 @@ func (a *App) currentTools(server string) ([]*mcp.Tool, bool) {
 	// less than a Status on this per-call path).
 	live := u.Session() != nil
 	return u.Tools(), live
+}
+
+// privateConfig takes group and other permissions off the config file: it
+// holds the API key and every server's secrets (mcpproxy's own writes are
+// 0600 already). A file it cannot change is logged as a warning.
+func (a *App) privateConfig() {
+	if runtime.GOOS == "windows" {
+		return
+	}
+	fi, err := os.Stat(a.opts.ConfigPath)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	perm := fi.Mode().Perm()
+	if err := os.Chmod(a.opts.ConfigPath, perm&0o700); err != nil {
+		a.log.Warn("the config file holds the API key and every server's secrets but other users can read it; run chmod 600 on it",
+			"path", a.opts.ConfigPath, "mode", fmt.Sprintf("%04o", perm), "error", err)
+		return
+	}
+	a.log.Info("config file made private: it holds the API key and every server's secrets",
+		"path", a.opts.ConfigPath, "mode_was", fmt.Sprintf("%04o", perm), "mode", fmt.Sprintf("%04o", perm&0o700))
 }
