@@ -111,3 +111,35 @@ func TestAllowDangerous(t *testing.T) {
 		t.Errorf("Validate = %v, want the --cap-add problem", err)
 	}
 }
+
+// The engine socket DOCKER_HOST names may live in a folder whose name says
+// nothing (a rootless or relocated engine): binding that folder is refused
+// as holding the engine's socket, and so is the SSH agent's folder.
+func TestBindOfTheEnginesSocketFolderRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("DOCKER_HOST", "unix://"+dir+"/engine/run/docker.sock")
+	t.Setenv("SSH_AUTH_SOCK", dir+"/agent/sock")
+	if got := AgentSockets(); !reflect.DeepEqual(got, []string{dir + "/agent/sock", dir + "/engine/run/docker.sock"}) {
+		t.Fatalf("AgentSockets() = %v", got)
+	}
+	srv := func(bind string) string {
+		return `{"mcpServers": [{"name": "a", "command": "x", "isolation": {"extra_args": ["-v", "` + bind + `"]}}]}`
+	}
+	for bind, want := range map[string]string{
+		dir + "/engine:/e:ro": "a container engine's socket (" + dir + "/engine/run/docker.sock): control of the host",
+		dir + "/agent:/a:ro":  "a socket that hands out the user's credentials or control of the host (" + dir + "/agent/sock)",
+	} {
+		_, err := Parse([]byte(srv(bind)))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("-v %s: %v, want %q", bind, err, want)
+		}
+	}
+	if _, err := Parse([]byte(srv(dir + "/elsewhere:/x:ro"))); err != nil {
+		t.Errorf("-v of an unrelated folder: %v", err)
+	}
+	t.Setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
+	t.Setenv("SSH_AUTH_SOCK", "")
+	if got := AgentSockets(); len(got) != 0 {
+		t.Errorf("AgentSockets() with a TCP engine and no agent = %v", got)
+	}
+}

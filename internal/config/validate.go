@@ -120,17 +120,24 @@ func defaultHostPaths() dockerargs.HostPaths {
 	return dockerargs.HostPaths{Home: home, Resolve: filepath.EvalSymlinks, FoldCase: dockerargs.HostFoldsCase, Sockets: AgentSockets()}
 }
 
-// AgentSockets are the credential-handing sockets of this session that no
-// container may see: the SSH agent's ($SSH_AUTH_SOCK), as given and with
-// symlinks resolved.
+// AgentSockets are the sockets of this session that no container may see,
+// as given and with symlinks resolved: the SSH agent's ($SSH_AUTH_SOCK,
+// signing with the user's keys) and the container engine's named by
+// DOCKER_HOST (unix://…; control of the host, wherever it lives).
 func AgentSockets() []string {
-	s := os.Getenv("SSH_AUTH_SOCK")
-	if !filepath.IsAbs(s) {
-		return nil
+	var out []string
+	add := func(s string) {
+		if !filepath.IsAbs(s) {
+			return
+		}
+		out = append(out, filepath.Clean(s))
+		if r, err := filepath.EvalSymlinks(s); err == nil && r != filepath.Clean(s) {
+			out = append(out, r)
+		}
 	}
-	out := []string{filepath.Clean(s)}
-	if r, err := filepath.EvalSymlinks(s); err == nil && r != out[0] {
-		out = append(out, r)
+	add(os.Getenv("SSH_AUTH_SOCK"))
+	if h, ok := strings.CutPrefix(os.Getenv("DOCKER_HOST"), "unix://"); ok {
+		add(h)
 	}
 	return out
 }

@@ -54,10 +54,11 @@ type HostPaths struct {
 	// Windows: HostFoldsCase): "/Users/Alice/.SSH" is ~/.ssh there, so
 	// paths are judged in lower case.
 	FoldCase bool
-	// Sockets are host sockets that hand out the user's credentials, such
-	// as the SSH agent's ($SSH_AUTH_SOCK): a bind of one, or of a folder
-	// holding one, is refused (a read-only bind still lets the container
-	// connect). OpenSSH's /tmp/ssh-* folders are refused whatever this holds.
+	// Sockets are host sockets that hand out the user's credentials or
+	// control of the host, such as the SSH agent's ($SSH_AUTH_SOCK) and the
+	// engine's named by DOCKER_HOST: a bind of one, or of a folder holding
+	// one, is refused (a read-only bind still lets the container connect).
+	// OpenSSH's /tmp/ssh-* folders are refused whatever this holds.
 	Sockets []string
 	// Secrets are mcpproxy's own files that hold secrets outside DataDir:
 	// its config file (every server's env and header values, the API key).
@@ -391,7 +392,15 @@ var protectedTrees = []struct{ path, what string }{
 }
 
 // homeSecrets are directories and files under a home that hold credentials.
-var homeSecrets = []string{".ssh", ".aws", ".gnupg", ".docker", ".kube", ".config", ".mcpproxy", ".netrc", ".git-credentials", ".npmrc", ".pypirc"}
+// The container engines of a desktop (Colima, Rancher Desktop, OrbStack,
+// Lima) keep their sockets under the home too.
+var homeSecrets = []string{
+	".ssh", ".aws", ".gnupg", ".docker", ".kube", ".config", ".mcpproxy", ".netrc", ".git-credentials", ".npmrc", ".pypirc",
+	".azure", ".vault-token", ".terraform.d", ".password-store", ".local/share/keyrings", ".cache/git",
+	".cargo/credentials", ".cargo/credentials.toml", ".gem/credentials", ".m2/settings.xml", ".gradle/gradle.properties",
+	".pgpass", ".s3cfg", ".boto",
+	".colima", ".rd", ".orbstack", ".lima",
+}
 
 // CheckHostPath says why making host path p visible in a container (a bind
 // mount of it) is dangerous, or "" when it is not: the table of protected
@@ -456,7 +465,10 @@ func judgePath(p string, hp HostPaths) string {
 			continue
 		}
 		if s = path.Clean(s); within(p, s) || within(s, p) {
-			return "the SSH agent's socket (" + s + "): signing with the user's keys"
+			if isDockerSocket(path.Base(s)) {
+				return "a container engine's socket (" + s + "): control of the host"
+			}
+			return "a socket that hands out the user's credentials or control of the host (" + s + ")"
 		}
 	}
 	for _, prefix := range []string{"/tmp/ssh-", "/private/tmp/ssh-", "/private/tmp/com.apple.launchd."} {

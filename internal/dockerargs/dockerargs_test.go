@@ -371,4 +371,38 @@ func TestCheckHostPathAgentSockets(t *testing.T) {
 	if got := Check([]string{"-v", "/tmp/ssh-abc:/a"}, hp); len(got) != 1 {
 		t.Errorf("extra_args bind of an agent folder: %+v", got)
 	}
+	// An engine's socket named by DOCKER_HOST in a folder of its own: the
+	// folder is refused as holding it, though its name says nothing.
+	hp.Sockets = []string{"/opt/engine/run/docker.sock"}
+	for _, p := range []string{"/opt/engine/run", "/opt/engine", "/opt/engine/run/docker.sock"} {
+		if why := CheckHostPath(p, hp); !strings.Contains(why, "container engine's socket") {
+			t.Errorf("CheckHostPath(%q) = %q, want the engine's socket named", p, why)
+		}
+	}
+	if why := CheckHostPath("/opt/engine2", hp); why != "" {
+		t.Errorf("CheckHostPath(/opt/engine2) = %q, want safe", why)
+	}
+}
+
+// Credential stores beyond ssh and the clouds' (Azure, Vault, Terraform,
+// pass, the desktop keyring, git's credential cache socket, package
+// registries' tokens) and the sockets of desktop container engines under
+// the home are refused, and so are folders holding them.
+func TestCheckHostPathMoreHomeSecrets(t *testing.T) {
+	hp := HostPaths{Home: "/home/alice"}
+	for _, p := range []string{
+		"/home/alice/.azure", "/home/alice/.vault-token", "/home/alice/.terraform.d/credentials.tfrc.json",
+		"/home/alice/.password-store", "/home/alice/.local/share/keyrings", "/home/alice/.cache/git/credential",
+		"/home/alice/.cargo/credentials.toml", "/home/alice/.pgpass", "/home/alice/.colima/default",
+		"/home/alice/.orbstack/run", "/home/alice/.rd/docker.sock",
+	} {
+		if why := CheckHostPath(p, hp); !strings.Contains(why, "credentials under the home directory") && !strings.Contains(why, "socket") {
+			t.Errorf("CheckHostPath(%q) = %q, want refused as credentials", p, why)
+		}
+	}
+	for _, p := range []string{"/home/alice/projects/site", "/home/alice/.cache/npm", "/home/alice/.cargo/registry"} {
+		if why := CheckHostPath(p, hp); why != "" {
+			t.Errorf("CheckHostPath(%q) = %q, want safe", p, why)
+		}
+	}
 }

@@ -33,8 +33,9 @@ type Host struct {
 	// filepath.EvalSymlinks). A mount's source is its result: docker binds
 	// what a symlink points to, and the denylist judges that too.
 	Resolve func(path string) (string, error)
-	// Sockets are host sockets that hand out the user's credentials (the
-	// SSH agent's): never mounted, nor any folder holding one.
+	// Sockets are host sockets that hand out the user's credentials or
+	// control of the host (the SSH agent's, the engine's of DOCKER_HOST):
+	// never mounted, nor any folder holding one.
 	Sockets []string
 	// ConfigPath is mcpproxy's config file, absolute ("" when unknown): it
 	// holds every server's secrets and the API key, so it and every folder
