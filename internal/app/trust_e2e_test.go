@@ -21,6 +21,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/control"
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/testutil"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
@@ -426,4 +427,42 @@ func TestConcurrentApprovalsAndEdits(t *testing.T) {
 	if fi, _ := os.Stat(h.cfgPath); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("config mode %v", fi.Mode().Perm())
 	}
+}
+
+// An MCP client in a loop (a prompt-injected agent) cannot grow the config
+// file and the approval list without bound: once control.MaxWaiting
+// servers wait in quarantine, further adds are refused and the file stays
+// as it was; removing one makes room again.
+func TestQuarantineHoldsAtMostMaxWaiting(t *testing.T) {
+	t.Parallel()
+	canary := newCanary(t)
+	h := startApp(t, hostConfig(t))
+	cs := h.connect("/mcp", nil)
+	add := func(i int) (string, bool) {
+		return manage(t, cs, map[string]any{"operation": "add", "server": map[string]any{
+			"name": fmt.Sprintf("flood-%d", i), "command": "/bin/sh", "args": canary.shell()}})
+	}
+	for i := range control.MaxWaiting {
+		if text, isErr := add(i); isErr {
+			t.Fatalf("add %d: %s", i, text)
+		}
+	}
+	before, err := os.ReadFile(h.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, isErr := add(control.MaxWaiting)
+	if !isErr || !strings.Contains(text, fmt.Sprintf("%d servers already wait in quarantine", control.MaxWaiting)) || !strings.Contains(text, "approve or remove some first") {
+		t.Fatalf("add past the limit: error %v: %s", isErr, text)
+	}
+	if after, _ := os.ReadFile(h.cfgPath); !bytes.Equal(after, before) {
+		t.Fatalf("the refused add changed the config file:\n%s", after)
+	}
+	if text, isErr := manage(t, cs, map[string]any{"operation": "remove", "name": "flood-0"}); isErr {
+		t.Fatalf("remove: %s", text)
+	}
+	if text, isErr := add(control.MaxWaiting); isErr {
+		t.Fatalf("add after a removal: %s", text)
+	}
+	canary.assertAbsent(t)
 }

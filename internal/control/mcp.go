@@ -36,6 +36,12 @@ func (c mcpClient) ListServers(ctx context.Context) (httpapi.ServerList, error) 
 	return c.s.ListServers(ctx, false)
 }
 
+// MaxWaiting is how many servers may wait in quarantine at once: an MCP
+// client adding more (a prompt-injected agent in a loop grows the config
+// file and the list every person has to read) is refused until a person
+// approves or removes some.
+const MaxWaiting = 16
+
 // AddServer adds a server an MCP client sent. Only the fields
 // trust.ClientKeys may be set; the decision is made against the file's own
 // settings inside the edit. The server is written quarantined.
@@ -44,6 +50,15 @@ func (c mcpClient) AddServer(ctx context.Context, name string, raw json.RawMessa
 	var ch trust.Change
 	err := s.edit(func(p string) error {
 		return config.AddServerFrom(p, func(cfg *config.Config) (*config.Server, error) {
+			waiting := 0
+			for _, sc := range cfg.Servers {
+				if sc.Quarantined {
+					waiting++
+				}
+			}
+			if waiting >= MaxWaiting {
+				return nil, fmt.Errorf("%d servers already wait in quarantine for a person's approval (at most %d): approve or remove some first (mcpproxy upstream list; the web UI)", waiting, MaxWaiting)
+			}
 			var err error
 			ch, err = trust.ClientAdd(raw, name, s.trustEnv(ctx, cfg))
 			return ch.Server, err

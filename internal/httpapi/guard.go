@@ -28,6 +28,9 @@ func Guard(next http.Handler, extraHosts ...string) http.Handler {
 		allowed[strings.ToLower(h)] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// No response is ever to be read as another type than it says
+		// (a JSON answer holding a server's text sniffed as HTML).
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		host := hostOnly(r.Host)
 		if !hostAllowed(host, allowed) {
 			reject(w, http.StatusForbidden, "Forbidden: invalid Host header "+quote(r.Host)+" (mcpproxy accepts localhost or an IP address, to prevent DNS rebinding)")

@@ -50,6 +50,9 @@ func TestGuard(t *testing.T) {
 		if w.Code != tc.want {
 			t.Errorf("host %q origin %q: %d, want %d", tc.host, tc.origin, w.Code, tc.want)
 		}
+		if got := w.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("host %q origin %q: X-Content-Type-Options %q, want nosniff on every answer", tc.host, tc.origin, got)
+		}
 	}
 	// An empty Origin header is still a header a page sent.
 	r := httptest.NewRequest("GET", "/mcp", nil)
