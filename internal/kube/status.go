@@ -94,6 +94,7 @@ func serverStatus(pod *corev1.Pod) *corev1.ContainerStatus {
 
 func terminatedExit(pod *corev1.Pod, t *corev1.ContainerStateTerminated) isolation.Exit {
 	e := isolation.Exit{Code: int(t.ExitCode)}
+	why, disrupted := disruption(pod)
 	switch {
 	case t.Reason == "OOMKilled":
 		e.OOMKilled = true
@@ -103,8 +104,7 @@ func terminatedExit(pod *corev1.Pod, t *corev1.ContainerStateTerminated) isolati
 		e.Reason = fmt.Sprintf("pod %s was evicted by its node: %s", pod.Name, pod.Status.Message)
 	case t.Reason == "StartError" || t.Reason == "ContainerCannotRun":
 		e.Reason = fmt.Sprintf("pod %s: the server could not be started (exit code %d): %s", pod.Name, t.ExitCode, strings.TrimSpace(t.Message))
-	case disrupted(pod):
-		why, _ := disruption(pod)
+	case disrupted:
 		e.Evicted = true
 		e.Reason = fmt.Sprintf("pod %s was %s (the server exited with code %d)", pod.Name, why, t.ExitCode)
 	case t.ExitCode == 137:
@@ -145,13 +145,6 @@ func waitingFailure(pod *corev1.Pod, w *corev1.ContainerStateWaiting) string {
 		return fmt.Sprintf("image %q is not a valid reference: %s", image, w.Message)
 	}
 	return fmt.Sprintf("pod %s: the container cannot start (%s): %s", pod.Name, w.Reason, w.Message)
-}
-
-// disrupted reports whether the cluster marked pod for termination (a
-// DisruptionTarget condition): an eviction, a preemption, a taint.
-func disrupted(pod *corev1.Pod) bool {
-	_, ok := disruption(pod)
-	return ok
 }
 
 // disruption says why the cluster terminates pod, from its DisruptionTarget
