@@ -177,6 +177,20 @@ func Check(args []string, hp HostPaths) []Finding {
 	return out
 }
 
+// Mounts reports whether args (docker run flags, as extra_args holds them)
+// mount anything: -v/--volume or --mount, read as docker's flag parser reads
+// them (combined short flags such as -itv included).
+func Mounts(args []string) bool {
+	for i := range args {
+		for _, f := range flagsIn(args, i) {
+			if f.name == "volume" || f.name == "mount" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // CheckNetworkMode says why a network_mode value gives the container the
 // host ("" when it does not): "host" shares the host's network stack, and
 // "container:<id>" joins another container's namespaces.

@@ -406,3 +406,26 @@ func TestCheckHostPathMoreHomeSecrets(t *testing.T) {
 		}
 	}
 }
+
+// Mounts reads the flags as docker does: a combined short flag mounts too,
+// and a value that merely looks like a mount flag's name does not count.
+func TestMounts(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"-v", "/data:/data"}, true},
+		{[]string{"--volume=/data:/data"}, true},
+		{[]string{"--mount", "type=bind,src=/x,dst=/x"}, true},
+		{[]string{"-v/x:/x"}, true},
+		{[]string{"-itv", "/x:/x"}, true},
+		{[]string{"--memory", "64m", "--cap-add", "NET_ADMIN"}, false},
+		{[]string{"--volumes-from", "other"}, false},
+		{[]string{"-e", "VOLUME=1"}, false},
+	} {
+		if got := Mounts(tc.args); got != tc.want {
+			t.Errorf("Mounts(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}

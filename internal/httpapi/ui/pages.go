@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
+	"github.com/mcpproxy/mcpproxy/internal/dockerargs"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
 	"github.com/mcpproxy/mcpproxy/internal/trust"
 	"github.com/mcpproxy/mcpproxy/internal/upstream"
@@ -416,7 +417,7 @@ var funcs = template.FuncMap{
 		return out
 	},
 	"isolated":     func(i *upstream.IsolationInfo) bool { return i != nil && i.Isolated },
-	"mountArgs":    mountArgs,
+	"mountArgs":    dockerargs.Mounts,
 	"shellQuote":   shellQuote,
 	"commandLines": commandLines,
 	"prepend":      func(first string, rest []string) []string { return append([]string{first}, rest...) },
@@ -479,17 +480,4 @@ var booleanFlags = map[string]bool{
 	"-i": true, "--interactive": true, "-t": true, "--tty": true, "--rm": true, "--init": true,
 	"--read-only": true, "-d": true, "--detach": true, "--privileged": true, "-P": true, "--publish-all": true,
 	"--no-healthcheck": true, "--oom-kill-disable": true, "--sig-proxy": true,
-}
-
-// mountArgs reports whether docker run options mount host paths (-v,
-// --volume, --mount).
-func mountArgs(args []string) bool {
-	for _, a := range args {
-		for _, f := range []string{"-v", "--volume", "--mount"} {
-			if a == f || strings.HasPrefix(a, f+"=") || (f == "-v" && strings.HasPrefix(a, "-v") && len(a) > 2 && a[2] != '-') {
-				return true
-			}
-		}
-	}
-	return false
 }
