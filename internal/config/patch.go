@@ -13,7 +13,8 @@ import (
 type PatchOptions struct {
 	// Keep, when not "", is a placeholder for a secret the caller never
 	// saw: an env or header value equal to it keeps the value the file
-	// holds for that name (an error when the file holds none).
+	// holds for that name (an error when the file holds none), and a url
+	// equal to the file's masked by it (RedactURL) keeps the file's url.
 	Keep string
 }
 
@@ -132,7 +133,8 @@ func checkPatchKeys(at string, p *hujson.Value, b *block, nested map[string]*blo
 // mergePatch merges the object patch p into the object dst (at path at):
 // RFC 7396, applied member by member to the document so that whatever the
 // patch does not name keeps its text and comments. keep, when not "", is
-// the placeholder that keeps an env or header value as it is.
+// the placeholder that keeps an env or header value as it is, and a url
+// sent back as it was shown (masked).
 func (d *document) mergePatch(dst, p *hujson.Value, at, keep string) error {
 	for _, m := range asObject(p).Members {
 		k := memberName(&m)
@@ -140,6 +142,8 @@ func (d *document) mergePatch(dst, p *hujson.Value, at, keep string) error {
 		val := &m.Value
 		cur := member(dst, k)
 		switch {
+		case keep != "" && k == "url" && maskedURL(val, cur, keep):
+			// The file's url, as the caller was shown it: kept.
 		case isNull(val):
 			d.removeMember(dst, k)
 		case asObject(val) != nil && cur != nil && asObject(cur) != nil:
@@ -183,6 +187,20 @@ func (d *document) mergePatchKeep(dst, p *hujson.Value, at, keep string, secrets
 		o.Members = append(o.Members, m)
 	}
 	return d.mergePatch(dst, &kept, at, "")
+}
+
+// maskedURL reports whether the patch's url val is the file's url cur with
+// its secrets masked by keep (RedactURL), and not the file's url itself.
+func maskedURL(val, cur *hujson.Value, keep string) bool {
+	v, ok := val.Value.(hujson.Literal)
+	if !ok || v.Kind() != '"' || cur == nil {
+		return false
+	}
+	c, ok := cur.Value.(hujson.Literal)
+	if !ok || c.Kind() != '"' {
+		return false
+	}
+	return v.String() != c.String() && v.String() == RedactURL(c.String(), keep)
 }
 
 // refuseKeep refuses the keep placeholder in a secrets map that replaces

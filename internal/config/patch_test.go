@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -177,6 +178,42 @@ func TestAddServerJSON(t *testing.T) {
 		var ve *ValidationError
 		if err := AddServerJSON(p, []byte(`{"name": "c", "comand": "z"}`)); !errors.As(err, &ve) {
 			t.Fatalf("%s: unknown key: %v", base, err)
+		}
+	}
+}
+
+// A url sent back as it was shown (RedactURL with the keep placeholder)
+// keeps the file's, judged against the file inside the edit; any other url
+// is written as sent.
+func TestPatchKeepsMaskedURL(t *testing.T) {
+	const url = "http://user:p-secret@127.0.0.1:9/mcp?api_key=q-secret&v=1"
+	base := `{"mcpServers": [{"name": "remote", "url": "` + url + `"}]}`
+	keep := PatchOptions{Keep: "<redacted>"}
+	shown := RedactURL(url, keep.Keep)
+	if strings.Contains(shown, "secret") || !strings.Contains(shown, "127.0.0.1:9/mcp") {
+		t.Fatalf("RedactURL = %q", shown)
+	}
+	for _, tc := range []struct {
+		name, url string
+		opts      PatchOptions
+		want      string
+	}{
+		{"the shown url keeps the file's", shown, keep, url},
+		{"another url replaces it", "http://127.0.0.1:10/mcp", keep, "http://127.0.0.1:10/mcp"},
+		{"the file's own url stays", url, keep, url},
+		{"without keep the placeholder is text", shown, PatchOptions{}, shown},
+	} {
+		p := patchFile(t, base)
+		patch, _ := json.Marshal(map[string]string{"url": tc.url})
+		if err := PatchServer(p, "remote", patch, tc.opts); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		c, err := Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Server("remote").URL; got != tc.want {
+			t.Errorf("%s: url %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }

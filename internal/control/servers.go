@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 
 	"github.com/mcpproxy/mcpproxy/internal/config"
 	"github.com/mcpproxy/mcpproxy/internal/httpapi"
@@ -135,56 +134,8 @@ func redactServer(sc *config.Server) *config.Server {
 	for k := range c.Headers {
 		c.Headers[k] = httpapi.Redacted
 	}
-	c.URL = redactURL(c.URL)
+	c.URL = config.RedactURL(c.URL, httpapi.Redacted)
 	return c
-}
-
-// redactURL is raw with the password of its user info and the values of
-// its query replaced by httpapi.Redacted: they are an HTTP server's
-// credentials as often as its headers are.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || raw == "" {
-		return raw
-	}
-	changed := false
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), httpapi.Redacted)
-		changed = true
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for _, vs := range q {
-			for i := range vs {
-				vs[i] = httpapi.Redacted
-			}
-		}
-		u.RawQuery = q.Encode()
-		changed = true
-	}
-	if !changed {
-		return raw
-	}
-	return u.String()
-}
-
-// keepRedactedURL drops "url" from a person's patch when it is the masked
-// URL the API showed (redactURL): sending the view back keeps the file's.
-func keepRedactedURL(patch json.RawMessage, current string) json.RawMessage {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(patch, &m) != nil {
-		return patch
-	}
-	var u string
-	if raw, ok := m["url"]; !ok || json.Unmarshal(raw, &u) != nil || u == current || u != redactURL(current) {
-		return patch
-	}
-	delete(m, "url")
-	out, err := json.Marshal(m)
-	if err != nil {
-		return patch
-	}
-	return out
 }
 
 // planView is plan as JSON, with its docker run argv.
@@ -274,9 +225,6 @@ func (s *Service) PatchServer(ctx context.Context, name string, patch json.RawMe
 	before := s.serverJSON(name)
 	if before == nil {
 		return httpapi.ServerChange{}, notFound(name)
-	}
-	if sc := s.Config().Server(name); sc != nil {
-		patch = keepRedactedURL(patch, sc.URL)
 	}
 	if err := s.edit(func(p string) error {
 		return config.PatchServer(p, name, patch, config.PatchOptions{Keep: httpapi.Redacted})
