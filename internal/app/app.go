@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -215,7 +214,7 @@ func (a *App) updateSecrets(cfg *config.Config) {
 		for _, v := range s.Headers {
 			vals = append(vals, v)
 		}
-		vals = append(vals, urlSecrets(s.URL)...)
+		vals = append(vals, config.URLSecrets(s.URL)...)
 	}
 	if k := a.apiKey.Load(); k != nil {
 		vals = append(vals, *k)
@@ -363,25 +362,4 @@ func (a *App) Serve(ctx context.Context) error {
 func (a *App) Kill() {
 	a.mgr.Kill()
 	a.iso.KillContainers()
-}
-
-// urlSecrets are the credentials an HTTP server's URL may carry: the
-// password of its user info and the values of its query parameters
-// ("?api_key=…"). Connection errors name the URL (Go masks the password
-// only), so they are masked like env and header values.
-func urlSecrets(raw string) []string {
-	u, err := url.Parse(raw)
-	if err != nil || raw == "" {
-		return nil
-	}
-	var out []string
-	if p, ok := u.User.Password(); ok {
-		out = append(out, p, url.QueryEscape(p), url.PathEscape(p))
-	}
-	for _, vs := range u.Query() {
-		for _, v := range vs {
-			out = append(out, v, url.QueryEscape(v))
-		}
-	}
-	return out
 }
