@@ -25,10 +25,7 @@ func Load(path string) (*Config, error) {
 	}
 	hp := defaultHostPaths()
 	if abs, err := filepath.Abs(path); err == nil {
-		hp.Secrets = append(hp.Secrets, abs)
-		if r, err := filepath.EvalSymlinks(abs); err == nil && r != abs {
-			hp.Secrets = append(hp.Secrets, r)
-		}
+		hp.Secrets = dockerargs.WithTarget(abs, filepath.EvalSymlinks)
 	}
 	c, err := parseOn(data, hp)
 	if err != nil {

@@ -130,10 +130,7 @@ func AgentSockets() []string {
 		if !filepath.IsAbs(s) {
 			return
 		}
-		out = append(out, filepath.Clean(s))
-		if r, err := filepath.EvalSymlinks(s); err == nil && r != filepath.Clean(s) {
-			out = append(out, r)
-		}
+		out = append(out, dockerargs.WithTarget(filepath.Clean(s), filepath.EvalSymlinks)...)
 	}
 	add(os.Getenv("SSH_AUTH_SOCK"))
 	if h, ok := strings.CutPrefix(os.Getenv("DOCKER_HOST"), "unix://"); ok {

@@ -66,6 +66,19 @@ type HostPaths struct {
 	Secrets []string
 }
 
+// WithTarget is p and, when resolve (nil: none) leads it elsewhere, where
+// it leads: an entry of Sockets or Secrets names both, since a bind may
+// name either and Docker binds what a symlink points to.
+func WithTarget(p string, resolve func(string) (string, error)) []string {
+	out := []string{p}
+	if resolve != nil {
+		if r, err := resolve(p); err == nil && r != p {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // HostFoldsCase is whether this host's filesystems usually ignore case
 // (APFS and NTFS as installed): the FoldCase of HostPaths for this host.
 const HostFoldsCase = runtime.GOOS == "darwin" || runtime.GOOS == "windows"

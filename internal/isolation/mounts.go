@@ -69,12 +69,7 @@ func (h Host) addMounts(p *Plan, global config.DockerIsolation, s *config.Server
 	}
 	hp := dockerargs.HostPaths{Home: h.Home, DataDir: h.DataDir, Resolve: h.Resolve, FoldCase: dockerargs.HostFoldsCase, Sockets: h.Sockets}
 	if h.ConfigPath != "" {
-		hp.Secrets = append(hp.Secrets, h.ConfigPath)
-		if h.Resolve != nil {
-			if r, err := h.Resolve(h.ConfigPath); err == nil && r != h.ConfigPath {
-				hp.Secrets = append(hp.Secrets, r)
-			}
-		}
+		hp.Secrets = dockerargs.WithTarget(h.ConfigPath, h.Resolve)
 	}
 	for i, entry := range si.Mounts {
 		if err := h.explicitMount(p, hp, si.AllowDangerous, fmt.Sprintf("isolation.mounts[%d]", i), entry); err != nil {
