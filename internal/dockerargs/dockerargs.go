@@ -479,24 +479,14 @@ func judgePath(p string, hp HostPaths) string {
 	if isDockerSocket(path.Base(p)) {
 		return "a container engine's socket (" + p + "): control of the host"
 	}
-	for _, s := range hp.Secrets {
-		if s = fold(s); !strings.HasPrefix(s, "/") {
-			continue
-		}
-		if s = path.Clean(s); within(p, s) || within(s, p) {
-			return "mcpproxy's config file (" + s + "): every server's secrets and the API key"
-		}
+	if s := touching(p, hp.Secrets, fold); s != "" {
+		return "mcpproxy's config file (" + s + "): every server's secrets and the API key"
 	}
-	for _, s := range hp.Sockets {
-		if s = fold(s); !strings.HasPrefix(s, "/") {
-			continue
+	if s := touching(p, hp.Sockets, fold); s != "" {
+		if isDockerSocket(path.Base(s)) {
+			return "a container engine's socket (" + s + "): control of the host"
 		}
-		if s = path.Clean(s); within(p, s) || within(s, p) {
-			if isDockerSocket(path.Base(s)) {
-				return "a container engine's socket (" + s + "): control of the host"
-			}
-			return "a socket that hands out the user's credentials or control of the host (" + s + ")"
-		}
+		return "a socket that hands out the user's credentials or control of the host (" + s + ")"
 	}
 	for _, prefix := range []string{"/tmp/ssh-", "/private/tmp/ssh-", "/private/tmp/com.apple.launchd."} {
 		if dir, _, _ := strings.Cut(strings.TrimPrefix(p, prefix), "/"); strings.HasPrefix(p, prefix) && dir != "" {
@@ -551,6 +541,19 @@ func judgePath(p string, hp HostPaths) string {
 	}
 	if p == "/tmp" {
 		return "the host's /tmp (agent and X sockets of other programs)"
+	}
+	return ""
+}
+
+// touching is the first absolute path of list (folded, cleaned) that p is,
+// is inside, or holds; "" when none.
+func touching(p string, list []string, fold func(string) string) string {
+	for _, s := range list {
+		if s = fold(s); strings.HasPrefix(s, "/") {
+			if s = path.Clean(s); within(p, s) || within(s, p) {
+				return s
+			}
+		}
 	}
 	return ""
 }
