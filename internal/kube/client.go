@@ -76,15 +76,16 @@ func connect(o Options) (*connection, error) {
 			rules.ExplicitPath = o.Kubeconfig
 		}
 		cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.Context})
+		file := firstNonEmpty(o.Kubeconfig, strings.Join(rules.Precedence, string(os.PathListSeparator)))
 		cfg, err = cc.ClientConfig()
 		if err != nil {
 			if clientcmd.IsEmptyConfig(err) {
 				return nil, errors.New("no kubeconfig found: set docker_isolation.kubernetes.kubeconfig (or $KUBECONFIG), or in_cluster: true when mcpproxy runs in a pod")
 			}
-			return nil, kubeconfigError(o, cc, rules, err)
+			return nil, kubeconfigError(o, cc, file, err)
 		}
 		ns, _, _ = cc.Namespace()
-		source = "kubeconfig " + firstNonEmpty(o.Kubeconfig, strings.Join(rules.Precedence, string(os.PathListSeparator)))
+		source = "kubeconfig " + file
 		if o.Context != "" {
 			source += " (context " + o.Context + ")"
 		}
@@ -307,8 +308,8 @@ func firstNonEmpty(vs ...string) string {
 // kubeconfigError explains a kubeconfig that cannot be used, naming the
 // setting of the docker_isolation.kubernetes block at fault: a kubeconfig
 // file that cannot be read, a context the file does not have (listing
-// those it has).
-func kubeconfigError(o Options, cc clientcmd.ClientConfig, rules *clientcmd.ClientConfigLoadingRules, err error) error {
+// those it has). file names the kubeconfig as the source does.
+func kubeconfigError(o Options, cc clientcmd.ClientConfig, file string, err error) error {
 	if o.Kubeconfig != "" {
 		if _, serr := os.Stat(o.Kubeconfig); serr != nil {
 			return fmt.Errorf("docker_isolation.kubernetes.kubeconfig %q cannot be read: %w", o.Kubeconfig, serr)
@@ -327,7 +328,7 @@ func kubeconfigError(o Options, cc clientcmd.ClientConfig, rules *clientcmd.Clie
 					has = strings.Join(names, ", ")
 				}
 				return fmt.Errorf("docker_isolation.kubernetes.context %q: the kubeconfig (%s) has no such context; it has: %s",
-					o.Context, firstNonEmpty(o.Kubeconfig, strings.Join(rules.Precedence, string(os.PathListSeparator))), has)
+					o.Context, file, has)
 			}
 		}
 	}
