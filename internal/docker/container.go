@@ -23,7 +23,6 @@ type container struct {
 	pids    int64 // the plan's PID limit, named when the server hit it
 	server  string
 	link    *shimLink
-	reports *shimReports     // the shim's report connection; nil without one
 	proc    *process.Process // the docker CLI
 	facts   isolation.Facts
 
@@ -33,6 +32,8 @@ type container struct {
 
 	mu       sync.Mutex
 	id       string
+	reports  *shimReports // the shim's report connection; nil without one
+	cleaned  bool         // cleanup ran: a report connection is closed at once
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -49,6 +50,21 @@ func (c *container) setID(id string) {
 	c.mu.Lock()
 	c.id = id
 	c.mu.Unlock()
+}
+
+// setReports makes r the container's report connection, unless cleanup
+// (RemoveAll at shutdown, while Start was accepting) already ran: then r is
+// closed.
+func (c *container) setReports(r *shimReports) {
+	c.mu.Lock()
+	cleaned := c.cleaned
+	if !cleaned {
+		c.reports = r
+	}
+	c.mu.Unlock()
+	if cleaned {
+		r.close()
+	}
 }
 
 func (c *container) Name() string           { return c.name }
@@ -99,11 +115,14 @@ func (c *container) Exit(ctx context.Context) isolation.Exit {
 	id := c.ID()
 	oom := code == 137 && id != "" && c.rt.awaitOOM(ctx, id)
 	hits := int64(-1)
-	if c.reports != nil {
+	c.mu.Lock()
+	reports := c.reports
+	c.mu.Unlock()
+	if reports != nil {
 		// The shim's last count precedes its exit, so it is there by
 		// now; the bound is for a shim that was killed.
 		fctx, cancel := context.WithTimeout(ctx, finalReportWait)
-		hits = c.reports.Final(fctx)
+		hits = reports.Final(fctx)
 		cancel()
 	}
 	return exitOf(c.name, code, oom, c.memory, c.pids, hits)
@@ -177,8 +196,12 @@ func (c *container) cleanup() {
 	if c.link != nil {
 		c.link.close()
 	}
-	if c.reports != nil {
-		c.reports.close()
+	c.mu.Lock()
+	c.cleaned = true
+	reports := c.reports
+	c.mu.Unlock()
+	if reports != nil {
+		reports.close()
 	}
 }
 

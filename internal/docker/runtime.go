@@ -454,7 +454,7 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 		}
 		c.useConn(conn)
 		if reports != nil {
-			c.reports = newShimReports(reports, c.pidsHit)
+			c.setReports(newShimReports(reports, c.pidsHit))
 		} else if plan.PidsLimit > 0 {
 			// The shim is not the container's init (extra_args): it
 			// execs the server and cannot report.

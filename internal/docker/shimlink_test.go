@@ -2,7 +2,9 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -226,4 +228,20 @@ func unixPair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
 	}
 	t.Cleanup(func() { c.Close(); s.Close() })
 	return s, c
+}
+
+// A report connection accepted after the container was cleaned up
+// (RemoveAll at shutdown while Start was accepting) is closed, not kept.
+func TestReportsAfterCleanupClosed(t *testing.T) {
+	ours, shim := unixPair(t)
+	c := &container{}
+	c.cleanup()
+	c.setReports(newShimReports(ours, nil))
+	_ = shim.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := shim.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("the shim's end read %v, want EOF: the proxy kept the connection", err)
+	}
+	if c.reports != nil {
+		t.Fatal("a cleaned-up container holds a report connection")
+	}
 }
