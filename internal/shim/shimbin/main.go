@@ -153,6 +153,13 @@ func waitFor(pid int) int {
 
 // writeAll writes s to fd whole, failing the shim with what on error.
 func writeAll(fd int, s string, what string) {
+	if err := write(fd, s); err != nil {
+		fail(what + ": " + err.Error())
+	}
+}
+
+// write writes s to fd whole, retrying on EINTR.
+func write(fd int, s string) error {
 	msg := []byte(s)
 	for len(msg) > 0 {
 		n, err := syscall.Write(fd, msg)
@@ -160,10 +167,11 @@ func writeAll(fd int, s string, what string) {
 			continue
 		}
 		if err != nil {
-			fail(what + ": " + err.Error())
+			return err
 		}
 		msg = msg[n:]
 	}
+	return nil
 }
 
 // lookPath finds name in $PATH (the image's), like a shell would.

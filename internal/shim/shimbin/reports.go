@@ -65,17 +65,7 @@ func reportEnd(fd int) {
 	if fd < 0 {
 		return
 	}
-	b := []byte("pids " + pidsLimitHits() + "\n")
-	for len(b) > 0 {
-		n, err := syscall.Write(fd, b)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return
-		}
-		b = b[n:]
-	}
+	_ = write(fd, "pids "+pidsLimitHits()+"\n")
 }
 
 // pidsLimitHits reads the "max" count of the container's pids.events: the
@@ -102,12 +92,8 @@ func pidsLimitHits() string {
 func cgroupEventPaths(self string) []string {
 	var out []string
 	for len(self) > 0 {
-		line := self
-		if i := index(self, '\n'); i >= 0 {
-			line, self = self[:i], self[i+1:]
-		} else {
-			self = ""
-		}
+		var line string
+		line, self = cutLine(self)
 		switch {
 		case hasPrefix(line, "0::/"):
 			out = append(out, "/sys/fs/cgroup"+trimSlash(line[3:])+"/pids.events")
@@ -125,12 +111,8 @@ func cgroupEventPaths(self string) []string {
 func parseMaxEvents(b []byte) (string, bool) {
 	s := string(b)
 	for len(s) > 0 {
-		line := s
-		if i := index(s, '\n'); i >= 0 {
-			line, s = s[:i], s[i+1:]
-		} else {
-			s = ""
-		}
+		var line string
+		line, s = cutLine(s)
 		if !hasPrefix(line, "max ") {
 			continue
 		}
@@ -146,6 +128,14 @@ func parseMaxEvents(b []byte) (string, bool) {
 		return v, true
 	}
 	return "", false
+}
+
+// cutLine splits s at its first newline: the line, and what follows it.
+func cutLine(s string) (line, rest string) {
+	if i := index(s, '\n'); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
 }
 
 func index(s string, c byte) int {
