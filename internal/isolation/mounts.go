@@ -132,12 +132,9 @@ func (h Host) explicitMount(p *Plan, hp dockerargs.HostPaths, allow bool, field,
 // allows it. It returns the absolute path and whether the container sees
 // it.
 func (h Host) autoMount(p *Plan, hp dockerargs.HostPaths, allow bool, reason, raw string) (string, bool) {
-	abs, err := config.ExpandHome(raw, h.Home)
-	if err != nil || ownedByContainer(abs) {
+	abs, ok := h.existingHostPath(raw)
+	if !ok {
 		return abs, false
-	}
-	if _, err := h.Stat(abs); err != nil {
-		return abs, false // not on this host: nothing to mount
 	}
 	for _, m := range p.Mounts {
 		if m.Type == MountBind && within(abs, m.Target) {
@@ -163,6 +160,20 @@ func (h Host) autoMount(p *Plan, hp dockerargs.HostPaths, allow bool, reason, ra
 	return abs, true
 }
 
+// existingHostPath is raw (from args or working_dir) made absolute, and
+// whether it is a path of this host, not one the container owns: what a
+// Docker container gets bound and a pod goes without. h.Stat must be set.
+func (h Host) existingHostPath(raw string) (string, bool) {
+	abs, err := config.ExpandHome(raw, h.Home)
+	if err != nil || ownedByContainer(abs) {
+		return abs, false
+	}
+	if _, err := h.Stat(abs); err != nil {
+		return abs, false // not on this host
+	}
+	return abs, true
+}
+
 func (h Host) resolve(p string) string {
 	if h.Resolve == nil {
 		return p
@@ -182,11 +193,8 @@ func (h Host) kubeHostPaths(p *Plan, s *config.Server) {
 		return
 	}
 	note := func(reason, raw string) {
-		abs, err := config.ExpandHome(raw, h.Home)
-		if err != nil || ownedByContainer(abs) {
-			return
-		}
-		if _, err := h.Stat(abs); err != nil {
+		abs, ok := h.existingHostPath(raw)
+		if !ok {
 			return
 		}
 		p.Notes = append(p.Notes, fmt.Sprintf("%s%s (%s): the kubernetes backend mounts no host path (host paths do not exist on cluster nodes); put the files in the image or a named volume (a PersistentVolumeClaim)", NoteNotMounted, abs, reason))
