@@ -124,7 +124,7 @@ type Exit struct {
 
 // PidsLimitHit is the words a reason gets when the server hit its PID
 // limit (limit processes; 0: unknown) hits times: "after hitting its PID
-// limit (256 processes; pids_limit): 3 new processes refused".
+// limit (256 processes; pids_limit): 3 new processes were refused".
 func PidsLimitHit(limit, hits int64) string {
 	l := "its PID limit"
 	if limit > 0 {
