@@ -63,10 +63,9 @@
     return { s, problems };
   }
 
-  // The proxy names fields as the file does ("mcpServers[3].command");
-  // the form's fields are the server's own keys.
+  // The form's fields are the server's own keys.
   function local(p) {
-    return { path: (p.path || "").replace(/^mcpServers\[\d+\]\./, ""), message: p.message };
+    return { path: UI.inServer(p.path), message: p.message };
   }
 
   form.addEventListener("submit", async ev => {

@@ -137,6 +137,11 @@ const UI = (() => {
     }
   });
 
+  // inServer is a problem's path inside its server's entry: the proxy
+  // names fields as the file does, mcpServers[3].command, or in the
+  // object form mcpServers.fs.command and mcpServers["my.fs"].command.
+  const inServer = path => (path || "").replace(/^mcpServers(\[\d+\]|\.[A-Za-z_][A-Za-z0-9_-]*|\["(?:[^"\\]|\\.)*"\])\./, "");
+
   // showProblems puts each problem of a refused change next to its field:
   // the element with data-field equal to the problem's path (or a prefix
   // of it). Problems without a field go to the form's .form-error.
@@ -350,5 +355,5 @@ const UI = (() => {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 
-  return { api, toast, confirmDialog, showProblems, clearProblems, Live, ApiError };
+  return { api, toast, confirmDialog, showProblems, clearProblems, inServer, Live, ApiError };
 })();

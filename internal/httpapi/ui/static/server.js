@@ -82,7 +82,7 @@
     } catch (e) {
       if (e.status === 401) return;
       // The proxy names the key in the file: mcpServers[N].isolation.X.
-      const problems = (e.problems || []).map(p => ({ path: (p.path || "").replace(/^mcpServers\[\d+\]\./, ""), message: p.message }));
+      const problems = (e.problems || []).map(p => ({ path: UI.inServer(p.path), message: p.message }));
       UI.showProblems(form, { message: e.message, problems });
     } finally {
       btn.disabled = false;
