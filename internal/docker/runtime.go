@@ -294,6 +294,13 @@ func (r *Runtime) oomKilled(ctx context.Context, id string) bool {
 
 var errClosed = errors.New("docker isolation: mcpproxy is shutting down")
 
+// isClosed reports whether Close has begun (no start may begin after it).
+func (r *Runtime) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
 func (r *Runtime) track(c *container) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -414,19 +421,24 @@ func (r *Runtime) Start(ctx context.Context, plan *isolation.Plan, opts isolatio
 	r.log().Debug("docker isolation: docker run", "server", plan.Server, "mode", spawn.Mode, "profile", plan.Profile, "notes", strings.Join(plan.Notes, "; "), "argv", strings.Join(spawn.Argv, " "))
 	cmd := exec.Command(spawn.Argv[0], spawn.Argv[1:]...)
 	cmd.Env = ChildEnv(childEnv, res)
-	if !r.track(c) {
+	if r.isClosed() {
 		c.cleanup()
 		return nil, errClosed
 	}
 	p, err := process.Start(cmd, opts.Stderr)
 	if err != nil {
-		r.untrack(c)
 		c.cleanup()
 		return nil, err
 	}
 	c.proc = p
 	c.stdin, c.stdout = p.Stdin, p.Stdout
 	c.done = p.Done()
+	// Tracked once its docker CLI runs (RemoveAll kills that CLI): a
+	// container closed in between is stopped here, by its unique name.
+	if !r.track(c) {
+		c.abort()
+		return nil, errClosed
+	}
 
 	// docker run writes the container ID once the container is created,
 	// before it starts; the server cannot answer anything earlier, so

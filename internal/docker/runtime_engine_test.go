@@ -10,6 +10,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,6 +208,69 @@ func waitContainerGone(t *testing.T, cli *CLI, id, after string) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("container still there 30s after %s: %v", after, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Close while starts are under way (a shutdown during a server's start):
+// each start either completes, and Close or the start's own abort removes
+// its container, or fails with errClosed; none panics (RemoveAll used to
+// find a tracked container whose docker CLI had not started yet), and no
+// container of this runtime is left.
+func TestEngineRuntimeCloseDuringStart(t *testing.T) {
+	r := engineRuntime(t, false)
+	image := testutil.FixtureImage(t)
+	cli, _, _ := r.cli(context.Background())
+	const starts = 4
+	errs := make(chan error, starts)
+	for i := range starts {
+		go func() {
+			plan := &isolation.Plan{Server: "race", Image: image, Command: "/mcpfixture", Network: "none", MemoryBytes: 64 << 20, MilliCPUs: 1000}
+			c, err := r.Start(ctxT(t, 60*time.Second), plan, isolation.StartOptions{
+				Name: isolation.ContainerName("race", fmt.Sprintf("%d-%d", i, time.Now().UnixNano())), Stderr: io.Discard,
+				Labels: map[string]string{isolation.LabelManaged: "true", isolation.LabelInstance: r.Instance, isolation.LabelServer: "race"},
+			})
+			if err == nil {
+				c.Kill()
+			}
+			errs <- err
+		}()
+	}
+	// Close once the engine has created a container of this runtime: the
+	// starts are then between their docker run and their end.
+	mine := func() []isolation.Managed {
+		all, err := cli.ListManaged(ctxT(t, 10*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []isolation.Managed
+		for _, m := range all {
+			if m.Labels[isolation.LabelInstance] == r.Instance {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	for deadline := time.Now().Add(60 * time.Second); len(mine()) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no container was created within 60 s")
+		}
+	}
+	r.Close(30 * time.Second)
+	for range starts {
+		if err := <-errs; err != nil && !errors.Is(err, errClosed) {
+			t.Logf("a start ended by the shutdown: %v", err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		left := mine()
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containers of the closed runtime left: %+v", left)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
