@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/tailscale/hujson"
 )
@@ -144,6 +146,11 @@ func (d *document) mergePatch(dst, p *hujson.Value, at, keep string) error {
 		switch {
 		case keep != "" && k == "url" && maskedURL(val, cur, keep):
 			// The file's url, as the caller was shown it: kept.
+		case keep != "" && k == "url" && holdsMask(val, keep):
+			// A masked url that is not the file's as shown (it changed
+			// meanwhile, or the mask went into another url): writing it
+			// would put the mask in place of the secrets.
+			return &ValidationError{Problems: []Problem{{Path: kp, Msg: fmt.Sprintf("holds the mask %q but is not the url the file holds, as shown (it changed since, or this is another url): send the whole url with its secrets", keep)}}}
 		case isNull(val):
 			d.removeMember(dst, k)
 		case asObject(val) != nil && cur != nil && asObject(cur) != nil:
@@ -201,6 +208,17 @@ func maskedURL(val, cur *hujson.Value, keep string) bool {
 		return false
 	}
 	return v.String() != c.String() && v.String() == RedactURL(c.String(), keep)
+}
+
+// holdsMask reports whether the string val carries the mask keep, as is or
+// escaped the way RedactURL's query and userinfo write it.
+func holdsMask(val *hujson.Value, keep string) bool {
+	v, ok := val.Value.(hujson.Literal)
+	if !ok || v.Kind() != '"' {
+		return false
+	}
+	s := v.String()
+	return strings.Contains(s, keep) || strings.Contains(s, url.QueryEscape(keep)) || strings.Contains(s, url.PathEscape(keep))
 }
 
 // refuseKeep refuses the keep placeholder in a secrets map that replaces

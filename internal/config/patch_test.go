@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -214,6 +215,25 @@ func TestPatchKeepsMaskedURL(t *testing.T) {
 		}
 		if got := c.Server("remote").URL; got != tc.want {
 			t.Errorf("%s: url %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	// A masked url that is not the file's as shown (an old view, the mask
+	// pasted into another url) is refused: the mask never replaces the
+	// secrets in the file.
+	for _, masked := range []string{
+		RedactURL("http://user:old@127.0.0.1:9/mcp?api_key=x", keep.Keep),
+		"http://127.0.0.1:11/mcp?token=" + keep.Keep,
+		RedactURL("http://127.0.0.1:11/mcp?token=abcd", keep.Keep),
+	} {
+		p := patchFile(t, base)
+		before, _ := os.ReadFile(p)
+		patch, _ := json.Marshal(map[string]string{"url": masked})
+		err := PatchServer(p, "remote", patch, keep)
+		if err == nil || !strings.Contains(err.Error(), "mcpServers[0].url") || !strings.Contains(err.Error(), "send the whole url with its secrets") {
+			t.Errorf("url %q: %v, want refused naming the url", masked, err)
+		}
+		if after, _ := os.ReadFile(p); !bytes.Equal(after, before) {
+			t.Errorf("url %q: the file changed:\n%s", masked, after)
 		}
 	}
 }
