@@ -2,12 +2,10 @@ package doctor
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/mcpproxy/mcpproxy/internal/embedbin"
 
 	"github.com/mcpproxy/mcpproxy/internal/isolation"
 	"github.com/mcpproxy/mcpproxy/internal/probe"
@@ -16,28 +14,12 @@ import (
 // The committed probe binaries must be exactly what the committed source
 // builds to, so nothing unreviewed runs in containers.
 func TestEmbeddedProbeMatchesSource(t *testing.T) {
-	want, err := os.ReadFile(filepath.Join("bin", "GOVERSION"))
+	skip, err := embedbin.Verify("./probebin", "probe", t.TempDir(), "go generate ./internal/doctor", ProbeBinary)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.TrimSpace(string(want)) != runtime.Version() {
-		t.Skipf("embedded probes were built with %s, this is %s: run `go generate ./internal/doctor` to compare", strings.TrimSpace(string(want)), runtime.Version())
-	}
-	for _, arch := range []string{"amd64", "arm64"} {
-		out := filepath.Join(t.TempDir(), "probe")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", out, "./probebin")
-		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+arch, "CGO_ENABLED=0", "GOFLAGS=")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", arch, err, b)
-		}
-		built, _ := os.ReadFile(out)
-		embedded, err := ProbeBinary(arch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(built, embedded) {
-			t.Fatalf("bin/probe-linux-%s differs from a fresh build of ./probebin: run `go generate ./internal/doctor`", arch)
-		}
+	if skip != "" {
+		t.Skip(skip)
 	}
 }
 
